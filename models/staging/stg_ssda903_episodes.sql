@@ -1,0 +1,30 @@
+-- One row per episode row of each SSDA903 return, typed and tidied (no rows dropped).
+with source as (
+    select * from raw.ssda903_episodes
+),
+
+renamed as (
+    select
+        trim(child) as child_id,
+        coalesce(
+            try_strptime(trim(decom), '%d/%m/%Y'),
+            try_strptime(trim(decom), '%Y-%m-%d')
+        )::date as decom,
+        nullif(upper(trim(rne)), '') as rne,
+        nullif(upper(trim(ls)), '') as ls,
+        nullif(upper(trim(cin)), '') as cin,
+        nullif(upper(trim(place)), '') as place,
+        nullif(upper(trim(place_provider)), '') as place_provider,
+        coalesce(
+            try_strptime(trim(dec), '%d/%m/%Y'),
+            try_strptime(trim(dec), '%Y-%m-%d')
+        )::date as dec,
+        nullif(upper(trim(rec)), '') as rec,
+        nullif(upper(trim(reason_place_change)), '') as reason_place_change,
+        _collection_year as collection_year,
+        _source_file as source_file,
+        _row_number as source_row_number,
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,27 @@
+-- One row per child per SSDA903 return; SEX harmonised across the 1/2 and M/F/U code lists.
+with source as (
+    select * from raw.ssda903_header
+),
+
+renamed as (
+    select
+        trim(child) as child_id,
+        case upper(trim(sex))
+            when '1' then 'M'
+            when '2' then 'F'
+            when 'M' then 'M'
+            when 'F' then 'F'
+            when 'U' then 'U'
+        end as sex,
+        coalesce(
+            try_strptime(trim(dob), '%d/%m/%Y'),
+            try_strptime(trim(dob), '%Y-%m-%d')
+        )::date as date_of_birth,
+        nullif(upper(trim(ethnic)), '') as ethnic_code,
+        _collection_year as collection_year,
+        _source_file as source_file,
+        _row_number as source_row_number,
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,221 @@
+"""The ``oba`` command line: synth, run, demo, serve. Every run materialises the one Definitions.
+
+Exit codes: 0 success, 1 data or contract failure, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import http.server
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+OUTPUTS = ("warehouse.duckdb", "site", "board_pack.pdf", "published")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _ProgressHandler(logging.Handler):
+    def __init__(self, started: float):
+        super().__init__()
+        self.started = started
+
+    def emit(self, record: logging.LogRecord) -> None:
+        status, _, step = record.getMessage().partition(" ")
+        name = step.replace("__", ".")
+        elapsed = time.monotonic() - self.started
+        mark = "[green]✓[/green]" if status == "done" else "[red]✗[/red]"
+        console.print(f"  {mark} {name} [dim]({elapsed:5.1f} s)[/dim]")
+
+
+def _scale(value: str) -> str | int:
+    if value.isdigit():
+        return int(value)
+    if value in ("tiny", "council", "region", "national"):
+        return value
+    raise argparse.ArgumentTypeError("scale is tiny, council, region, national or a number of children")
+
+
+def cmd_synth(args) -> int:
+    from pipelines.synth import generate
+
+    out = Path(args.out)
+    console.print(f"Simulating a synthetic council ([bold]{args.scale}[/bold], seed {args.seed}) into {out}")
+    started = time.monotonic()
+    summary = generate(out, scale=args.scale, seed=args.seed)
+    console.print(
+        f"Wrote {summary.get('n_children', '?')} children's histories in "
+        f"{time.monotonic() - started:.1f} s; truth in {out / 'truth.json'}"
+    )
+    return EXIT_OK
+
+
+def _swap_outputs(work: Path, out: Path) -> None:
+    """Move a successful run's outputs over the previous ones, each in one rename."""
+    for name in OUTPUTS:
+        produced = work / name
+        if not produced.exists():
+            continue
+        target = out / name
+        if produced.is_dir():
+            old = out / f".{name}-old"
+            if old.exists():
+                shutil.rmtree(old)
+            if target.exists():
+                os.replace(target, old)
+            os.replace(produced, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(produced, target)
+
+
+def run_pipeline(exports: Path, out: Path, config: Path | None = None) -> int:
+    """Materialise every asset for ``exports`` into ``out``; previous outputs survive a failure."""
+    if not exports.is_dir():
+        raise UsageError(f"exports folder not found: {exports}")
+    if config is not None and not config.is_file():
+        raise UsageError(f"config file not found: {config}")
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / f".run-{os.getpid()}-{int(time.time())}"
+    work.mkdir()
+    if (out / "warehouse.duckdb").exists():
+        shutil.copy2(out / "warehouse.duckdb", work / "warehouse.duckdb")
+    os.environ.update(
+        OBA_EXPORTS=str(exports.resolve()),
+        OBA_OUT=str(work.resolve()),
+        OBA_WAREHOUSE=str((work / "warehouse.duckdb").resolve()),
+        OBA_CONFIG=str(config.resolve()) if config else "",
+    )
+    started = time.monotonic()
+    handler = _ProgressHandler(started)
+    progress = logging.getLogger("oba.progress")
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+    try:
+        import dagster as dg
+
+        from pipelines.definitions import defs
+
+        console.print(f"Running the asset graph on {exports} → {out}")
+        job = defs.resolve_job_def("oba_refresh")
+        instance_cm = (
+            contextlib.nullcontext(dg.DagsterInstance.get())
+            if os.environ.get("DAGSTER_HOME")
+            else dg.DagsterInstance.ephemeral()
+        )
+        with instance_cm as instance:
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure:
+                    error = event.step_failure_data.error
+                    message = error.message.strip() if error else "unknown error"
+                    console.print(f"[red]Failed:[/red] {event.step_key}: {message}")
+            console.print("[red]Run failed; previous outputs left in place.[/red]")
+            return EXIT_DATA
+        _swap_outputs(work, out)
+    finally:
+        progress.removeHandler(handler)
+        shutil.rmtree(work, ignore_errors=True)
+    console.print(f"Finished in {time.monotonic() - started:.1f} s")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    code = run_pipeline(Path(args.exports), Path(args.out), Path(args.config) if args.config else None)
+    if code == EXIT_OK:
+        print(Path(args.out).resolve() / "site" / "index.html")
+    return code
+
+
+def cmd_demo(args) -> int:
+    out = Path(args.out)
+    exports = out / "exports"
+    args.out = str(exports)
+    cmd_synth(args)
+    code = run_pipeline(exports, out)
+    if code == EXIT_OK:
+        index = (out / "site" / "index.html").resolve()
+        console.print(f"[bold]Site:[/bold] {index}")
+        print(index)
+    return code
+
+
+def cmd_serve(args) -> int:
+    site = Path(args.out) / "site"
+    if not (site / "index.html").is_file():
+        raise UsageError(f"no site at {site}; run 'oba run' or 'oba demo' first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        console.print(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oba", description="Outcomes-Based Accountability on case data: turn the curve."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="write a synthetic council's exports")
+    synth.add_argument("--out", required=True, help="folder to write the exports into")
+    synth.add_argument("--scale", type=_scale, default="council", help="tiny|council|region|national|N")
+    synth.add_argument("--seed", type=int, default=2026)
+    synth.set_defaults(func=cmd_synth)
+
+    run = sub.add_parser("run", help="ingest, check, model, baseline and publish")
+    run.add_argument("--exports", required=True, help="folder of export files")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--config", help="oba.yaml (default: <exports>/oba.yaml when present)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="synthesise a council and run everything on it")
+    demo.add_argument("--out", default="demo", help="output folder (default: demo)")
+    demo.add_argument("--scale", type=_scale, default="council")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve the site on 127.0.0.1")
+    serve.add_argument("--out", required=True, help="output folder of a run")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code else EXIT_OK
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        console.print(f"[red]Usage error:[/red] {exc}")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

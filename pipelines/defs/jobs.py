@@ -1,0 +1,27 @@
+"""The refresh job: every asset, with progress reported to the ``oba.progress`` logger."""
+
+import logging
+
+import dagster as dg
+
+progress = logging.getLogger("oba.progress")
+
+
+@dg.success_hook(name="report_success")
+def report_success(context: dg.HookContext) -> None:
+    progress.info("done %s", context.op.name)
+
+
+@dg.failure_hook(name="report_failure")
+def report_failure(context: dg.HookContext) -> None:
+    progress.error("failed %s", context.op.name)
+
+
+refresh = dg.define_asset_job(
+    "oba_refresh",
+    selection=dg.AssetSelection.all(),
+    description="Ingest the exports, check contracts, build every model and publish.",
+    hooks={report_success, report_failure},
+)
+
+defs = dg.Definitions(jobs=[refresh])

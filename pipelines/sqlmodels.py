@@ -1,0 +1,259 @@
+"""SQL models: ``models/<layer>/<table>.sql`` files and the measure catalogue, read without Dagster.
+
+Each model file holds one ``select`` and builds the table named after the file in the schema
+named after its folder. Dependencies are the table names the SQL reads, found with DuckDB's
+own parser (``json_serialize_sql``), so they can never drift from the SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+LAYERS = ("staging", "intermediate", "marts")
+SEARCH_PATH = "raw,staging,intermediate,marts,quality,published,main"
+MEASURE_VALUE_COLUMNS = (
+    "period_end",
+    "breakdown",
+    "breakdown_value",
+    "numerator",
+    "denominator",
+    "value",
+)
+
+
+class ModelError(ValueError):
+    """A model or catalogue entry is malformed; the message names the file."""
+
+
+@dataclass(frozen=True)
+class SqlModel:
+    layer: str
+    name: str
+    path: Path
+    sql: str
+    refs: frozenset[str]
+
+    @property
+    def table(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    name: str
+    oba_kind: str
+    unit: str
+    direction_of_good: str
+    description: str
+    frequency: str
+    sources: tuple[str, ...]
+    breakdowns: tuple[str, ...]
+    path: Path
+    sql: str
+    refs: frozenset[str] = field(default_factory=frozenset)
+
+
+OBA_KINDS = {"population_indicator", "how_much", "how_well", "better_off"}
+UNITS = {"count", "percent", "rate_per_10k"}
+
+
+def _walk_tables(node, tables: set[str], ctes: set[str]) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+            tables.add(node["table_name"].lower())
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            for entry in cte_map.get("map", []):
+                ctes.add(str(entry.get("key", "")).lower())
+        for value in node.values():
+            _walk_tables(value, tables, ctes)
+    elif isinstance(node, list):
+        for value in node:
+            _walk_tables(value, tables, ctes)
+
+
+def referenced_tables(sql: str, path: Path | str = "<sql>") -> frozenset[str]:
+    """Names of the tables a select reads (CTE names excluded), by DuckDB's parser."""
+    con = duckdb.connect()
+    try:
+        raw = con.execute("select json_serialize_sql(?)", [sql]).fetchone()[0]
+    finally:
+        con.close()
+    tree = json.loads(raw)
+    if tree.get("error"):
+        raise ModelError(f"{path}: SQL does not parse: {tree.get('error_message')}")
+    tables: set[str] = set()
+    ctes: set[str] = set()
+    _walk_tables(tree, tables, ctes)
+    return frozenset(tables - ctes)
+
+
+def _read_sql(path: Path) -> str:
+    sql = path.read_text(encoding="utf-8").strip()
+    while sql.endswith(";"):
+        sql = sql[:-1].rstrip()
+    if not sql:
+        raise ModelError(f"{path}: empty model")
+    return sql
+
+
+def discover_models(models_dir: Path) -> dict[str, SqlModel]:
+    """Every ``models/<layer>/*.sql`` model, by table name (unique across layers)."""
+    models: dict[str, SqlModel] = {}
+    for layer in LAYERS:
+        for path in sorted((models_dir / layer).glob("*.sql")):
+            sql = _read_sql(path)
+            name = path.stem.lower()
+            if name in models:
+                raise ModelError(f"{path}: model name {name!r} is used twice")
+            models[name] = SqlModel(layer, name, path, sql, referenced_tables(sql, path))
+    return models
+
+
+def load_catalogue(models_dir: Path) -> dict[str, Measure]:
+    """The measure catalogue ``models/measures.yml`` with each measure's SQL file."""
+    path = models_dir / "measures.yml"
+    if not path.is_file():
+        return {}
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = doc.get("measures") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise ModelError(f"{path}: expected a top-level 'measures:' list")
+    catalogue: dict[str, Measure] = {}
+    for i, entry in enumerate(entries, start=1):
+        where = f"{path} entry {i}"
+        missing = [
+            k
+            for k in ("id", "name", "oba_kind", "unit", "direction_of_good", "description")
+            if not entry.get(k)
+        ]
+        if missing:
+            raise ModelError(f"{where}: missing {', '.join(missing)}")
+        if entry["oba_kind"] not in OBA_KINDS:
+            raise ModelError(f"{where}: oba_kind must be one of {sorted(OBA_KINDS)}")
+        if entry["unit"] not in UNITS:
+            raise ModelError(f"{where}: unit must be one of {sorted(UNITS)}")
+        if entry["direction_of_good"] not in ("up", "down"):
+            raise ModelError(f"{where}: direction_of_good must be 'up' or 'down'")
+        sql_path = models_dir / entry.get("sql", f"measures/{entry['id']}.sql")
+        if not sql_path.is_file():
+            raise ModelError(f"{where}: SQL file {sql_path} not found")
+        sql = _read_sql(sql_path)
+        measure_id = str(entry["id"])
+        if measure_id in catalogue:
+            raise ModelError(f"{where}: measure id {measure_id!r} is listed twice")
+        catalogue[measure_id] = Measure(
+            id=measure_id,
+            name=str(entry["name"]),
+            oba_kind=entry["oba_kind"],
+            unit=entry["unit"],
+            direction_of_good=entry["direction_of_good"],
+            description=" ".join(str(entry["description"]).split()),
+            frequency=entry.get("frequency", "monthly"),
+            sources=tuple(entry.get("sources") or ()),
+            breakdowns=tuple(entry.get("breakdowns") or ("all",)),
+            path=sql_path,
+            sql=sql,
+            refs=referenced_tables(sql, sql_path),
+        )
+    return catalogue
+
+
+def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
+    """Create or replace the model's table in one statement; returns its row count."""
+    con.execute(f"set search_path = '{SEARCH_PATH}'")
+    con.execute(f"create schema if not exists {model.layer}")
+    try:
+        con.execute(f"create or replace table {model.table} as\n{model.sql}")
+    except duckdb.Error as exc:
+        raise ModelError(f"{model.path}: {exc}") from exc
+    return con.execute(f"select count(*) from {model.table}").fetchone()[0]
+
+
+def measure_values_sql(catalogue: dict[str, Measure]) -> str:
+    """One union over every catalogue measure, in the fixed column order of marts.measure_values."""
+    cols = ", ".join(MEASURE_VALUE_COLUMNS)
+    parts = []
+    for measure in catalogue.values():
+        parts.append(
+            f"select '{measure.id}' as measure_id, period_end::date as period_end, "
+            "breakdown::varchar as breakdown, breakdown_value::varchar as breakdown_value, "
+            "numerator::double as numerator, denominator::double as denominator, "
+            f"value::double as value from (\n{measure.sql}\n) as m ({cols})"
+        )
+    if not parts:
+        return (
+            "select null::varchar as measure_id, null::date as period_end, null::varchar as breakdown, "
+            "null::varchar as breakdown_value, null::double as numerator, "
+            "null::double as denominator, null::double as value where false"
+        )
+    return "\nunion all\n".join(parts)
+
+
+def build_measure_values(con: duckdb.DuckDBPyConnection, catalogue: dict[str, Measure]) -> int:
+    con.execute(f"set search_path = '{SEARCH_PATH}'")
+    con.execute("create schema if not exists marts")
+    for measure in catalogue.values():
+        try:
+            con.execute(f"describe select * from (\n{measure.sql}\n)")
+        except duckdb.Error as exc:
+            raise ModelError(f"{measure.path}: {exc}") from exc
+        width = len(con.execute(f"describe select * from (\n{measure.sql}\n)").fetchall())
+        if width != len(MEASURE_VALUE_COLUMNS):
+            raise ModelError(
+                f"{measure.path}: a measure query returns {len(MEASURE_VALUE_COLUMNS)} columns "
+                f"({', '.join(MEASURE_VALUE_COLUMNS)}); this one returns {width}"
+            )
+    con.execute(
+        "create or replace table marts.measure_values as\n"
+        f"select * from (\n{measure_values_sql(catalogue)}\n) "
+        "order by measure_id, breakdown, breakdown_value, period_end"
+    )
+    return con.execute("select count(*) from marts.measure_values").fetchone()[0]
+
+
+def build_measures(con: duckdb.DuckDBPyConnection, catalogue: dict[str, Measure]) -> int:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        [
+            {
+                "measure_id": m.id,
+                "name": m.name,
+                "oba_kind": m.oba_kind,
+                "unit": m.unit,
+                "direction_of_good": m.direction_of_good,
+                "description": m.description,
+                "frequency": m.frequency,
+                "sources": ", ".join(m.sources),
+                "breakdowns": ", ".join(m.breakdowns),
+            }
+            for m in catalogue.values()
+        ],
+        columns=[
+            "measure_id",
+            "name",
+            "oba_kind",
+            "unit",
+            "direction_of_good",
+            "description",
+            "frequency",
+            "sources",
+            "breakdowns",
+        ],
+    ).astype("string")
+    con.execute("create schema if not exists marts")
+    con.register("measures_frame", frame)
+    try:
+        con.execute(
+            "create or replace table marts.measures as select * from measures_frame order by measure_id"
+        )
+    finally:
+        con.unregister("measures_frame")
+    return len(frame)
