@@ -1,0 +1,51 @@
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_duckdb import DuckDBResource
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+
+
+def materialise_all(exports: Path, out: Path, config: Path | None = None) -> dg.ExecuteInProcessResult:
+    """Materialise the whole asset graph of the project's Definitions on ``exports``."""
+    from pipelines.defs.resources import ObaPaths
+    from pipelines.definitions import defs
+
+    assets = list(defs.assets)
+    out.mkdir(parents=True, exist_ok=True)
+    return dg.materialize(
+        assets,
+        resources={
+            "duckdb": DuckDBResource(database=str(out / "warehouse.duckdb")),
+            "oba": ObaPaths(
+                exports_dir=str(exports), out_dir=str(out), config_path=str(config or "")
+            ),
+        },
+        raise_on_error=False,
+    )
+
+
+def query(out: Path, sql: str, params=None):
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def hand_council() -> Path:
+    return FIXTURES / "hand_council"
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.skip(f"shared samples not found at {SAMPLES}")
+    return SAMPLES
