@@ -90,7 +90,8 @@ Centre = mean of the history; limits = mean ± 2.66 × mean moving range of the 
 fixed at the baseline end and applied to every observed period (not rolled forward).
 Rules (see :func:`spc_rules`), each evaluated separately above and below the mean:
 
-1. a point strictly outside a limit;
+1. a point strictly outside a limit (comparisons here and below are strict, with a 1e-9
+   relative tolerance so that floating-point noise is neither a signal nor a break);
 2. shift: ``shift_length`` (7) or more consecutive points strictly on one side of the
    mean; a point on the mean (within 1e-9 relative) breaks it;
 3. trend: ``trend_length`` (7) or more consecutive points each strictly higher (or
@@ -503,8 +504,8 @@ def spc_rules(
             scale = max(1.0, abs(mean), float(np.nanmax(np.abs(y))) if obs.any() else 0.0)
             tol = _REL_TOL * scale if math.isfinite(scale) else 0.0
             yy = np.where(obs, y, mean)  # placeholder, masked out below
-            flags["outside_upper"] = obs & (yy > upper)
-            flags["outside_lower"] = obs & (yy < lower)
+            flags["outside_upper"] = obs & (yy - upper > tol)
+            flags["outside_lower"] = obs & (lower - yy > tol)
             above = obs & (yy - mean > tol)
             below = obs & (mean - yy > tol)
             flags["shift_above"] = _runs(above, int(shift_length))
@@ -518,8 +519,8 @@ def spc_rules(
                     f[1:] |= run
                     f[:-1] |= run
                     flags[name] = f
-            near_high = obs & (yy > mean + (upper - mean) * 2.0 / 3.0)
-            near_low = obs & (yy < mean - (mean - lower) * 2.0 / 3.0)
+            near_high = obs & (yy - (mean + (upper - mean) * 2.0 / 3.0) > tol)
+            near_low = obs & ((mean - (mean - lower) * 2.0 / 3.0) - yy > tol)
             flags["two_of_three_above"] = _two_of_three(near_high)
             flags["two_of_three_below"] = _two_of_three(near_low)
             flags["special_cause_high"] = (

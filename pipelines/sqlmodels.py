@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-LAYERS = ("staging", "intermediate", "marts")
+LAYERS = ("staging", "intermediate", "marts", "published")
 SEARCH_PATH = "raw,staging,intermediate,marts,quality,published,main"
 MEASURE_VALUE_COLUMNS = (
     "period_end",

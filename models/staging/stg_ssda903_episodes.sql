@@ -21,6 +21,11 @@ renamed as (
         )::date as dec,
         nullif(upper(trim(rec)), '') as rec,
         nullif(upper(trim(reason_place_change)), '') as reason_place_change,
+        -- Postcode district (outward code) only: a full postcode is never kept beyond raw.
+        case
+            when regexp_full_match(upper(replace(home_post, ' ', '')), '[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}')
+                then left(upper(replace(home_post, ' ', '')), length(replace(home_post, ' ', '')) - 3)
+        end as home_postcode_district,
         _collection_year as collection_year,
         _source_file as source_file,
         _row_number as source_row_number,
