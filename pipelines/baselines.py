@@ -562,9 +562,7 @@ def spc_signals(values: Any, flags: pd.DataFrame, direction_of_good: str) -> lis
     return out
 
 
-def assurance(
-    target: float | None, lower: float, upper: float, direction_of_good: str
-) -> str:
+def assurance(target: float | None, lower: float, upper: float, direction_of_good: str) -> str:
     """Making Data Count target assurance from the process limits.
 
     ``consistently_met`` when the whole process is on the good side of the target (for
@@ -588,6 +586,14 @@ def assurance(
 
 
 # ------------------------------------------------------------------------- forecast
+
+
+@contextlib.contextmanager
+def _quiet() -> Any:
+    """Silence statsmodels/numpy warnings (ConvergenceWarning, overflow, ...) locally."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
 
 
 @dataclass
@@ -673,8 +679,7 @@ def _aicc_json(v: float) -> float | str:
 
 def _fit_model(name: str, y: np.ndarray, params: dict[str, float] | None = None) -> Any:
     """Fit (or, with ``params``, re-create without estimation) a statsmodels model."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
+    with _quiet():
         if name == "linear_trend":
             import statsmodels.api as sm
 
@@ -698,8 +703,7 @@ def _fit_model(name: str, y: np.ndarray, params: dict[str, float] | None = None)
 def _predict(name: str, result: Any, n: int, horizon: int) -> np.ndarray:
     """Array (horizon, 3): mean, lower, upper of the 80% interval for h = 1..horizon."""
     alpha = 1.0 - INTERVAL_LEVEL
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
+    with _quiet():
         if name == "linear_trend":
             t = np.arange(n, n + horizon, dtype=float)
             x = np.column_stack([np.ones_like(t), t])
@@ -755,8 +759,9 @@ def _fit_prepared(s: pd.Series, freq: str, baseline_end: pd.Timestamp) -> Baseli
     for order, name in enumerate(names):
         try:
             res = _fit_model(name, y)
-            k = (2 if name == "linear_trend" else len(res.params)) + 1
-            score = _aicc(float(res.llf), k, n)
+            with _quiet():
+                k = (2 if name == "linear_trend" else len(res.params)) + 1
+                score = _aicc(float(res.llf), k, n)
             pred = _predict(name, res, n, 1)
         except Exception:  # noqa: BLE001 - a candidate that cannot be fitted is skipped
             aiccs[name] = None
@@ -769,11 +774,13 @@ def _fit_prepared(s: pd.Series, freq: str, baseline_end: pd.Timestamp) -> Baseli
         return None
     scored.sort(key=lambda t: (t[0], t[1]))
     _, _, name, res = scored[0]
+    with _quiet():
+        params = _model_params(name, res)
     return BaselineFit(
         freq=freq,
         baseline_end=baseline_end,
         model=name,
-        params=_model_params(name, res),
+        params=params,
         history=y_series,
         n_observed=n_obs,
         aicc=aiccs,
@@ -853,11 +860,26 @@ def curve_status(
 
 def _empty_frame() -> pd.DataFrame:
     df = pd.DataFrame({c: pd.Series([], dtype=object) for c in COLUMNS})
-    for c in ("value", "forecast", "forecast_lower", "forecast_upper", "spc_mean",
-              "spc_lower", "spc_upper", "target"):
+    for c in (
+        "value",
+        "forecast",
+        "forecast_lower",
+        "forecast_upper",
+        "spc_mean",
+        "spc_lower",
+        "spc_upper",
+        "target",
+    ):
         df[c] = df[c].astype(float)
-    for c in ("locked", "is_latest", "is_future", "spc_outside_limits", "spc_shift",
-              "spc_trend", "spc_two_of_three"):
+    for c in (
+        "locked",
+        "is_latest",
+        "is_future",
+        "spc_outside_limits",
+        "spc_shift",
+        "spc_trend",
+        "spc_two_of_three",
+    ):
         df[c] = df[c].astype(bool)
     df["baseline_end"] = df["baseline_end"].astype(f"datetime64[{_UNIT}]")
     df.index = pd.DatetimeIndex([], name="period_end").as_unit(_UNIT)
@@ -873,8 +895,7 @@ def _locked_forecast(
     for row in locked.get("forecast") or []:
         p = _snap(pd.Timestamp(row["period_end"]), freq)
         if p in out.index:
-            out.loc[p] = [_nan(row.get("forecast")), _nan(row.get("lower")),
-                          _nan(row.get("upper"))]
+            out.loc[p] = [_nan(row.get("forecast")), _nan(row.get("lower")), _nan(row.get("upper"))]
     model = (locked.get("model") or {}).get("name")
     missing = out["forecast"].isna()
     fit = locked.get("fit")
@@ -931,9 +952,7 @@ def assess_series(
 
     fit: BaselineFit | None = None
     model: str | None = None
-    fc = pd.DataFrame(
-        np.nan, index=index, columns=["forecast", "forecast_lower", "forecast_upper"]
-    )
+    fc = pd.DataFrame(np.nan, index=index, columns=["forecast", "forecast_lower", "forecast_upper"])
     if locked is not None:
         lf = _freq_arg(locked.get("freq")) or f
         if lf != f:
@@ -967,7 +986,7 @@ def assess_series(
     )
     n = len(index)
     is_future = np.zeros(n, dtype=bool)
-    is_future[len(s):] = True
+    is_future[len(s) :] = True
     is_latest = np.asarray(index == latest) if latest is not None else np.zeros(n, dtype=bool)
 
     # status, per row "as at" that period
@@ -977,8 +996,9 @@ def assess_series(
         status = [None] * n
         vals = df["value"].to_numpy(dtype=float)
         post = np.flatnonzero((index > be) & ~is_future)
-        cols = [df[c].to_numpy(dtype=float) for c in ("forecast", "forecast_lower",
-                                                    "forecast_upper")]
+        cols = [
+            df[c].to_numpy(dtype=float) for c in ("forecast", "forecast_lower", "forecast_upper")
+        ]
         for j, i in enumerate(post):
             if math.isfinite(vals[i]):
                 sel = post[: j + 1]
@@ -988,8 +1008,12 @@ def assess_series(
 
     # SPC
     flags = spc_rules(
-        s.to_numpy(), limits.mean, limits.lower, limits.upper,
-        shift_length=shift_length, trend_length=trend_length,
+        s.to_numpy(),
+        limits.mean,
+        limits.lower,
+        limits.upper,
+        shift_length=shift_length,
+        trend_length=trend_length,
     )
     if sufficient and limits.ok:
         signal = spc_signals(s.to_numpy(), flags, d) + [None] * len(future)
@@ -1002,8 +1026,10 @@ def assess_series(
     df["spc_lower"] = limits.lower
     df["spc_upper"] = limits.upper
     df["target"] = float("nan") if t is None else t
-    assured = assurance(t, limits.lower, limits.upper, d) if sufficient else (
-        "no_target" if t is None else "insufficient_data"
+    assured = (
+        assurance(t, limits.lower, limits.upper, d)
+        if sufficient
+        else ("no_target" if t is None else "insufficient_data")
     )
     df["assurance"] = assured
     df["model"] = pd.Series([model] * n, index=index, dtype=object)
@@ -1013,7 +1039,9 @@ def assess_series(
     df["spc_outside_limits"] = np.concatenate(
         [(flags["outside_upper"] | flags["outside_lower"]).to_numpy(), pad]
     )
-    df["spc_shift"] = np.concatenate([(flags["shift_above"] | flags["shift_below"]).to_numpy(), pad])
+    df["spc_shift"] = np.concatenate(
+        [(flags["shift_above"] | flags["shift_below"]).to_numpy(), pad]
+    )
     df["spc_trend"] = np.concatenate([(flags["trend_up"] | flags["trend_down"]).to_numpy(), pad])
     df["spc_two_of_three"] = np.concatenate(
         [(flags["two_of_three_above"] | flags["two_of_three_below"]).to_numpy(), pad]
@@ -1087,12 +1115,14 @@ def _forecast_rows(fc: pd.DataFrame) -> list[dict[str, Any]]:
     for p, r in fc.iterrows():
         if pd.isna(r["forecast"]):
             continue
-        rows.append({
-            "period_end": _iso(p),
-            "forecast": _num(r["forecast"]),
-            "lower": _num(r["forecast_lower"]),
-            "upper": _num(r["forecast_upper"]),
-        })
+        rows.append(
+            {
+                "period_end": _iso(p),
+                "forecast": _num(r["forecast"]),
+                "lower": _num(r["forecast_lower"]),
+                "upper": _num(r["forecast_upper"]),
+            }
+        )
     return rows
 
 
