@@ -1,8 +1,14 @@
-"""Data contracts: ``data_contracts/<source>.yml`` is the one place a source's columns are declared."""
+"""Data contracts: ``data_contracts/<source>.yml`` is the one place a source is declared.
+
+A contract names a source's columns (type, formats, aliases, code list), its keys, the columns
+that identify its files, its identifier columns (pseudonymised after raw) and its row rules.
+From it come file recognition, the row checks that quarantine bad rows (set-based SQL in
+DuckDB) and the great-expectations suite of contract-level checks.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -10,13 +16,44 @@ import yaml
 
 from pipelines.settings import CONTRACTS_DIR
 
+TYPES = {"string", "code", "date", "integer", "number", "boolean"}
+SEVERITIES = {"blocking", "warning"}
+ACTIONS = {"quarantine", "warn"}
+
+
+class ContractError(ValueError):
+    """A contract file is malformed; the message names the file and the entry."""
+
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str
-    required: bool
-    format: str | None = None
+    type: str = "string"
+    required: bool = True
+    nullable: bool = True
+    formats: tuple[str, ...] = ()
+    codes: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def sql_name(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class CodeListVersion:
+    codes: frozenset[str]
+    first_year: int | None = None
+    last_year: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    fails_when: str
+    message: str
+    column: str
+    action: str = "quarantine"
 
 
 @dataclass(frozen=True)
@@ -28,7 +65,11 @@ class Contract:
     columns: tuple[Column, ...]
     keys: tuple[tuple[str, ...], ...]
     collection_year_from: tuple[str, ...]
-    path: Path
+    recognise_by: frozenset[str]
+    identifiers: tuple[str, ...]
+    code_lists: dict[str, tuple[CodeListVersion, ...]] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+    path: Path | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -38,26 +79,93 @@ class Contract:
     def required_columns(self) -> set[str]:
         return {c.name.upper() for c in self.columns if c.required}
 
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name.upper() == name.upper():
+                return c
+        raise KeyError(name)
+
+    def header_map(self, header: tuple[str, ...]) -> dict[str, str]:
+        """Contract column name → the file's own header name, via names and aliases."""
+        upper = {h.strip().upper(): h for h in header}
+        found = {}
+        for c in self.columns:
+            for candidate in (c.name, *c.aliases):
+                if candidate.upper() in upper:
+                    found[c.name] = upper[candidate.upper()]
+                    break
+        return found
+
 
 def _parse(path: Path) -> Contract:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    columns = tuple(
-        Column(
-            name=c["name"],
-            type=c.get("type", "string"),
-            required=bool(c.get("required", False)),
-            format=c.get("format"),
+    where = str(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{where}: not valid YAML ({exc})") from exc
+    columns = []
+    for i, c in enumerate(doc.get("columns") or [], start=1):
+        ctype = c.get("type", "string")
+        if ctype not in TYPES:
+            raise ContractError(f"{where} columns[{i}]: type must be one of {sorted(TYPES)}")
+        formats = c.get("formats") or ([c["format"]] if c.get("format") else [])
+        if ctype == "date" and not formats:
+            formats = ["%Y-%m-%d"]
+        columns.append(
+            Column(
+                name=c["name"],
+                type=ctype,
+                required=bool(c.get("required", True)),
+                nullable=bool(c.get("nullable", True)),
+                formats=tuple(formats),
+                codes=c.get("codes"),
+                aliases=tuple(c.get("aliases") or ()),
+            )
         )
-        for c in doc["columns"]
-    )
+    if not columns:
+        raise ContractError(f"{where}: a contract needs columns")
+    code_lists = {}
+    for name, versions in (doc.get("code_lists") or {}).items():
+        parsed = []
+        for v in versions:
+            parsed.append(
+                CodeListVersion(
+                    codes=frozenset(str(x).upper() for x in v["codes"]),
+                    first_year=v.get("from"),
+                    last_year=v.get("to"),
+                )
+            )
+        code_lists[name] = tuple(parsed)
+    for c in columns:
+        if c.codes and c.codes not in code_lists:
+            raise ContractError(f"{where}: column {c.name} names unknown code list {c.codes!r}")
+    rules = []
+    for i, r in enumerate(doc.get("rules") or [], start=1):
+        action = r.get("action", "quarantine")
+        if action not in ACTIONS:
+            raise ContractError(f"{where} rules[{i}]: action must be one of {sorted(ACTIONS)}")
+        rules.append(
+            Rule(
+                name=r["name"],
+                fails_when=r["fails_when"],
+                message=r["message"],
+                column=r.get("column", ""),
+                action=action,
+            )
+        )
+    required = {c.name.upper() for c in columns if c.required}
     return Contract(
         source=doc["source"],
         title=doc.get("title", doc["source"]),
         family=doc.get("family", doc["source"]),
         format=doc.get("format", "csv"),
-        columns=columns,
+        columns=tuple(columns),
         keys=tuple(tuple(k) for k in doc.get("keys", [])),
         collection_year_from=tuple(doc.get("collection_year_from") or ()),
+        recognise_by=frozenset(x.upper() for x in (doc.get("recognise_by") or required)),
+        identifiers=tuple(doc.get("identifiers") or ()),
+        code_lists=code_lists,
+        rules=tuple(rules),
         path=path,
     )
 

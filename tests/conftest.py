@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -7,6 +8,9 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# One pseudonymisation key for the whole test session, never the user's own.
+_KEY_DIR = tempfile.mkdtemp(prefix="oba-test-key-")
+os.environ["OBA_PSEUDONYM_KEY"] = os.path.join(_KEY_DIR, "pseudonym.key")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"

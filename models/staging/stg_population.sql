@@ -1,6 +1,7 @@
 -- One row per area, mid-year and age (single year, or '0-17' for a total row).
 with source as (
     select * from raw.population
+    where _active and not _quarantined
 ),
 
 renamed as (

@@ -1,11 +1,12 @@
--- One row per episode row of each SSDA903 return, typed and tidied (no rows dropped).
+-- One row per episode row of each active SSDA903 return, typed and tidied; quarantined rows left out.
 with source as (
     select * from raw.ssda903_episodes
+    where _active and not _quarantined
 ),
 
 renamed as (
     select
-        trim(child) as child_id,
+        pseudonym(child) as child_id,
         coalesce(
             try_strptime(trim(decom), '%d/%m/%Y'),
             try_strptime(trim(decom), '%Y-%m-%d')

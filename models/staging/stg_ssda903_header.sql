@@ -1,11 +1,12 @@
 -- One row per child per SSDA903 return; SEX harmonised across the 1/2 and M/F/U code lists.
 with source as (
     select * from raw.ssda903_header
+    where _active and not _quarantined
 ),
 
 renamed as (
     select
-        trim(child) as child_id,
+        pseudonym(child) as child_id,
         case upper(trim(sex))
             when '1' then 'M'
             when '2' then 'F'

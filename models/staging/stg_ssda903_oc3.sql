@@ -1,11 +1,12 @@
 -- One row per care leaver per SSDA903 return (OC3), typed and tidied.
 with source as (
     select * from raw.ssda903_oc3
+    where _active and not _quarantined
 ),
 
 renamed as (
     select
-        trim(child) as child_id,
+        pseudonym(child) as child_id,
         coalesce(
             try_strptime(trim(dob), '%d/%m/%Y'),
             try_strptime(trim(dob), '%Y-%m-%d')

@@ -1,6 +1,12 @@
-"""Raw layer: export files into ``raw.*`` tables (one multi-asset per source family)."""
+"""Raw layer: export files into ``raw.*`` tables, with contract checks and quarantine.
 
+``raw/export_files`` takes stock of the exports folder (each file recognised by content, ignored
+with a reason, or in error); one multi-asset per source family then loads its files into raw
+tables, runs the contract's row checks (quarantine) and its great-expectations suite, reported
+as one asset check per contract.
+"""
 
+import datetime as dt
 import json
 from collections import defaultdict
 
@@ -8,10 +14,16 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from pipelines import expectations
 from pipelines.contracts import load_contracts
 from pipelines.defs.resources import ObaPaths, warehouse_connection
-from pipelines.ingest import ExportError, load_source, scan_exports
+from pipelines.ingest import ExportError, scan_exports, sync_source
+from pipelines.ingest.load import ensure_raw_table, insert_rows, insert_tabular
+from pipelines.ingest.xml_readers import READERS, cin_reference_date
+from pipelines.quality import CONTRACT_RESULTS_DDL, check_rows
 from pipelines.stories import StoryError, load_stories, story_files
+
+XML_BATCH_ROWS = 50_000
 
 
 def _replace_table(con, table: str, frame: pd.DataFrame) -> None:
@@ -22,39 +34,213 @@ def _replace_table(con, table: str, frame: pd.DataFrame) -> None:
         con.unregister("_frame")
 
 
+def inventory(files) -> pd.DataFrame:
+    rows = []
+    for f in files:
+        missing = sorted({m for p in f.parts for m in p.missing})
+        extra = sorted({e for p in f.parts for e in p.extra})
+        status = "error" if f.error or missing else ("recognised" if f.parts else "ignored")
+        reason = f.error or (
+            f"missing required column(s) {', '.join(missing)}" if missing else f.reason
+        )
+        rows.append(
+            {
+                "source_file": f.relative,
+                "kind": f.kind,
+                "family": f.family,
+                "sources": ", ".join(
+                    p.source + (f" (sheet {p.sheet})" if p.sheet else "") for p in f.parts
+                ),
+                "collection_year": f.collection_year,
+                "status": status,
+                "reason": reason or "",
+                "extra_columns": ", ".join(extra),
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=["source_file", "kind", "family", "sources", "collection_year", "status", "reason", "extra_columns"],
+    )
+    return frame.astype({"collection_year": "Int64"})
+
+
+def blocking_problems(files) -> list[str]:
+    problems = []
+    for f in files:
+        if f.error:
+            problems.append(f.error)
+        for p in f.parts:
+            if p.missing:
+                problems.append(
+                    f"{f.relative}{' sheet ' + p.sheet if p.sheet else ''}: recognised as {p.source} but "
+                    f"missing required column(s) {', '.join(p.missing)}; add them to the export"
+                )
+    return problems
+
+
+@dg.asset(key=["raw", "export_files"], group_name="raw", kinds={"duckdb", "python"})
+def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
+    """The exports folder's files: recognised as which source, ignored (and why), or in error."""
+    try:
+        files = scan_exports(oba.exports)
+    except ExportError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    frame = inventory(files)
+    problems = blocking_problems(files)
+    with warehouse_connection(duckdb) as con:
+        _replace_table(con, "raw.export_files", frame)
+        con.execute(CONTRACT_RESULTS_DDL)
+        con.execute("delete from quality.contract_results where source = 'export_files'")
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        for problem in problems:
+            con.execute(
+                "insert into quality.contract_results values ('export_files', 'file_readable', false, 1, "
+                "'blocking', ?, 'loader', ?)",
+                [problem, now],
+            )
+    for row in frame[frame["status"] == "ignored"].itertuples():
+        context.log.warning(f"Ignored {row.source_file}: {row.reason}")
+    if problems:
+        raise dg.Failure(
+            description="Blocking problems in the exports:\n" + "\n".join(f"- {p}" for p in problems),
+            metadata={"problems": dg.MetadataValue.json(problems)},
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "recognised": int((frame["status"] == "recognised").sum()),
+            "ignored": dg.MetadataValue.json(
+                frame[frame["status"] == "ignored"][["source_file", "reason"]].to_dict("records")
+            ),
+        }
+    )
+
+
+def _stage_xml(con, family: str, f, contracts) -> tuple[int | None, dict[str, str]]:
+    """Stream one XML file into temporary tables, one per source; returns (year, temp tables)."""
+    reader = READERS[family]
+    year = f.collection_year
+    if family == "cin":
+        reference = cin_reference_date(f.path)
+        if reference:
+            try:
+                ref = dt.date.fromisoformat(reference[:10])
+                year = ref.year + (1 if ref.month >= 4 else 0)
+            except ValueError:
+                pass
+    temps = {}
+    buffers: dict[str, list] = defaultdict(list)
+    for p in f.parts:
+        temp = f"_xml_{p.source}"
+        con.execute(f"drop table if exists {temp}")
+        cols = ", ".join(f'"{c.name}" varchar' for c in contracts[p.source].columns)
+        con.execute(f"create temp table {temp} ({cols}, _row_number bigint)")
+        temps[p.source] = temp
+
+    def flush(source: str) -> None:
+        rows = buffers.pop(source, [])
+        if not rows:
+            return
+        contract = contracts[source]
+        frame = pd.DataFrame(rows, columns=[c.name for c in contract.columns] + ["_row_number"])
+        con.register("_batch", frame.astype({c.name: "string" for c in contract.columns}))
+        try:
+            con.execute(f"insert into {temps[source]} select * from _batch")
+        finally:
+            con.unregister("_batch")
+
+    for source, row in reader(f.path):
+        buffers[source].append(row)
+        if len(buffers[source]) >= XML_BATCH_ROWS:
+            flush(source)
+    for source in list(buffers):
+        flush(source)
+    return year, temps
+
+
 def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
+    contracts = load_contracts()
     specs = [
         dg.AssetSpec(
             key=dg.AssetKey(["raw", source]),
             group_name="raw",
             kinds={"duckdb", "python"},
-            description=load_contracts()[source].title + ", as exported (all text), one row per file row.",
+            deps=[dg.AssetKey(["raw", "export_files"])],
+            description=f"{contracts[source].title}: every row as exported (text), with quarantine flags.",
+        )
+        for source in sources
+    ]
+    check_specs = [
+        dg.AssetCheckSpec(
+            name="contract",
+            asset=dg.AssetKey(["raw", source]),
+            blocking=True,
+            description=f"data_contracts/{source}.yml: great-expectations suite and row rules",
         )
         for source in sources
     ]
 
-    @dg.multi_asset(name=f"load_{family}", specs=specs)
+    @dg.multi_asset(name=f"load_{family}", specs=specs, check_specs=check_specs)
     def _load(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths):
-        """Load the family's export files, recognised by header, into raw tables."""
-        try:
-            files = scan_exports(oba.exports)
-        except ExportError as exc:
-            raise dg.Failure(str(exc)) from exc
-        by_source = defaultdict(list)
-        for f in files:
-            if f.source is not None:
-                by_source[f.source].append(f)
-        ignored = [f"{f.relative} ({f.reason})" for f in files if f.source is None]
-        if ignored and family == "ssda903":
-            context.log.warning("Ignored files: " + "; ".join(ignored))
-        contracts = load_contracts()
+        files = [f for f in scan_exports(oba.exports) if f.family == family and f.recognised]
         with warehouse_connection(duckdb) as con:
+            items = defaultdict(list)
+            for f in files:
+                if f.kind == "xml":
+                    staged = {}
+
+                    def stage(f=f, staged=staged):
+                        if not staged:
+                            staged.update(dict(zip(("year", "temps"), _stage_xml(con, family, f, contracts))))
+                        return staged
+
+                    for p in f.parts:
+                        def insert(table, f=f, p=p, stage=stage):
+                            s = stage()
+                            cols = ", ".join(
+                                f'"{c.name}" as "{c.sql_name}"' for c in contracts[p.source].columns
+                            )
+                            con.execute(
+                                f"insert into {table} select {cols}, null, ?, _row_number, ?, true, false "
+                                f"from {s['temps'][p.source]}",
+                                [f.relative, s["year"]],
+                            )
+
+                        items[p.source].append((f, p, insert))
+                else:
+                    for p in f.parts:
+                        def insert(table, f=f, p=p):
+                            insert_tabular(con, contracts[p.source], f, p, table)
+
+                        items[p.source].append((f, p, insert))
             for source in sources:
-                outcome = load_source(con, contracts[source], by_source.get(source, []))
+                contract = contracts[source]
+                try:
+                    outcome = sync_source(con, contract, items.get(source, []))
+                except ExportError as exc:
+                    raise dg.Failure(description=str(exc)) from exc
+                rows = check_rows(con, contract)
+                frame = con.execute(
+                    f"select * exclude (_extra, _active, _quarantined) from raw.{source} where _active"
+                ).df()
+                results = expectations.validate(contract, frame)
+                con.execute(CONTRACT_RESULTS_DDL)
+                con.execute("delete from quality.contract_results where source = ?", [source])
+                if results:
+                    con.register("_results", pd.DataFrame(results))
+                    try:
+                        con.execute("insert into quality.contract_results select * from _results")
+                    finally:
+                        con.unregister("_results")
+                extra = [f.relative for f in files for p in f.parts if p.source == source and p.extra]
+                if extra:
+                    context.log.warning(f"{source}: extra columns kept aside in _extra for {', '.join(extra)}")
                 context.log.info(
-                    f"raw.{source}: {len(outcome['loaded'])} file(s) loaded, "
-                    f"{len(outcome['unchanged'])} unchanged, {len(outcome['removed'])} removed"
+                    f"raw.{source}: {len(outcome['loaded'])} file(s) loaded, {len(outcome['unchanged'])} "
+                    f"unchanged, {len(outcome['removed'])} removed; {rows['quarantined_rows']} row(s) quarantined"
                 )
+                failed = [r for r in results if not r["success"]]
+                blocking = [r for r in failed if r["severity"] == "blocking"]
                 yield dg.MaterializeResult(
                     asset_key=dg.AssetKey(["raw", source]),
                     metadata={
@@ -62,6 +248,21 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                         "files_loaded": dg.MetadataValue.json(outcome["loaded"]),
                         "files_unchanged": len(outcome["unchanged"]),
                         "files_removed": dg.MetadataValue.json(outcome["removed"]),
+                        "quarantined_rows": rows["quarantined_rows"],
+                    },
+                )
+                yield dg.AssetCheckResult(
+                    asset_key=dg.AssetKey(["raw", source]),
+                    check_name="contract",
+                    passed=not failed,
+                    severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+                    metadata={
+                        "quarantined_rows": rows["quarantined_rows"],
+                        "rows": rows["rows"],
+                        "row_failures_by_rule": dg.MetadataValue.json(rows["by_rule"]),
+                        "failed_expectations": dg.MetadataValue.json(
+                            [f"{r['check_name']}: {r['message']}" for r in failed]
+                        ),
                     },
                 )
 
@@ -71,8 +272,7 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
 def _family_assets() -> list[dg.AssetsDefinition]:
     families = defaultdict(list)
     for contract in load_contracts().values():
-        if contract.format == "csv":
-            families[contract.family].append(contract.source)
+        families[contract.family].append(contract.source)
     return [_family_asset(family, sorted(sources)) for family, sources in sorted(families.items())]
 
 
@@ -104,7 +304,9 @@ def stories(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     try:
         found = load_stories(story_files(directory, oba.exports), oba.exports)
     except StoryError as exc:
-        raise dg.Failure(str(exc)) from exc
+        raise dg.Failure(description=str(exc)) from exc
+    columns = ["measure_id", "baseline_end", "target", "story", "partners", "what_works",
+               "actions", "data_development", "source_file"]
     frame = pd.DataFrame(
         [
             {
@@ -120,21 +322,11 @@ def stories(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
             }
             for s in found
         ],
-        columns=[
-            "measure_id",
-            "baseline_end",
-            "target",
-            "story",
-            "partners",
-            "what_works",
-            "actions",
-            "data_development",
-            "source_file",
-        ],
+        columns=columns,
     )
     frame["baseline_end"] = pd.to_datetime(frame["baseline_end"]).dt.date
     frame = frame.astype(
-        {c: "string" for c in frame.columns if c not in ("baseline_end", "target")}
+        {c: "string" for c in columns if c not in ("baseline_end", "target")}
     ).astype({"target": "float64"})
     with warehouse_connection(duckdb) as con:
         _replace_table(con, "raw.stories", frame)
@@ -142,4 +334,4 @@ def stories(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
 
 
-defs = dg.Definitions(assets=[*_family_assets(), oba_config, stories])
+defs = dg.Definitions(assets=[export_files, *_family_assets(), oba_config, stories])

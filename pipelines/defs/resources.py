@@ -47,6 +47,7 @@ def warehouse_connection(duckdb: DuckDBResource):
     """A connection to the warehouse, creating its folder first, with the layers on the search path."""
     from contextlib import contextmanager
 
+    from pipelines.pseudonym import register_macro
     from pipelines.sqlmodels import SEARCH_PATH
 
     @contextmanager
@@ -56,6 +57,7 @@ def warehouse_connection(duckdb: DuckDBResource):
             for schema in ("raw", "staging", "intermediate", "marts", "quality", "published"):
                 con.execute(f"create schema if not exists {schema}")
             con.execute(f"set search_path = '{SEARCH_PATH}'")
+            register_macro(con)
             yield con
 
     return _connect()

@@ -1,0 +1,25 @@
+-- One row per domain score of an assessment.
+with source as (
+    select * from raw.case_assessments
+    where _active and not _quarantined
+),
+
+renamed as (
+    select
+        trim(assessment_id) as assessment_id,
+        pseudonym(client_id) as client_id,
+        nullif(trim(enrolment_id), '') as enrolment_id,
+        coalesce(
+            try_strptime(nullif(trim(assessment_date), ''), '%Y-%m-%d'),
+            try_strptime(nullif(trim(assessment_date), ''), '%d/%m/%Y')
+        )::date as assessment_date,
+        nullif(trim(tool), '') as tool,
+        nullif(trim(domain), '') as domain,
+        try_cast(replace(trim(score), ',', '') as double) as score,
+        coalesce(lower(trim(higher_is_better)) in ('true', 't', 'yes', 'y', '1'), true) as higher_is_better,
+        _source_file as source_file,
+        _row_number as source_row_number,
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,26 @@
+-- One row per enrolment of a client in a programme.
+with source as (
+    select * from raw.case_enrolments
+    where _active and not _quarantined
+),
+
+renamed as (
+    select
+        trim(enrolment_id) as enrolment_id,
+        pseudonym(client_id) as client_id,
+        trim(program) as program,
+        coalesce(
+            try_strptime(nullif(trim(start_date), ''), '%Y-%m-%d'),
+            try_strptime(nullif(trim(start_date), ''), '%d/%m/%Y')
+        )::date as start_date,
+        coalesce(
+            try_strptime(nullif(trim(end_date), ''), '%Y-%m-%d'),
+            try_strptime(nullif(trim(end_date), ''), '%d/%m/%Y')
+        )::date as end_date,
+        nullif(trim(exit_reason), '') as exit_reason,
+        _source_file as source_file,
+        _row_number as source_row_number,
+    from source
+)
+
+select * from renamed

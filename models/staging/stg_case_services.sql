@@ -1,0 +1,22 @@
+-- One row per service delivered on an enrolment.
+with source as (
+    select * from raw.case_services
+    where _active and not _quarantined
+),
+
+renamed as (
+    select
+        trim(service_id) as service_id,
+        trim(enrolment_id) as enrolment_id,
+        coalesce(
+            try_strptime(nullif(trim(service_date), ''), '%Y-%m-%d'),
+            try_strptime(nullif(trim(service_date), ''), '%d/%m/%Y')
+        )::date as service_date,
+        nullif(trim(service_type), '') as service_type,
+        try_cast(replace(trim(minutes), ',', '') as double) as minutes,
+        _source_file as source_file,
+        _row_number as source_row_number,
+    from source
+)
+
+select * from renamed

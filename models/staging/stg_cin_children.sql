@@ -1,0 +1,25 @@
+-- One row per child per CIN census return; sex harmonised (GenderCurrent before 2024, Sex after).
+with source as (
+    select * from raw.cin_children
+    where _active and not _quarantined
+),
+
+renamed as (
+    select
+        pseudonym(lachildid) as child_id,
+        try_strptime(nullif(trim(personbirthdate), ''), '%Y-%m-%d')::date as date_of_birth,
+        case upper(trim(coalesce(nullif(trim(sex), ''), gendercurrent)))
+            when '1' then 'M'
+            when 'M' then 'M'
+            when '2' then 'F'
+            when 'F' then 'F'
+            else 'U'
+        end as sex,
+        nullif(upper(trim(ethnicity)), '') as ethnic_code,
+        _collection_year as collection_year,
+        _source_file as source_file,
+        _row_number as source_row_number,
+    from source
+)
+
+select * from renamed

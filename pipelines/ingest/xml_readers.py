@@ -1,0 +1,172 @@
+"""Streaming readers for the XML exports: the SSDA903 return and the CIN census.
+
+Both are read with lxml's ``iterparse`` one child element at a time and cleared as they go, so
+memory stays flat whatever the file size. Each reader yields ``(source, row)`` pairs, where a
+row maps contract column names to text and carries ``_row_number`` (the line of the element).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from lxml import etree
+
+from pipelines.ingest.files import ExportError
+
+SSDA903_HEADER = {"CHILDID": "CHILD", "CHILD": "CHILD", "SEX": "SEX", "DOB": "DOB", "ETHNIC": "ETHNIC",
+                  "UPN": "UPN", "MOTHER": "MOTHER", "MC_DOB": "MC_DOB"}
+SSDA903_OC3 = ("IN_TOUCH", "ACTIV", "ACCOM")
+SSDA903_EPISODE = {"DECOM": "DECOM", "RNE": "RNE", "LS": "LS", "CIN": "CIN", "PL": "PLACE", "PLACE": "PLACE",
+                   "PLACE_PROVIDER": "PLACE_PROVIDER", "DEC": "DEC", "REC": "REC",
+                   "REASON_PLACE_CHANGE": "REASON_PLACE_CHANGE", "HOME_POST": "HOME_POST",
+                   "PL_POST": "PL_POST", "URN": "URN"}
+
+
+def _local(tag) -> str:
+    return tag.split("}")[-1] if isinstance(tag, str) else ""
+
+
+def _text(element) -> str | None:
+    if element is None or element.text is None:
+        return None
+    text = element.text.strip()
+    return text or None
+
+
+def _children(element) -> dict[str, object]:
+    return {_local(child.tag): child for child in element}
+
+
+def _iterparse(path: Path, tag: str):
+    try:
+        for _, element in etree.iterparse(
+            str(path), events=("end",), tag=tag, huge_tree=True, resolve_entities=False, no_network=True
+        ):
+            yield element
+            element.clear(keep_tail=False)
+            parent = element.getparent()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as exc:
+        raise ExportError(
+            f"{path.name}: not well-formed XML at line {exc.lineno}: {exc.msg}; export the file again"
+        ) from exc
+
+
+def read_ssda903_xml(path: Path) -> Iterator[tuple[str, dict]]:
+    """Rows of ssda903_header, ssda903_episodes and ssda903_oc3 from an ``<EXPSSDA903>`` file."""
+    for child in _iterparse(path, "CHILD"):
+        if child.getparent() is None or _local(child.getparent().tag) != "EXPSSDA903":
+            continue
+        header_el = None
+        episodes = []
+        for element in child:
+            name = _local(element.tag)
+            if name == "HEADER":
+                header_el = element
+            elif name == "EPISODE":
+                episodes.append(element)
+        header = {"_row_number": child.sourceline}
+        oc3 = {}
+        if header_el is not None:
+            header["_row_number"] = header_el.sourceline
+            for element in header_el:
+                name = _local(element.tag)
+                if name in SSDA903_HEADER:
+                    header[SSDA903_HEADER[name]] = _text(element)
+                elif name in SSDA903_OC3:
+                    oc3[name] = _text(element)
+        child_id = header.get("CHILD")
+        yield "ssda903_header", header
+        if oc3:
+            yield "ssda903_oc3", {"CHILD": child_id, "DOB": header.get("DOB"),
+                                  "_row_number": header["_row_number"], **oc3}
+        for episode in episodes:
+            row = {"CHILD": child_id, "_row_number": episode.sourceline}
+            for element in episode:
+                name = _local(element.tag)
+                if name in SSDA903_EPISODE:
+                    row[SSDA903_EPISODE[name]] = _text(element)
+            yield "ssda903_episodes", row
+
+
+def cin_reference_date(path: Path) -> str | None:
+    """The census ReferenceDate from the message header (read without parsing the children)."""
+    try:
+        for _, element in etree.iterparse(str(path), events=("end",), tag=("ReferenceDate", "Children")):
+            if _local(element.tag) == "ReferenceDate":
+                return _text(element)
+            return None
+    except etree.XMLSyntaxError as exc:
+        raise ExportError(
+            f"{path.name}: not well-formed XML at line {exc.lineno}: {exc.msg}; export the file again"
+        ) from exc
+    return None
+
+
+def _plans(cin_details) -> list:
+    """CP plans of one CINdetails block, whether each plan is its own ``ChildProtectionPlans``
+    element (the DfE schema) or wrapped as ``ChildProtectionPlans/ChildProtectionPlan``."""
+    plans = []
+    for element in cin_details:
+        if _local(element.tag) != "ChildProtectionPlans":
+            continue
+        nested = [e for e in element if _local(e.tag) == "ChildProtectionPlan"]
+        plans.extend(nested or [element])
+    return plans
+
+
+def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
+    """Rows of cin_children, cin_details and cin_cp_plans from a CIN census ``<Message>``."""
+    for child in _iterparse(path, "Child"):
+        parts = _children(child)
+        identifiers = _children(parts["ChildIdentifiers"]) if "ChildIdentifiers" in parts else {}
+        characteristics = (
+            _children(parts["ChildCharacteristics"]) if "ChildCharacteristics" in parts else {}
+        )
+        child_id = _text(identifiers.get("LAchildID"))
+        yield "cin_children", {
+            "LAchildID": child_id,
+            "UPN": _text(identifiers.get("UPN")),
+            "PersonBirthDate": _text(identifiers.get("PersonBirthDate")),
+            "ExpectedPersonBirthDate": _text(identifiers.get("ExpectedPersonBirthDate")),
+            "GenderCurrent": _text(identifiers.get("GenderCurrent")),
+            "Sex": _text(identifiers.get("Sex")),
+            "PersonDeathDate": _text(identifiers.get("PersonDeathDate")),
+            "Ethnicity": _text(characteristics.get("Ethnicity")),
+            "_row_number": child.sourceline,
+        }
+        for position, details in enumerate(
+            (e for e in child if _local(e.tag) == "CINdetails"), start=1
+        ):
+            fields = _children(details)
+            referral = _text(fields.get("CINreferralDate"))
+            yield "cin_details", {
+                "LAchildID": child_id,
+                "CINdetailsPosition": str(position),
+                "CINreferralDate": referral,
+                "ReferralSource": _text(fields.get("ReferralSource")),
+                "PrimaryNeedCode": _text(fields.get("PrimaryNeedCode")),
+                "CINclosureDate": _text(fields.get("CINclosureDate")),
+                "ReasonForClosure": _text(fields.get("ReasonForClosure")),
+                "ReferralNFA": _text(fields.get("ReferralNFA")),
+                "_row_number": details.sourceline,
+            }
+            for plan in _plans(details):
+                plan_fields = _children(plan)
+                yield "cin_cp_plans", {
+                    "LAchildID": child_id,
+                    "CINreferralDate": referral,
+                    "PrimaryNeedCode": _text(fields.get("PrimaryNeedCode")),
+                    "CPPstartDate": _text(plan_fields.get("CPPstartDate")),
+                    "CPPendDate": _text(plan_fields.get("CPPendDate")),
+                    "InitialCategoryOfAbuse": _text(plan_fields.get("InitialCategoryOfAbuse")),
+                    "LatestCategoryOfAbuse": _text(plan_fields.get("LatestCategoryOfAbuse")),
+                    "NumberOfPreviousCPP": _text(plan_fields.get("NumberOfPreviousCPP")),
+                    "_row_number": plan.sourceline,
+                }
+
+
+READERS = {"ssda903": read_ssda903_xml, "cin": read_cin_xml}

@@ -1,0 +1,64 @@
+"""Pseudonymisation: child and client identifiers become HMAC-SHA256 pseudonyms at staging.
+
+The key is per installation: 32 random bytes generated on first use at the path in
+``OBA_PSEUDONYM_KEY`` (default ``~/.config/turn-the-curve/pseudonym.key``), readable by its
+owner only, never in the repository or the warehouse. The same identifier always gives the same
+pseudonym under one key, so pseudonyms join across sources and runs; without the key they cannot
+be reversed or recomputed. HMAC is computed in DuckDB (set-based) from the key's inner and outer
+pads; ``pseudonymise`` is the Python reference implementation the tests compare against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_KEY_PATH = Path("~/.config/turn-the-curve/pseudonym.key")
+KEY_BYTES = 32
+
+
+class KeyError_(ValueError):
+    """The key file exists but cannot be used."""
+
+
+def key_path() -> Path:
+    return Path(os.environ.get("OBA_PSEUDONYM_KEY") or DEFAULT_KEY_PATH).expanduser()
+
+
+def load_or_create_key(path: Path | None = None) -> bytes:
+    path = path or key_path()
+    if path.is_file():
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        if len(key) < 16:
+            raise KeyError_(f"{path}: pseudonymisation key is too short; delete it to generate a new one")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(KEY_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+    return key
+
+
+def pseudonymise(value: str | None, key: bytes) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    return hmac.new(key, str(value).strip().encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def register_macro(con: duckdb.DuckDBPyConnection, key: bytes | None = None) -> None:
+    """Define ``pseudonym(x)`` for this connection only (a temporary macro: the key never persists)."""
+    key = key or load_or_create_key()
+    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    ipad = bytes(b ^ 0x36 for b in block).hex()
+    opad = bytes(b ^ 0x5C for b in block).hex()
+    con.execute(
+        "create or replace temp macro pseudonym(x) as "
+        "case when x is null or trim(x::varchar) = '' then null else "
+        f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(trim(x::varchar))))) end"
+    )

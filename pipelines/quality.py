@@ -1,0 +1,172 @@
+"""Row checks from the data contracts, as set-based SQL over the raw tables.
+
+Every rule a source must meet is declared in its contract: required values, date and number
+formats, code lists versioned by collection year, keys unique within a file and the contract's
+own row rules. Rows failing a ``quarantine`` rule go to ``quality.quarantine`` with the file,
+row number, column, value, rule and message, and are flagged ``_quarantined`` in raw so staging
+leaves them out; ``warn`` rules are recorded but the row flows on. Identifier values are
+pseudonymised before they are written to the quality schema.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipelines.contracts import Column, Contract
+
+QUARANTINE_DDL = """
+create table if not exists quality.quarantine (
+    source varchar, source_file varchar, row_number bigint, column_name varchar, value varchar,
+    rule varchar, message varchar, action varchar, collection_year integer
+)"""
+CONTRACT_RESULTS_DDL = """
+create table if not exists quality.contract_results (
+    source varchar, check_name varchar, success boolean, unexpected_count bigint,
+    severity varchar, message varchar, engine varchar, checked_at timestamp
+)"""
+
+_FORMAT_LABELS = {"%d/%m/%Y": "dd/mm/YYYY", "%Y-%m-%d": "YYYY-MM-DD"}
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def typed_expr(column: Column, ref: str | None = None) -> str:
+    """SQL turning the raw text of ``column`` into its contract type (NULL when unparseable)."""
+    x = ref or f'"{column.sql_name}"'
+    blank = f"nullif(trim({x}), '')"
+    if column.type == "code":
+        return f"nullif(upper(trim({x})), '')"
+    if column.type == "date":
+        parts = ", ".join(f"try_strptime({blank}, {_q(f)})" for f in column.formats)
+        return f"(coalesce({parts}, null))::date"
+    if column.type == "integer":
+        return f"try_cast({blank} as bigint)"
+    if column.type == "number":
+        return f"try_cast(replace({blank}, ',', '') as double)"
+    if column.type == "boolean":
+        return (
+            f"case when lower({blank}) in ('true', 't', 'yes', 'y', '1') then true "
+            f"when lower({blank}) in ('false', 'f', 'no', 'n', '0') then false end"
+        )
+    return blank
+
+
+def _code_condition(contract: Column, versions, value: str) -> str:
+    """SQL true when ``value`` is in the code list version of the row's collection year."""
+    every = sorted(set().union(*(v.codes for v in versions)))
+    branches = []
+    for v in versions:
+        low = v.first_year if v.first_year is not None else -9999
+        high = v.last_year if v.last_year is not None else 9999
+        branches.append(
+            f"when _collection_year between {low} and {high} then {value} in ({', '.join(_q(c) for c in sorted(v.codes))})"
+        )
+    return (
+        f"(case when _collection_year is null then {value} in ({', '.join(_q(c) for c in every)}) "
+        + " ".join(branches)
+        + f" else {value} in ({', '.join(_q(c) for c in every)}) end)"
+    )
+
+
+def failures_sql(contract: Contract) -> str:
+    """One select of every row failure of ``raw.<source>``: one row per failing value."""
+    table = f"raw.{contract.source}"
+    typed_cols = ", ".join(
+        f'"{c.sql_name}" as "raw__{c.sql_name}", {typed_expr(c)} as "{c.sql_name}"' for c in contract.columns
+    )
+    typed = f"select _source_file, _row_number, _collection_year, {typed_cols} from {table}"
+    selects = []
+
+    def add(column: Column, rule: str, condition: str, message_sql: str, action: str = "quarantine"):
+        value = f'"raw__{column.sql_name}"'
+        if column.name in contract.identifiers:
+            value = f"pseudonym({value})"
+        selects.append(
+            f"select _source_file, _row_number, {_q(column.name)} as column_name, {value} as value, "
+            f"{_q(rule)} as rule, {message_sql} as message, {_q(action)} as action, _collection_year "
+            f"from typed where {condition}"
+        )
+
+    for c in contract.columns:
+        raw = f'nullif(trim("raw__{c.sql_name}"), \'\')'
+        if not c.nullable:
+            add(c, "missing_value", f"{raw} is null", _q(f"{c.name} is blank; a value is required"))
+        if c.type in ("date", "integer", "number", "boolean"):
+            expected = {
+                "date": " or ".join(_FORMAT_LABELS.get(f, f) for f in c.formats),
+                "integer": "a whole number",
+                "number": "a number",
+                "boolean": "true/false",
+            }[c.type]
+            label = "a date in " + expected if c.type == "date" else expected
+            add(
+                c,
+                f"{c.type}_format",
+                f'{raw} is not null and "{c.sql_name}" is null',
+                f"{_q(c.name + ' ')} || {_q(chr(39))} || \"raw__{c.sql_name}\" || {_q(chr(39) + ' is not ' + label)}",
+            )
+        if c.codes:
+            versions = contract.code_lists[c.codes]
+            add(
+                c,
+                "unknown_code",
+                f'"{c.sql_name}" is not null and not {_code_condition(c, versions, chr(34) + c.sql_name + chr(34))}',
+                f"{_q(c.name + ' ')} || {_q(chr(39))} || \"{c.sql_name}\" || {_q(chr(39) + ' is not in the code list for ')} "
+                f"|| coalesce(_collection_year::varchar, 'any year')",
+            )
+    for rule in contract.rules:
+        column = contract.column(rule.column) if rule.column else contract.columns[0]
+        add(column, rule.name, f"coalesce(({rule.fails_when}), false)", _q(rule.message), rule.action)
+    for key in contract.keys:
+        cols = [contract.column(k) for k in key]
+        names = ", ".join(f'"{c.sql_name}"' for c in cols)
+        not_null = " and ".join(f'"{c.sql_name}" is not null' for c in cols)
+        label = " + ".join(c.name for c in cols)
+        selects.append(
+            f"select _source_file, _row_number, {_q(cols[-1].name)} as column_name, "
+            + (
+                f'pseudonym("raw__{cols[0].sql_name}")'
+                if cols[0].name in contract.identifiers
+                else f'"raw__{cols[-1].sql_name}"'
+            )
+            + f" as value, 'duplicate_key' as rule, "
+            f"{_q('duplicate ' + label + ' in this file; first given at row ')} || first_row::varchar as message, "
+            f"'quarantine' as action, _collection_year from ("
+            f"select *, row_number() over (partition by _source_file, {names} order by _row_number) as n, "
+            f"min(_row_number) over (partition by _source_file, {names}) as first_row "
+            f"from typed where {not_null}) where n > 1"
+        )
+    return f"with typed as ({typed})\n" + "\nunion all\n".join(selects)
+
+
+def check_rows(con: duckdb.DuckDBPyConnection, contract: Contract) -> dict:
+    """Recompute the quarantine of one source and flag its raw rows; returns counts by rule."""
+    con.execute("create schema if not exists quality")
+    con.execute(QUARANTINE_DDL)
+    table = f"raw.{contract.source}"
+    con.execute("delete from quality.quarantine where source = ?", [contract.source])
+    con.execute(
+        f"insert into quality.quarantine select {_q(contract.source)}, _source_file, _row_number, "
+        f"column_name, value, rule, message, action, _collection_year from ({failures_sql(contract)})"
+    )
+    con.execute(f"update {table} set _quarantined = false")
+    con.execute(
+        f"""update {table} as t set _quarantined = true
+        from (select distinct source_file, row_number from quality.quarantine
+              where source = ? and action = 'quarantine') as q
+        where t._source_file = q.source_file and t._row_number = q.row_number""",
+        [contract.source],
+    )
+    rows = con.execute(
+        "select rule, action, count(*) from quality.quarantine where source = ? group by all order by all",
+        [contract.source],
+    ).fetchall()
+    quarantined = con.execute(f"select count(*) from {table} where _quarantined").fetchone()[0]
+    total = con.execute(f"select count(*) from {table}").fetchone()[0]
+    return {
+        "rows": total,
+        "quarantined_rows": quarantined,
+        "by_rule": {f"{rule} ({action})": n for rule, action, n in rows},
+    }
