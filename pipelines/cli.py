@@ -82,8 +82,10 @@ def _swap_outputs(work: Path, out: Path) -> None:
             os.replace(produced, target)
 
 
-def run_pipeline(exports: Path, out: Path, config: Path | None = None) -> int:
-    """Materialise every asset for ``exports`` into ``out``; previous outputs survive a failure."""
+def run_pipeline(
+    exports: Path, out: Path, config: Path | None = None, job_name: str = "oba_refresh"
+) -> int:
+    """Materialise the job's assets for ``exports`` into ``out``; previous outputs survive a failure."""
     if not exports.is_dir():
         raise UsageError(f"exports folder not found: {exports}")
     if config is not None and not config.is_file():
@@ -111,7 +113,7 @@ def run_pipeline(exports: Path, out: Path, config: Path | None = None) -> int:
         from pipelines.definitions import defs
 
         console.print(f"Running the asset graph on {exports} → {out}")
-        job = defs.resolve_job_def("oba_refresh")
+        job = defs.resolve_job_def(job_name)
         instance_cm = (
             contextlib.nullcontext(dg.DagsterInstance.get())
             if os.environ.get("DAGSTER_HOME")
@@ -121,15 +123,22 @@ def run_pipeline(exports: Path, out: Path, config: Path | None = None) -> int:
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             )
+            for entry in instance.all_logs(result.run_id):
+                if entry.dagster_event is None and entry.level >= logging.WARNING:
+                    console.print(f"[yellow]Warning:[/yellow] {entry.user_message}")
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
-                    error = event.step_failure_data.error
-                    message = error.message.strip() if error else "unknown error"
-                    console.print(f"[red]Failed:[/red] {event.step_key}: {message}")
-            console.print("[red]Run failed; previous outputs left in place.[/red]")
+                    data = event.step_failure_data
+                    description = (data.user_failure_data.description if data.user_failure_data else None)
+                    message = description or (data.error.message.strip() if data.error else "unknown error")
+                    console.print(f"[red]Failed:[/red] {event.step_key.replace('__', '.')}: {message}")
+            if job_name == "oba_validate":
+                _swap_outputs(work, out)
+            else:
+                console.print("[red]Run failed; previous outputs left in place.[/red]")
             return EXIT_DATA
         _swap_outputs(work, out)
     finally:
@@ -156,6 +165,30 @@ def cmd_demo(args) -> int:
         index = (out / "site" / "index.html").resolve()
         console.print(f"[bold]Site:[/bold] {index}")
         print(index)
+    return code
+
+
+def cmd_validate(args) -> int:
+    import tempfile
+
+    from pipelines.validation import print_report, write_report_page
+
+    exports = Path(args.exports)
+    keep = Path(args.out) if args.out else None
+    with tempfile.TemporaryDirectory(prefix="oba-validate-") as scratch:
+        out = keep or Path(scratch)
+        code = run_pipeline(exports, out, Path(args.config) if args.config else None, "oba_validate")
+        warehouse = out / "warehouse.duckdb"
+        if warehouse.exists():
+            blocking = print_report(warehouse, console)
+            if keep:
+                page = write_report_page(warehouse, keep / "site")
+                console.print(f"Data-quality page: {page}")
+            if blocking:
+                code = EXIT_DATA
+    console.print(
+        "[green]No blocking problems.[/green]" if code == EXIT_OK else "[red]Blocking problems found.[/red]"
+    )
     return code
 
 
@@ -196,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=_scale, default="council")
     demo.add_argument("--seed", type=int, default=2026)
     demo.set_defaults(func=cmd_demo)
+
+    validate = sub.add_parser("validate", help="check exports against the data contracts")
+    validate.add_argument("--exports", required=True, help="folder of export files")
+    validate.add_argument("--out", help="keep the checked warehouse and data-quality page here")
+    validate.add_argument("--config", help="oba.yaml (default: <exports>/oba.yaml when present)")
+    validate.set_defaults(func=cmd_validate)
 
     serve = sub.add_parser("serve", help="serve the site on 127.0.0.1")
     serve.add_argument("--out", required=True, help="output folder of a run")

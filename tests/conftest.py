@@ -16,8 +16,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 
 
-def materialise_all(exports: Path, out: Path, config: Path | None = None) -> dg.ExecuteInProcessResult:
-    """Materialise the whole asset graph of the project's Definitions on ``exports``."""
+def materialise_all(
+    exports: Path, out: Path, config: Path | None = None, groups: tuple[str, ...] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialise the project's asset graph (or only the named groups) on ``exports``."""
     from pipelines.defs.resources import ObaPaths
     from pipelines.definitions import defs
 
@@ -31,6 +33,7 @@ def materialise_all(exports: Path, out: Path, config: Path | None = None) -> dg.
                 exports_dir=str(exports), out_dir=str(out), config_path=str(config or "")
             ),
         },
+        selection=dg.AssetSelection.groups(*groups) if groups else None,
         raise_on_error=False,
     )
 

@@ -116,7 +116,7 @@ def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba:
     )
 
 
-def _stage_xml(con, family: str, f, contracts) -> tuple[int | None, dict[str, str]]:
+def _stage_xml(con, family: str, f, contracts, index: int) -> tuple[int | None, dict[str, str]]:
     """Stream one XML file into temporary tables, one per source; returns (year, temp tables)."""
     reader = READERS[family]
     year = f.collection_year
@@ -131,7 +131,7 @@ def _stage_xml(con, family: str, f, contracts) -> tuple[int | None, dict[str, st
     temps = {}
     buffers: dict[str, list] = defaultdict(list)
     for p in f.parts:
-        temp = f"_xml_{p.source}"
+        temp = f"_xml_{index}_{p.source}"
         con.execute(f"drop table if exists {temp}")
         cols = ", ".join(f'"{c.name}" varchar' for c in contracts[p.source].columns)
         con.execute(f"create temp table {temp} ({cols}, _row_number bigint)")
@@ -185,13 +185,14 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
         files = [f for f in scan_exports(oba.exports) if f.family == family and f.recognised]
         with warehouse_connection(duckdb) as con:
             items = defaultdict(list)
-            for f in files:
+            for index, f in enumerate(files):
                 if f.kind == "xml":
                     staged = {}
 
-                    def stage(f=f, staged=staged):
+                    def stage(f=f, staged=staged, index=index):
                         if not staged:
-                            staged.update(dict(zip(("year", "temps"), _stage_xml(con, family, f, contracts))))
+                            year, temps = _stage_xml(con, family, f, contracts, index)
+                            staged.update(year=year, temps=temps)
                         return staged
 
                     for p in f.parts:

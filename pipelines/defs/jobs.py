@@ -24,4 +24,11 @@ refresh = dg.define_asset_job(
     hooks={report_success, report_failure},
 )
 
-defs = dg.Definitions(jobs=[refresh])
+validate = dg.define_asset_job(
+    "oba_validate",
+    selection=dg.AssetSelection.groups("raw"),
+    description="Recognise and load the exports and check them against their data contracts.",
+    hooks={report_success, report_failure},
+)
+
+defs = dg.Definitions(jobs=[refresh, validate])

@@ -172,6 +172,11 @@ def recognise(path: Path, root: Path, contracts: dict[str, Contract] | None = No
             part = match_contract(split_header(line), contracts)
             if part is None:
                 return ExportFile(**base, kind=kind, family=None, reason="header matches no known export")
+            if len(head) < 65536 and not any(rest.strip() for rest in text.splitlines()[1:]):
+                raise ExportError(
+                    f"{relative}: the file has a header row but no data rows; export it again, "
+                    "or remove it if the return truly has no rows"
+                )
             return ExportFile(**base, kind=kind, family=contracts[part.source].family, parts=(part,))
         if kind == "parquet":
             import pyarrow.parquet as pq

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.contracts import Contract
-from pipelines.ingest.files import ExportFile, Part
+from pipelines.ingest.files import ExportError, ExportFile, Part
 
 LOADS_DDL = """
 create table if not exists raw._loads (
@@ -35,10 +35,6 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def financial_year_sql(expr: str) -> str:
-    return f"(year({expr}) + case when month({expr}) >= 4 then 1 else 0 end)"
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> str:
@@ -92,6 +88,17 @@ def insert_tabular(
 ) -> None:
     """Insert one CSV file, Parquet file or Excel sheet, all values as text."""
     select = _select_list(contract, part)
+    try:
+        _insert_tabular(con, f, part, table, select)
+    except duckdb.Error as exc:
+        detail = str(exc).strip().splitlines()[0]
+        raise ExportError(
+            f"{f.relative}: could not be read as a {f.kind} table ({detail}); check the file is a "
+            "complete export with one header row"
+        ) from exc
+
+
+def _insert_tabular(con, f: ExportFile, part: Part, table: str, select: str) -> None:
     if f.kind == "csv":
         con.execute(
             f"""insert into {table}
@@ -174,7 +181,10 @@ def sync_source(
             con.execute(f"delete from {table} where _source_file = ?", [name])
             con.execute("delete from raw._loads where source = ? and source_file = ?", [contract.source, name])
             insert(table)
-            if f.collection_year is None and contract.collection_year_from:
+            undated = con.execute(
+                f"select count(*) from {table} where _source_file = ? and _collection_year is null", [name]
+            ).fetchone()[0]
+            if undated and contract.collection_year_from:
                 dates = ", ".join(
                     "coalesce(" + ", ".join(
                         f"try_strptime(nullif(trim({_quote(c.lower())}), ''), '{fmt}')"
@@ -182,11 +192,16 @@ def sync_source(
                     ) + ", null)"
                     for c in contract.collection_year_from
                 )
-                latest = f"(select max(greatest({dates}))::date from {table} where _source_file = ?)"
-                con.execute(
-                    f"update {table} set _collection_year = {financial_year_sql(latest)} where _source_file = ?",
-                    [name, name],
-                )
+                latest = con.execute(
+                    f"select max(greatest({dates}))::date from {table} where _source_file = ?", [name]
+                ).fetchone()[0]
+                if latest is not None:
+                    year = latest.year + (1 if latest.month >= 4 else 0)
+                    con.execute(
+                        f"update {table} set _collection_year = ? "
+                        "where _source_file = ? and _collection_year is null",
+                        [year, name],
+                    )
             rows, year = con.execute(
                 f"select count(*), max(_collection_year) from {table} where _source_file = ?", [name]
             ).fetchone()

@@ -1,0 +1,374 @@
+"""Ingestion through data contracts: recognition, bad input, quarantine, history, pseudonyms."""
+
+import csv
+import functools
+import io
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import materialise_all, query
+from pipelines.cli import main
+
+WAREHOUSE = ("raw", "staging", "intermediate", "marts")
+EPISODES_HEADER = (
+    "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
+)
+
+
+def run_validate(exports: Path, out: Path, capsys) -> tuple[int, str]:
+    code = main(["validate", "--exports", str(exports), "--out", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.fixture
+def exports(hand_council, tmp_path) -> Path:
+    target = tmp_path / "exports"
+    shutil.copytree(hand_council, target)
+    return target
+
+
+# -- the shared real-format samples ------------------------------------------------------------
+
+
+def test_every_sample_is_recognised_or_explained(samples, tmp_path, capsys):
+    code, output = run_validate(samples, tmp_path / "out", capsys)
+    assert code == 0, output
+    files = query(tmp_path / "out", "select * from raw.export_files")
+    expected = {
+        p.relative_to(samples).as_posix()
+        for p in samples.rglob("*")
+        if p.is_file() and p.suffix.lower() in (".csv", ".xml", ".xlsx")
+    }
+    assert set(files["source_file"]) == expected
+    assert (files["status"] != "error").all()
+    ignored = files[files["status"] == "ignored"]
+    assert (ignored["reason"].str.len() > 0).all()
+    assert "annex_a/Annex_A_2024_Jan.xlsx" in set(ignored["source_file"])
+    recognised = files[files["status"] == "recognised"].set_index("source_file")["sources"]
+    assert recognised["ssda903_fake_2018/episodes.csv"] == "ssda903_episodes"
+    assert "cin_cp_plans" in recognised["cin_census/CIN_Census_2024.xml"]
+    assert "ssda903_episodes" in recognised["ssda903_fake_2018/fake_903.xml"]
+
+
+def test_fake_2018_return_loads_with_its_slips_quarantined(samples, tmp_path):
+    exports = tmp_path / "exports"
+    shutil.copytree(samples / "ssda903_fake_2018", exports / "ssda903_fake_2018")
+    result = materialise_all(exports, tmp_path / "out", groups=WAREHOUSE)
+    assert result.success
+    quarantine = query(tmp_path / "out", "select * from quality.quarantine where action = 'quarantine'")
+    episodes = quarantine[quarantine["source_file"] == "ssda903_fake_2018/episodes.csv"]
+    assert "dec_after_year_end" in set(episodes["rule"])
+    oc3 = quarantine[quarantine["source_file"] == "ssda903_fake_2018/oc3.csv"]
+    assert "01" in set(oc3[oc3["rule"] == "accom_code"]["value"])
+    assert (quarantine["message"].str.len() > 10).all()
+
+
+def test_whole_graph_runs_on_every_sample(samples, tmp_path):
+    result = materialise_all(samples, tmp_path / "out")
+    assert result.success
+    values = query(tmp_path / "out", "select count(*) as n from marts.measure_values")
+    assert values["n"][0] > 0
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+def _episodes_lines() -> list[str]:
+    return [
+        EPISODES_HEADER,
+        "200001,01/04/2023,S,C2,N1,U1,PR1,,,,AB1 2CD,AB3 4EF,SC1",
+        "200002,02/05/2023,S,C2,N1,U1,PR1,,,,AB1 2CD,AB3 4EF,SC1",
+    ]
+
+
+BAD_FILES = {
+    "utf16": ("bad/episodes.csv", "\n".join(_episodes_lines()).encode("utf-16"), "UTF-16"),
+    "binary": ("bad/episodes.csv", b"\x00\x01\x02PK\x03\x04" * 20, "binary"),
+    "empty": ("bad/episodes.csv", b"", "empty"),
+    "header_only": ("bad/episodes.csv", (EPISODES_HEADER + "\n").encode(), "no data rows"),
+    "empty_xml": ("bad/return.xml", b"", "empty"),
+    "malformed_xml": (
+        "bad/return.xml",
+        b"<?xml version='1.0'?>\n<EXPSSDA903><CHILD><HEADER><CHILDID>1</CHILDID></HEADER>\n",
+        "not well-formed XML",
+    ),
+    "missing_column": (
+        "bad/2023-24_episodes.csv",
+        "\n".join(line.rsplit(",", 5)[0] for line in _episodes_lines()).encode(),
+        "missing required column(s) REC",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_files_give_a_clear_error(case, exports, tmp_path, capsys):
+    name, content, expected = BAD_FILES[case]
+    path = exports / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    code, output = run_validate(exports, tmp_path / "out", capsys)
+    assert code == 1
+    flat = " ".join(output.split())
+    assert Path(name).name in flat and expected in flat, output
+    assert "Traceback" not in output
+
+
+def test_unknown_file_is_listed_as_ignored(exports, tmp_path, capsys):
+    (exports / "budget.csv").write_text("cost_centre,amount\nA1,100\n")
+    code, _ = run_validate(exports, tmp_path / "out", capsys)
+    assert code == 0
+    files = query(tmp_path / "out", "select * from raw.export_files where source_file = 'budget.csv'")
+    assert files["status"].tolist() == ["ignored"]
+    assert files["reason"].tolist() == ["header matches no known export"]
+
+
+def test_clean_exports_validate_with_exit_0(exports, tmp_path, capsys):
+    code, output = run_validate(exports, tmp_path / "out", capsys)
+    assert code == 0, output
+    assert (tmp_path / "out" / "site" / "data-quality.html").is_file()
+
+
+def test_row_failures_are_quarantined_and_the_rest_flows_on(exports, tmp_path):
+    rows = [
+        EPISODES_HEADER,
+        "300001,01/04/2023,S,C2,N1,U1,PR1,,,,AB1 2CD,AB3 4EF,SC1",  # good
+        "300002,31/02/2023,S,C2,N1,U1,PR1,,,,AB1 2CD,AB3 4EF,SC1",  # impossible date
+        "300003,01/05/2023,S,C2,N1,QQ,PR1,,,,AB1 2CD,AB3 4EF,SC1",  # unknown PLACE
+        "300004,01/06/2023,S,C2,N1,U1,PR1,01/05/2023,E11,,AB1 2CD,AB3 4EF,SC1",  # DEC < DECOM
+        "300001,01/04/2023,P,C2,N1,U2,PR1,,,,AB1 2CD,AB3 4EF,SC1",  # duplicate key
+        "300005,01/07/2023,S,C2,N1,U1,PR1,,,,AB1 2CD,AB3 4EF,SC1",  # good
+    ]
+    path = exports / "ssda903" / "2023-24" / "extra_episodes.csv"
+    path.write_text("\n".join(rows) + "\n")
+    result = materialise_all(exports, tmp_path / "out", groups=WAREHOUSE)
+    assert result.success
+    quarantine = query(
+        tmp_path / "out",
+        "select row_number, column_name, rule, message from quality.quarantine "
+        "where source_file = 'ssda903/2023-24/extra_episodes.csv' and action = 'quarantine' "
+        "order by row_number",
+    )
+    assert quarantine[["row_number", "column_name", "rule"]].values.tolist() == [
+        [3, "DECOM", "date_format"],
+        [4, "PLACE", "unknown_code"],
+        [5, "DEC", "dec_before_decom"],
+        [6, "DECOM", "duplicate_key"],
+    ]
+    assert "31/02/2023" in quarantine["message"][0] and "dd/mm/YYYY" in quarantine["message"][0]
+    assert "QQ" in quarantine["message"][1] and "2024" in quarantine["message"][1]
+    staged = query(
+        tmp_path / "out",
+        "select source_row_number from staging.stg_ssda903_episodes "
+        "where source_file = 'ssda903/2023-24/extra_episodes.csv' order by 1",
+    )
+    assert staged["source_row_number"].tolist() == [2, 7]
+
+
+# -- multi-year history and idempotent loading ----------------------------------------------------
+
+
+def test_corrected_resubmission_replaces_that_year(exports, tmp_path):
+    from pipelines.cli import run_pipeline
+
+    out = tmp_path / "out"
+    assert run_pipeline(exports, out) == 0
+    corrected = exports / "ssda903" / "2023-24" / "episodes_corrected.csv"
+    original = (exports / "ssda903" / "2023-24" / "episodes.csv").read_text(encoding="utf-8-sig")
+    lines = original.splitlines()
+    corrected.write_text("\n".join(lines[:-2]) + "\n", encoding="utf-8")  # 100006 removed
+    assert run_pipeline(exports, out) == 0
+    staged = query(
+        out,
+        "select source_file, count(*) as n from staging.stg_ssda903_episodes "
+        "where collection_year = 2024 group by 1",
+    )
+    assert staged.to_dict("records") == [
+        {"source_file": "ssda903/2023-24/episodes_corrected.csv", "n": len(lines) - 3}
+    ]
+    loads = query(out, "select count(*) as n from raw._loads where source = 'ssda903_episodes'")
+    assert loads["n"][0] == 3  # both 2023-24 files are kept in raw for audit
+
+
+def test_periods_of_care_follow_x1_chains(hand_council, tmp_path):
+    result = materialise_all(hand_council, tmp_path / "out", groups=WAREHOUSE)
+    assert result.success
+    periods = query(
+        tmp_path / "out",
+        "select period_start, period_end, reason_ended, episodes from intermediate.int_periods_of_care "
+        "order by period_start, episodes",
+    )
+    by_start = {(str(r.period_start.date()), r.episodes) for r in periods.itertuples()}
+    # 100001: two episodes joined by X1 on 31/07/2023 make one open period from 15/05/2023.
+    assert ("2023-05-15", 2) in by_start
+    # 100005: two separate periods (E4A then a new S).
+    assert ("2023-10-31", 1) in by_start and ("2023-12-01", 1) in by_start
+
+
+# -- generic case export in Excel and Parquet, with column aliases ------------------------------
+
+
+def test_case_export_from_excel_and_parquet_with_aliases(exports, tmp_path):
+    case = exports / "case"
+    case.mkdir()
+    clients = pd.DataFrame(
+        {
+            "ClientID": ["C1", "C2"],
+            "DOB": ["2012-01-01", "2013-05-05"],
+            "Gender": ["F", "M"],
+            "postcode": ["AB1 2CD", "AB3"],
+            "intake_date": ["2023-01-01", "2023-02-01"],
+        }
+    )
+    enrolments = pd.DataFrame(
+        {
+            "enrollment_id": ["E1", "E2"],
+            "ClientID": ["C1", "C2"],
+            "programme": ["Family Support", "Parenting"],
+            "start_date": ["2023-01-10", "2023-02-10"],
+            "end_date": ["", ""],
+        }
+    )
+    with pd.ExcelWriter(case / "export.xlsx") as writer:
+        clients.to_excel(writer, sheet_name="Clients", index=False)
+        enrolments.to_excel(writer, sheet_name="Enrolments", index=False)
+    pd.DataFrame(
+        {"service_id": ["S1"], "enrolment_id": ["E1"], "service_date": ["2023-01-15"], "minutes": ["60"]}
+    ).to_parquet(case / "services.parquet")
+    result = materialise_all(exports, tmp_path / "out", groups=WAREHOUSE)
+    assert result.success
+    out = tmp_path / "out"
+    clients_staged = query(out, "select * from staging.stg_case_clients order by sex")
+    assert clients_staged["postcode_district"].tolist() == ["AB1", "AB3"]
+    assert set(clients_staged["client_id"]).isdisjoint({"C1", "C2"})
+    assert query(out, "select program from staging.stg_case_enrolments order by 1")["program"].tolist() == [
+        "Family Support",
+        "Parenting",
+    ]
+    assert query(out, "select minutes from staging.stg_case_services")["minutes"].tolist() == [60.0]
+
+
+# -- pseudonymisation -----------------------------------------------------------------------------
+
+
+def test_sql_pseudonym_equals_hmac_sha256(tmp_path):
+    from pipelines.pseudonym import load_or_create_key, pseudonymise, register_macro
+
+    key_file = tmp_path / "k" / "pseudonym.key"
+    key = load_or_create_key(key_file)
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert load_or_create_key(key_file) == key
+    con = duckdb.connect()
+    register_macro(con, key)
+    for value in ["123456", " 123456 ", "DfEX0000001", "é-ü", None, ""]:
+        got = con.execute("select pseudonym(?)", [value]).fetchone()[0]
+        assert got == pseudonymise(value, key)
+
+
+def test_no_raw_identifier_outside_raw_or_in_outputs(exports, tmp_path):
+    from pipelines.cli import run_pipeline
+
+    out = tmp_path / "out"
+    assert run_pipeline(exports, out) == 0
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    ids = {r[0] for r in con.execute("select distinct trim(child) from raw.ssda903_episodes").fetchall()}
+    ids |= {r[0] for r in con.execute("select distinct trim(child) from raw.ssda903_header").fetchall()}
+    assert ids
+    columns = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema <> 'raw' and data_type = 'VARCHAR'"
+    ).fetchall()
+    for schema, table, column in columns:
+        hits = con.execute(
+            f'select count(*) from {schema}.{table} where trim("{column}") in (select unnest(?))',
+            [sorted(ids)],
+        ).fetchone()[0]
+        assert hits == 0, f"{schema}.{table}.{column} holds a raw child identifier"
+    con.close()
+    pattern = re.compile(r"(?<![0-9A-Za-z])(" + "|".join(map(re.escape, ids)) + r")(?![0-9A-Za-z])")
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".csv", ".json", ".txt") and path.name != "plotly.min.js":
+            assert not pattern.search(path.read_text(encoding="utf-8", errors="replace")), path
+
+
+# -- property: mutated SSDA903 CSVs never crash and conserve rows --------------------------------
+
+CELL = st.text(alphabet=st.characters(blacklist_characters='"\r\n', blacklist_categories=("Cs",)), max_size=12)
+
+
+def _mutate(lines: list[str], data) -> list[str]:
+    rows = [line.split(",") for line in lines]
+    for _ in range(data.draw(st.integers(0, 6))):
+        kind = data.draw(st.sampled_from(["cell", "drop_cell", "add_cell", "dup_row", "blank_cell"]))
+        i = data.draw(st.integers(1, len(rows) - 1))
+        j = data.draw(st.integers(0, len(rows[i]) - 1))
+        if kind == "cell":
+            rows[i][j] = data.draw(CELL).replace(",", ";")
+        elif kind == "blank_cell":
+            rows[i][j] = ""
+        elif kind == "drop_cell" and len(rows[i]) > 1:
+            rows[i].pop(j)
+        elif kind == "add_cell":
+            rows[i].insert(j, data.draw(CELL).replace(",", ";"))
+        elif kind == "dup_row":
+            rows.insert(i, list(rows[i]))
+    return [",".join(r) for r in rows]
+
+
+@functools.cache
+def _staging_model():
+    from pipelines.settings import DEFAULT_MODELS_DIR
+    from pipelines.sqlmodels import discover_models
+
+    return discover_models(DEFAULT_MODELS_DIR)["stg_ssda903_episodes"]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_episodes_never_crash_and_conserve_rows(hand_council, tmp_path_factory, data):
+    from pipelines.contracts import load_contracts
+    from pipelines.ingest import ExportError, recognise, sync_source
+    from pipelines.ingest.load import insert_tabular
+    from pipelines.pseudonym import register_macro
+    from pipelines.quality import check_rows
+    from pipelines.sqlmodels import SEARCH_PATH, build_model
+
+    source = (hand_council / "ssda903" / "2023-24" / "episodes.csv").read_text(encoding="utf-8-sig")
+    lines = _mutate(source.strip().splitlines(), data)
+    root = tmp_path_factory.mktemp("mutated")
+    path = root / "2023-24" / "episodes.csv"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records = [r for r in csv.reader(io.StringIO("\n".join(lines[1:]))) if any(c.strip() for c in r)]
+
+    con = duckdb.connect()
+    for schema in ("raw", "staging", "intermediate", "marts", "quality", "published"):
+        con.execute(f"create schema {schema}")
+    con.execute(f"set search_path = '{SEARCH_PATH}'")
+    register_macro(con, b"k" * 32)
+    contract = load_contracts()["ssda903_episodes"]
+    f = recognise(path, root)
+    if f.error or not f.parts or f.parts[0].missing:
+        return  # reported as a clear, blocking file error: nothing to conserve
+    part = f.parts[0]
+    try:
+        sync_source(con, contract, [(f, part, lambda table: insert_tabular(con, contract, f, part, table))])
+    except ExportError as exc:
+        assert "episodes.csv" in str(exc)
+        return
+    check_rows(con, contract)
+    build_model(con, _staging_model())
+    read = con.execute("select count(*) from raw.ssda903_episodes").fetchone()[0]
+    staged = con.execute("select count(*) from staging.stg_ssda903_episodes").fetchone()[0]
+    quarantined = con.execute(
+        "select count(distinct row_number) from quality.quarantine where action = 'quarantine'"
+    ).fetchone()[0]
+    assert read == len(records)
+    assert read == staged + quarantined
