@@ -192,6 +192,55 @@ def cmd_validate(args) -> int:
     return code
 
 
+def cmd_rebaseline(args) -> int:
+    import datetime as dt
+
+    import duckdb
+    import pandas as pd
+
+    from pipelines.baselines import assess_series, lock_baseline
+    from pipelines.config import load_config
+    from pipelines.defs.baselines import series_key
+
+    try:
+        end = dt.date.fromisoformat(args.end)
+    except ValueError as exc:
+        raise UsageError(f"--end must be a date YYYY-MM-DD, got {args.end!r}") from exc
+    warehouse = Path(args.out) / "warehouse.duckdb"
+    if not warehouse.is_file():
+        raise UsageError(f"no warehouse at {warehouse}; run 'oba run' first")
+    cfg = load_config(Path(args.config) if args.config else None, Path(args.exports))
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        found = con.execute(
+            "select direction_of_good from marts.measures where measure_id = ?", [args.measure]
+        ).fetchone()
+        if found is None:
+            raise UsageError(f"unknown measure {args.measure!r}")
+        breakdown = ("program", args.program) if args.program else ("all", "all")
+        values = con.execute(
+            "select period_end, value from marts.measure_values where measure_id = ? "
+            "and breakdown = ? and breakdown_value = ? order by period_end",
+            [args.measure, *breakdown],
+        ).df()
+    finally:
+        con.close()
+    if values.empty:
+        raise UsageError(f"no values for {args.measure} {breakdown[1]!r} in {warehouse}")
+    series = values.set_index(pd.to_datetime(values["period_end"]))["value"].astype("float64")
+    assessed = assess_series(series, found[0], baseline_end=end)
+    if (assessed["status"] == "insufficient_data").all():
+        console.print(f"[red]{args.measure}: fewer than 12 points up to {end}; nothing locked.[/red]")
+        return EXIT_DATA
+    lock_dir = (cfg.stories_dir or Path(args.exports) / "stories") / "baselines"
+    key = series_key(args.measure, breakdown[1])
+    latest = series.dropna().index.max().date()
+    path = lock_baseline(key, assessed, lock_dir, data_vintage=f"data to {latest}; rebaselined")
+    console.print(f"Locked a new baseline for {key} ending {end}: {path}")
+    console.print("Run 'oba run' again to judge the curve against it.")
+    return EXIT_OK
+
+
 def cmd_serve(args) -> int:
     site = Path(args.out) / "site"
     if not (site / "index.html").is_file():
@@ -235,6 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--out", help="keep the checked warehouse and data-quality page here")
     validate.add_argument("--config", help="oba.yaml (default: <exports>/oba.yaml when present)")
     validate.set_defaults(func=cmd_validate)
+
+    rebaseline = sub.add_parser("rebaseline", help="lock a new baseline forecast for a measure")
+    rebaseline.add_argument("measure", help="measure id, e.g. cla_rate_per_10k")
+    rebaseline.add_argument("--end", required=True, help="new baseline end, YYYY-MM-DD")
+    rebaseline.add_argument("--exports", required=True, help="exports folder (stories live there)")
+    rebaseline.add_argument("--out", required=True, help="output folder of a run")
+    rebaseline.add_argument("--program", help="programme name, for programme measures")
+    rebaseline.add_argument("--config", help="oba.yaml (default: <exports>/oba.yaml when present)")
+    rebaseline.set_defaults(func=cmd_rebaseline)
 
     serve = sub.add_parser("serve", help="serve the site on 127.0.0.1")
     serve.add_argument("--out", required=True, help="output folder of a run")

@@ -4,7 +4,7 @@ Run-time paths come from environment variables so that the `oba` CLI and `dagste
 one set of Definitions:
 
 - ``OBA_EXPORTS``   folder of case exports to ingest (default ``demo/exports``)
-- ``OBA_OUT``       output folder: warehouse, site, board pack (default ``demo/out``)
+- ``OBA_OUT``       output folder: warehouse, site, board pack (default ``demo``)
 - ``OBA_CONFIG``    path of an ``oba.yaml`` (default: ``<exports>/oba.yaml`` when present)
 - ``OBA_WAREHOUSE`` DuckDB file (default ``<OBA_OUT>/warehouse.duckdb``)
 - ``OBA_MODELS``    SQL models folder (default: ``models/`` of this repository)
@@ -21,7 +21,7 @@ DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 
 ENV_DEFAULTS = {
     "OBA_EXPORTS": str(PROJECT_ROOT / "demo" / "exports"),
-    "OBA_OUT": str(PROJECT_ROOT / "demo" / "out"),
+    "OBA_OUT": str(PROJECT_ROOT / "demo"),
 }
 
 

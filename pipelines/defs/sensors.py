@@ -1,0 +1,67 @@
+"""A sensor on the exports folder: a run when a file arrives or changes, never twice for one file.
+
+The cursor maps each export file to the sha256 of the content that last triggered (or was seen);
+a file whose content has been seen before does not trigger again. Run tags name the files.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.defs.jobs import refresh
+from pipelines.ingest.files import SKIP_SUFFIXES
+from pipelines.ingest.load import sha256_of
+
+
+def export_fingerprints(root: Path) -> dict[str, str]:
+    """sha256 of every candidate export file under ``root`` (hidden files and folders skipped)."""
+    found = {}
+    if not root.is_dir():
+        return found
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        parts = path.relative_to(root).parts
+        if any(part.startswith(".") for part in parts) or path.name.startswith("~$"):
+            continue
+        if path.suffix.lower() in SKIP_SUFFIXES - {".yml", ".yaml"}:
+            continue
+        if "baselines" in parts:  # locked baselines are written by runs, not exports
+            continue
+        found[path.relative_to(root).as_posix()] = sha256_of(path)
+    return found
+
+
+def changed_files(previous: dict[str, list[str]], current: dict[str, str]) -> list[str]:
+    return sorted(name for name, digest in current.items() if digest not in previous.get(name, []))
+
+
+@dg.sensor(
+    name="exports_folder",
+    job=refresh,
+    minimum_interval_seconds=int(os.environ.get("OBA_SENSOR_INTERVAL", "60")),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Launch a refresh when a new or changed file lands in the exports folder.",
+)
+def exports_folder(context: dg.SensorEvaluationContext):
+    root = Path(os.environ.get("OBA_EXPORTS", ""))
+    seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    current = export_fingerprints(root)
+    changed = changed_files(seen, current)
+    if not changed:
+        return dg.SkipReason(f"no new or changed files in {root}")
+    for name in changed:
+        seen.setdefault(name, []).append(current[name])
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    run_key = hashlib.sha256(
+        json.dumps([(n, current[n]) for n in changed]).encode()
+    ).hexdigest()[:32]
+    names = ", ".join(changed)
+    return dg.RunRequest(
+        run_key=run_key,
+        tags={"oba/trigger": "exports_folder", "oba/files": names[:4000]},
+    )
+
+
+defs = dg.Definitions(sensors=[exports_folder])
