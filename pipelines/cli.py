@@ -63,8 +63,79 @@ def cmd_synth(args) -> int:
     return EXIT_OK
 
 
+class RunRefused(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def output_lock(out: Path):
+    """Hold ``<out>/.oba.lock`` for the run: a second run on the same output is refused."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ".oba.lock"
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunRefused(
+                f"another run is already writing to {out} ({holder}); wait for it to finish "
+                "or choose another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        for stale in out.glob(".run-*"):  # left by a run that was killed outright
+            shutil.rmtree(stale, ignore_errors=True)
+        yield
+    finally:
+        handle.close()
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Block SIGTERM/SIGINT while outputs are swapped, so a stop cannot land half-way."""
+    import signal
+
+    blocked = {signal.SIGTERM, signal.SIGINT}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt so a stopped run unwinds and cleans up."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _swap_outputs(work: Path, out: Path) -> None:
     """Move a successful run's outputs over the previous ones, each in one rename."""
+    with _signals_deferred():
+        _swap(work, out)
+
+
+def _swap(work: Path, out: Path) -> None:
     for name in OUTPUTS:
         produced = work / name
         if not produced.exists():
@@ -90,7 +161,11 @@ def run_pipeline(
         raise UsageError(f"exports folder not found: {exports}")
     if config is not None and not config.is_file():
         raise UsageError(f"config file not found: {config}")
-    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out), _terminate_as_interrupt():
+        return _run_locked(exports, out, config, job_name)
+
+
+def _run_locked(exports: Path, out: Path, config: Path | None, job_name: str) -> int:
     work = out / f".run-{os.getpid()}-{int(time.time())}"
     work.mkdir()
     if (out / "warehouse.duckdb").exists():
@@ -312,6 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         console.print(f"[red]Usage error:[/red] {exc}")
         return EXIT_USAGE
+    except RunRefused as exc:
+        console.print(f"[red]Refused:[/red] {exc}")
+        return EXIT_DATA
+    except KeyboardInterrupt:
+        console.print("[red]Stopped; previous outputs left in place.[/red]")
+        return 130
 
 
 if __name__ == "__main__":

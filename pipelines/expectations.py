@@ -76,6 +76,7 @@ def validate(contract: Contract, frame: pd.DataFrame) -> list[dict]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
         source = context.data_sources.add_pandas(name=f"{contract.source}_source")
         asset = source.add_dataframe_asset(name=contract.source)
         batch_definition = asset.add_batch_definition_whole_dataframe(f"{contract.source}_all")
@@ -103,7 +104,7 @@ def validate(contract: Contract, frame: pd.DataFrame) -> list[dict]:
                 "message": (
                     "passed"
                     if r.success
-                    else f"{unexpected} value(s) fail"
+                    else (f"observed {(r.result or {}).get('observed_value')}" if not column else f"{unexpected} value(s) fail")
                     + (f"; e.g. {', '.join(map(str, examples[:3]))}" if examples and column not in _ids(contract) else "")
                 ),
                 "engine": "great_expectations",

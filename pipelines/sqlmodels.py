@@ -7,6 +7,7 @@ own parser (``json_serialize_sql``), so they can never drift from the SQL.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,13 +79,14 @@ def _walk_tables(node, tables: set[str], ctes: set[str]) -> None:
             _walk_tables(value, tables, ctes)
 
 
+@functools.cache
+def _parser() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
+
+
 def referenced_tables(sql: str, path: Path | str = "<sql>") -> frozenset[str]:
     """Names of the tables a select reads (CTE names excluded), by DuckDB's parser."""
-    con = duckdb.connect()
-    try:
-        raw = con.execute("select json_serialize_sql(?)", [sql]).fetchone()[0]
-    finally:
-        con.close()
+    raw = _parser().execute("select json_serialize_sql(?)", [sql]).fetchone()[0]
     tree = json.loads(raw)
     if tree.get("error"):
         raise ModelError(f"{path}: SQL does not parse: {tree.get('error_message')}")

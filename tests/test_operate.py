@@ -64,3 +64,85 @@ def test_definitions_snapshot():
     assert defs.resolve_sensor_def("exports_folder")
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"contract"}
+
+
+# -- safe failure ----------------------------------------------------------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not p.name.startswith(".oba.lock")
+    }
+
+
+def test_second_concurrent_run_is_refused(hand_council, tmp_path, capsys):
+    from pipelines.cli import main, output_lock
+
+    out = tmp_path / "out"
+    with output_lock(out):
+        code = main(["run", "--exports", str(hand_council), "--out", str(out)])
+    output = capsys.readouterr().err
+    assert code == 1
+    assert "another run is already writing to" in " ".join(output.split())
+    assert not (out / "warehouse.duckdb").exists()
+
+
+def test_blocking_contract_failure_leaves_previous_outputs(hand_council, tmp_path):
+    from pipelines.cli import main
+
+    exports = tmp_path / "exports"
+    shutil.copytree(hand_council, exports)
+    out = tmp_path / "out"
+    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+    before = _snapshot(out)
+    (exports / "ssda903" / "2023-24" / "oc3.csv").write_bytes("CHILD,DOB\n".encode("utf-16"))
+    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 1
+    assert _snapshot(out) == before
+    assert not list(out.glob(".run-*"))
+
+
+def test_run_killed_midway_leaves_previous_outputs(hand_council, tmp_path):
+    from pipelines.cli import main
+
+    exports = tmp_path / "exports"
+    shutil.copytree(hand_council, exports)
+    out = tmp_path / "out"
+    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+    before = _snapshot(out)
+    # Change the exports so the next run has real work to do, then stop it part-way.
+    (exports / "ssda903" / "2023-24" / "episodes.csv").write_text(
+        (exports / "ssda903" / "2023-24" / "episodes.csv").read_text(encoding="utf-8-sig")
+    )
+    oba = Path(sys.executable).parent / "oba"
+    proc = subprocess.Popen(
+        [str(oba), "run", "--exports", str(exports), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    seen = ""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        seen += line
+        if "staging.stg_ssda903_episodes" in line:  # part-way through the graph
+            break
+        if not line and proc.poll() is not None:
+            break
+    assert proc.poll() is None, f"run finished before it could be stopped:\n{seen}"
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, seen + rest
+    assert _snapshot(out) == before
+    assert not list(out.glob(".run-*"))
