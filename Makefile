@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := chromium poppler-utils
+APT_PACKAGES := chromium poppler-utils postgresql
 
 .PHONY: demo test system-deps lint clean
 
