@@ -154,27 +154,54 @@ def _swap(work: Path, out: Path) -> None:
 
 
 def run_pipeline(
-    exports: Path, out: Path, config: Path | None = None, job_name: str = "oba_refresh"
+    exports: Path | None,
+    out: Path,
+    config: Path | None = None,
+    job_name: str = "oba_refresh",
+    *,
+    authorities: Path | None = None,
+    partition: str | None = None,
 ) -> int:
-    """Materialise the job's assets for ``exports`` into ``out``; previous outputs survive a failure."""
-    if not exports.is_dir():
-        raise UsageError(f"exports folder not found: {exports}")
+    """Materialise the job's assets into ``out``; previous outputs survive a failure.
+
+    With ``authorities``, ``partition`` names one authority (its outputs go to ``out/<key>``);
+    no partition runs the regional roll-up into ``out/region``.
+    """
+    if authorities is None:
+        if exports is None or not exports.is_dir():
+            raise UsageError(f"exports folder not found: {exports}")
+        target = out
+    else:
+        from pipelines.authorities import REGION_KEY
+
+        target = out / (partition or REGION_KEY)
     if config is not None and not config.is_file():
         raise UsageError(f"config file not found: {config}")
-    with output_lock(out), _terminate_as_interrupt():
-        return _run_locked(exports, out, config, job_name)
+    with output_lock(target), _terminate_as_interrupt():
+        return _run_locked(exports, out, target, config, job_name, authorities, partition)
 
 
-def _run_locked(exports: Path, out: Path, config: Path | None, job_name: str) -> int:
-    work = out / f".run-{os.getpid()}-{int(time.time())}"
-    work.mkdir()
-    if (out / "warehouse.duckdb").exists():
-        shutil.copy2(out / "warehouse.duckdb", work / "warehouse.duckdb")
+def _run_locked(
+    exports: Path | None,
+    out: Path,
+    target: Path,
+    config: Path | None,
+    job_name: str,
+    authorities: Path | None,
+    partition: str | None,
+) -> int:
+    scratch = target / f".run-{os.getpid()}-{int(time.time())}"
+    work = scratch / target.name if authorities else scratch
+    work.mkdir(parents=True)
+    if (target / "warehouse.duckdb").exists():
+        shutil.copy2(target / "warehouse.duckdb", work / "warehouse.duckdb")
     os.environ.update(
-        OBA_EXPORTS=str(exports.resolve()),
-        OBA_OUT=str(work.resolve()),
+        OBA_EXPORTS=str(exports.resolve()) if exports else "",
+        OBA_OUT=str(scratch.resolve()),
         OBA_WAREHOUSE=str((work / "warehouse.duckdb").resolve()),
         OBA_CONFIG=str(config.resolve()) if config else "",
+        OBA_AUTHORITIES=str(authorities.resolve()) if authorities else "",
+        OBA_PUBLISHED_ROOT=str(out.resolve()) if authorities else "",
     )
     started = time.monotonic()
     handler = _ProgressHandler(started)
@@ -187,7 +214,8 @@ def _run_locked(exports: Path, out: Path, config: Path | None, job_name: str) ->
 
         from pipelines.definitions import defs
 
-        console.print(f"Running the asset graph on {exports} → {out}")
+        where = f"authority {partition}" if partition else ("the region" if authorities else exports)
+        console.print(f"Running the asset graph on {where} → {target}")
         job = defs.resolve_job_def(job_name)
         instance_cm = (
             contextlib.nullcontext(dg.DagsterInstance.get())
@@ -198,6 +226,7 @@ def _run_locked(exports: Path, out: Path, config: Path | None, job_name: str) ->
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
+                partition_key=partition,
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             )
             for entry in instance.all_logs(result.run_id):
@@ -211,23 +240,51 @@ def _run_locked(exports: Path, out: Path, config: Path | None, job_name: str) ->
                     message = description or (data.error.message.strip() if data.error else "unknown error")
                     console.print(f"[red]Failed:[/red] {event.step_key.replace('__', '.')}: {message}")
             if job_name == "oba_validate":
-                _swap_outputs(work, out)
+                _swap_outputs(work, target)
             else:
                 console.print("[red]Run failed; previous outputs left in place.[/red]")
             return EXIT_DATA
-        _swap_outputs(work, out)
+        _swap_outputs(work, target)
     finally:
         progress.removeHandler(handler)
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     console.print(f"Finished in {time.monotonic() - started:.1f} s")
     return EXIT_OK
 
 
 def cmd_run(args) -> int:
-    code = run_pipeline(Path(args.exports), Path(args.out), Path(args.config) if args.config else None)
+    out = Path(args.out)
+    if not args.authorities:
+        if not args.exports:
+            raise UsageError("--exports is required (or --authorities for several authorities)")
+        code = run_pipeline(Path(args.exports), out, Path(args.config) if args.config else None)
+        if code == EXIT_OK:
+            print(out.resolve() / "site" / "index.html")
+        return code
+    from pipelines.authorities import AuthoritiesError, load_region
+
+    authorities = Path(args.authorities)
+    os.environ["OBA_AUTHORITIES"] = str(authorities.resolve())
+    try:
+        region = load_region(str(authorities.resolve()))
+        keys = args.authority or region.keys
+        for key in keys:
+            region.authority(key)
+    except AuthoritiesError as exc:
+        raise UsageError(str(exc)) from exc
+    failed = []
+    for key in keys:
+        if run_pipeline(None, out, authorities=authorities, partition=key) != EXIT_OK:
+            failed.append(key)
+    code = run_pipeline(None, out, job_name="oba_region", authorities=authorities)
+    for key in keys:
+        if key not in failed:
+            print(out.resolve() / key / "site" / "index.html")
     if code == EXIT_OK:
-        print(Path(args.out).resolve() / "site" / "index.html")
-    return code
+        print(out.resolve() / "region" / "site" / "index.html")
+    if failed:
+        console.print(f"[red]Authorities that failed (previous outputs kept): {', '.join(failed)}[/red]")
+    return EXIT_DATA if failed or code != EXIT_OK else EXIT_OK
 
 
 def cmd_demo(args) -> int:
@@ -343,9 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(func=cmd_synth)
 
     run = sub.add_parser("run", help="ingest, check, model, baseline and publish")
-    run.add_argument("--exports", required=True, help="folder of export files")
+    run.add_argument("--exports", help="folder of export files")
     run.add_argument("--out", required=True, help="output folder")
     run.add_argument("--config", help="oba.yaml (default: <exports>/oba.yaml when present)")
+    run.add_argument("--authorities", help="authorities.yaml: run each authority, then the region")
+    run.add_argument("--authority", action="append", help="with --authorities: only this one (repeatable)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="synthesise a council and run everything on it")

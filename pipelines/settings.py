@@ -32,6 +32,7 @@ def apply_env_defaults(environ: dict | None = None) -> None:
         env.setdefault(name, value)
     env.setdefault("OBA_WAREHOUSE", str(Path(env["OBA_OUT"]) / "warehouse.duckdb"))
     env.setdefault("OBA_CONFIG", "")
+    env.setdefault("OBA_AUTHORITIES", "")
     env.setdefault("OBA_MODELS", str(DEFAULT_MODELS_DIR))
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipelines.baselines import assess_series, describe_series, load_locked, lock_baseline
+from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
 
 STATUS_COLUMNS = [
@@ -130,6 +131,7 @@ def assess_all(
         dg.AssetKey(["marts", "measure_values"]),
         dg.AssetKey(["raw", "stories"]),
     ],
+    partitions_def=authority_partitions(),
 )
 def measure_status(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths

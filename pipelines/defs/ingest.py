@@ -16,9 +16,11 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines import expectations
 from pipelines.contracts import load_contracts
+from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
 from pipelines.ingest import ExportError, scan_exports, sync_source
-from pipelines.ingest.load import ensure_raw_table, insert_rows, insert_tabular
+from pipelines.ingest.load import insert_tabular
+from pipelines.ingest.timing import phase
 from pipelines.ingest.xml_readers import READERS, cin_reference_date
 from pipelines.quality import CONTRACT_RESULTS_DDL, check_rows
 from pipelines.stories import StoryError, load_stories, story_files
@@ -78,7 +80,12 @@ def blocking_problems(files) -> list[str]:
     return problems
 
 
-@dg.asset(key=["raw", "export_files"], group_name="raw", kinds={"duckdb", "python"})
+@dg.asset(
+    key=["raw", "export_files"],
+    group_name="raw",
+    kinds={"duckdb", "python"},
+    partitions_def=authority_partitions(),
+)
 def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """The exports folder's files: recognised as which source, ignored (and why), or in error."""
     try:
@@ -166,6 +173,7 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
             group_name="raw",
             kinds={"duckdb", "python"},
             deps=[dg.AssetKey(["raw", "export_files"])],
+            partitions_def=authority_partitions(),
             description=f"{contracts[source].title}: every row as exported (text), with quarantine flags.",
         )
         for source in sources
@@ -191,7 +199,8 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
 
                     def stage(f=f, staged=staged, index=index):
                         if not staged:
-                            year, temps = _stage_xml(con, family, f, contracts, index)
+                            with phase("xml_stage", f.relative, bytes=f.path.stat().st_size):
+                                year, temps = _stage_xml(con, family, f, contracts, index)
                             staged.update(year=year, temps=temps)
                         return staged
 
@@ -216,23 +225,26 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                         items[p.source].append((f, p, insert))
             for source in sources:
                 contract = contracts[source]
-                try:
-                    outcome = sync_source(con, contract, items.get(source, []))
-                except ExportError as exc:
-                    raise dg.Failure(description=str(exc)) from exc
-                rows = check_rows(con, contract)
-                frame = con.execute(
-                    f"select * exclude (_extra, _active, _quarantined) from raw.{source} where _active"
-                ).df()
-                results = expectations.validate(contract, frame)
-                con.execute(CONTRACT_RESULTS_DDL)
-                con.execute("delete from quality.contract_results where source = ?", [source])
-                if results:
-                    con.register("_results", pd.DataFrame(results))
+                seconds: dict[str, float] = {}
+                with phase("load", source, seconds):
                     try:
-                        con.execute("insert into quality.contract_results select * from _results")
-                    finally:
-                        con.unregister("_results")
+                        outcome = sync_source(con, contract, items.get(source, []))
+                    except ExportError as exc:
+                        raise dg.Failure(description=str(exc)) from exc
+                with phase("row_checks", source, seconds):
+                    rows = check_rows(con, contract)
+                with phase("expectations", source, seconds):
+                    frame, sample = expectations.contract_frame(con, contract)
+                    results = expectations.validate(contract, frame, sample)
+                    del frame
+                    con.execute(CONTRACT_RESULTS_DDL)
+                    con.execute("delete from quality.contract_results where source = ?", [source])
+                    if results:
+                        con.register("_results", pd.DataFrame(results))
+                        try:
+                            con.execute("insert into quality.contract_results select * from _results")
+                        finally:
+                            con.unregister("_results")
                 extra = [f.relative for f in files for p in f.parts if p.source == source and p.extra]
                 if extra:
                     context.log.warning(f"{source}: extra columns kept aside in _extra for {', '.join(extra)}")
@@ -250,6 +262,7 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                         "files_unchanged": len(outcome["unchanged"]),
                         "files_removed": dg.MetadataValue.json(outcome["removed"]),
                         "quarantined_rows": rows["quarantined_rows"],
+                        "seconds": dg.MetadataValue.json(seconds),
                     },
                 )
                 yield dg.AssetCheckResult(
@@ -277,7 +290,12 @@ def _family_assets() -> list[dg.AssetsDefinition]:
     return [_family_asset(family, sorted(sources)) for family, sources in sorted(families.items())]
 
 
-@dg.asset(key=["raw", "oba_config"], group_name="raw", kinds={"duckdb", "python"})
+@dg.asset(
+    key=["raw", "oba_config"],
+    group_name="raw",
+    kinds={"duckdb", "python"},
+    partitions_def=authority_partitions(),
+)
 def oba_config(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """The run's settings from oba.yaml (authority, suppression), one row, for the SQL models."""
     cfg = oba.config()
@@ -297,7 +315,12 @@ def oba_config(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": 1})
 
 
-@dg.asset(key=["raw", "stories"], group_name="raw", kinds={"duckdb", "python"})
+@dg.asset(
+    key=["raw", "stories"],
+    group_name="raw",
+    kinds={"duckdb", "python"},
+    partitions_def=authority_partitions(),
+)
 def stories(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """Stories behind the baseline (stories/*.yml or stories.csv), one row per measure."""
     cfg = oba.config()

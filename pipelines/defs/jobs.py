@@ -17,9 +17,11 @@ def report_failure(context: dg.HookContext) -> None:
     progress.error("failed %s", context.op.name)
 
 
+REGIONAL = dg.AssetSelection.groups("marts", "published") & dg.AssetSelection.key_substring("regional_")
+
 refresh = dg.define_asset_job(
     "oba_refresh",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - REGIONAL,
     description="Ingest the exports, check contracts, build every model and publish.",
     hooks={report_success, report_failure},
 )
@@ -31,4 +33,11 @@ validate = dg.define_asset_job(
     hooks={report_success, report_failure},
 )
 
-defs = dg.Definitions(jobs=[refresh, validate])
+region_rollup = dg.define_asset_job(
+    "oba_region",
+    selection=REGIONAL,
+    description="Roll every authority's marts up into the regional comparison (authorities mode).",
+    hooks={report_success, report_failure},
+)
+
+defs = dg.Definitions(jobs=[refresh, validate, region_rollup])

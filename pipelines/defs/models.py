@@ -5,6 +5,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.contracts import load_contracts
+from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import warehouse_connection
 from pipelines.settings import models_dir
 from pipelines.sqlmodels import (
@@ -46,6 +47,7 @@ def _sql_asset(model: SqlModel, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
         deps=deps,
         description=_header_comment(model.sql) or f"Built from {model.path.name}.",
         metadata={"sql_file": str(model.path.relative_to(model.path.parents[2]))},
+        partitions_def=authority_partitions(),
     )
     def _build(duckdb: DuckDBResource) -> dg.MaterializeResult:
         with warehouse_connection(duckdb) as con:
@@ -83,6 +85,7 @@ def build_model_assets() -> list[dg.AssetsDefinition]:
         group_name="marts",
         kinds={"duckdb", "python"},
         metadata={"catalogue": "models/measures.yml"},
+        partitions_def=authority_partitions(),
     )
     def measures(duckdb: DuckDBResource) -> dg.MaterializeResult:
         """The measure catalogue (models/measures.yml): one row per measure."""
@@ -96,6 +99,7 @@ def build_model_assets() -> list[dg.AssetsDefinition]:
         kinds={"duckdb", "sql"},
         deps=measure_deps,
         metadata={"measures": ", ".join(catalogue)},
+        partitions_def=authority_partitions(),
     )
     def measure_values(duckdb: DuckDBResource) -> dg.MaterializeResult:
         """Every catalogue measure's values: one row per measure, period end and breakdown value."""

@@ -1,15 +1,30 @@
-"""Resources: the warehouse (DuckDB) and the run's folders, from OBA_* environment variables."""
+"""Resources: the warehouse (DuckDB) and the run's folders, from OBA_* environment variables.
 
+With OBA_AUTHORITIES set, a partitioned run (one authority) reads that authority's exports and
+writes ``<OBA_OUT>/<authority>/``; an unpartitioned run (the regional roll-up) writes
+``<OBA_OUT>/region/``. The partition comes from the run's tags, so assets need not know.
+"""
 
+import os
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import duckdb as duckdb_lib
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
+from pipelines.authorities import REGION_KEY, load_region
 from pipelines.config import ObaConfig, load_config
 from pipelines.settings import apply_env_defaults
 
 apply_env_defaults()
+
+
+def _partition(context: dg.InitResourceContext) -> str | None:
+    run = getattr(context, "dagster_run", None)
+    return run.tags.get("dagster/partition") if run is not None else None
 
 
 class ObaPaths(dg.ConfigurableResource):
@@ -18,26 +33,91 @@ class ObaPaths(dg.ConfigurableResource):
     exports_dir: str
     out_dir: str
     config_path: str = ""
+    authorities_file: str = ""
+    _authority: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._authority = _partition(context) if self.authorities_file else None
+
+    @property
+    def region(self):
+        return load_region(str(Path(self.authorities_file).resolve())) if self.authorities_file else None
+
+    @property
+    def authority_key(self) -> str | None:
+        return self._authority
 
     @property
     def exports(self) -> Path:
+        if self.region and self._authority:
+            return self.region.authority(self._authority).exports
         return Path(self.exports_dir)
 
     @property
     def out(self) -> Path:
+        if self.region:
+            return Path(self.out_dir) / (self._authority or REGION_KEY)
         return Path(self.out_dir)
 
+    def published_out(self, key: str) -> Path:
+        """Where an authority's finished outputs live (the CLI works in a scratch folder)."""
+        root = os.environ.get("OBA_PUBLISHED_ROOT") or self.out_dir
+        return Path(root) / key
+
     def config(self) -> ObaConfig:
-        return load_config(Path(self.config_path) if self.config_path else None, self.exports)
+        region = self.region
+        if region and self._authority:
+            authority = region.authority(self._authority)
+            cfg = load_config(authority.config, authority.exports)
+            return replace(
+                cfg,
+                authority_name=authority.name,
+                authority_code=authority.code or cfg.authority_code,
+            )
+        cfg = load_config(Path(self.config_path) if self.config_path else None, self.exports)
+        if region:
+            return replace(cfg, authority_name=region.name, authority_code=region.code)
+        return cfg
+
+
+class Warehouse(DuckDBResource):
+    """The DuckDB warehouse; per authority (and one for the region) when authorities are set."""
+
+    authorities_file: str = ""
+    out_dir: str = ""
+    _path: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.authorities_file:
+            key = _partition(context) or REGION_KEY
+            self._path = str(Path(self.out_dir) / key / "warehouse.duckdb")
+
+    @property
+    def path(self) -> str:
+        return self._path or self.database
+
+    @contextmanager
+    def get_connection(self):
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb_lib.connect(self.path, config={"custom_user_agent": "dagster", **self.connection_config})
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 defs = dg.Definitions(
     resources={
-        "duckdb": DuckDBResource(database=dg.EnvVar("OBA_WAREHOUSE")),
+        "duckdb": Warehouse(
+            database=dg.EnvVar("OBA_WAREHOUSE"),
+            authorities_file=dg.EnvVar("OBA_AUTHORITIES"),
+            out_dir=dg.EnvVar("OBA_OUT"),
+        ),
         "oba": ObaPaths(
             exports_dir=dg.EnvVar("OBA_EXPORTS"),
             out_dir=dg.EnvVar("OBA_OUT"),
             config_path=dg.EnvVar("OBA_CONFIG"),
+            authorities_file=dg.EnvVar("OBA_AUTHORITIES"),
         ),
     }
 )
@@ -45,14 +125,13 @@ defs = dg.Definitions(
 
 def warehouse_connection(duckdb: DuckDBResource):
     """A connection to the warehouse, creating its folder first, with the layers on the search path."""
-    from contextlib import contextmanager
-
     from pipelines.pseudonym import register_macro
     from pipelines.sqlmodels import SEARCH_PATH
 
     @contextmanager
     def _connect():
-        Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
+        path = getattr(duckdb, "path", duckdb.database)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         with duckdb.get_connection() as con:
             for schema in ("raw", "staging", "intermediate", "marts", "quality", "published"):
                 con.execute(f"create schema if not exists {schema}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.authorities import configured_region
 from pipelines.defs.jobs import refresh
 from pipelines.ingest.files import SKIP_SUFFIXES
 from pipelines.ingest.load import sha256_of
@@ -45,23 +46,34 @@ def changed_files(previous: dict[str, list[str]], current: dict[str, str]) -> li
     description="Launch a refresh when a new or changed file lands in the exports folder.",
 )
 def exports_folder(context: dg.SensorEvaluationContext):
-    root = Path(os.environ.get("OBA_EXPORTS", ""))
+    region = configured_region()
+    if region is None:
+        roots = {None: Path(os.environ.get("OBA_EXPORTS", ""))}
+    else:
+        roots = {a.key: a.exports for a in region.authorities}
     seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
-    current = export_fingerprints(root)
-    changed = changed_files(seen, current)
-    if not changed:
-        return dg.SkipReason(f"no new or changed files in {root}")
-    for name in changed:
-        seen.setdefault(name, []).append(current[name])
+    requests = []
+    for key, root in roots.items():
+        prefix = f"{key}:" if key else ""
+        current = {prefix + name: digest for name, digest in export_fingerprints(root).items()}
+        changed = changed_files(seen, current)
+        if not changed:
+            continue
+        for name in changed:
+            seen.setdefault(name, []).append(current[name])
+        run_key = hashlib.sha256(json.dumps([(n, current[n]) for n in changed]).encode()).hexdigest()[:32]
+        names = ", ".join(n[len(prefix):] for n in changed)
+        requests.append(
+            dg.RunRequest(
+                run_key=run_key,
+                partition_key=key,
+                tags={"oba/trigger": "exports_folder", "oba/files": names[:4000]},
+            )
+        )
+    if not requests:
+        return dg.SkipReason("no new or changed files in the exports folder(s)")
     context.update_cursor(json.dumps(seen, sort_keys=True))
-    run_key = hashlib.sha256(
-        json.dumps([(n, current[n]) for n in changed]).encode()
-    ).hexdigest()[:32]
-    names = ", ".join(changed)
-    return dg.RunRequest(
-        run_key=run_key,
-        tags={"oba/trigger": "exports_folder", "oba/files": names[:4000]},
-    )
+    return requests[0] if region is None else requests
 
 
 defs = dg.Definitions(sensors=[exports_folder])

@@ -1,0 +1,13 @@
+"""Static partitions by authority, when OBA_AUTHORITIES names an authorities.yaml."""
+
+import dagster as dg
+
+from pipelines.authorities import configured_region
+
+
+def authority_partitions() -> dg.StaticPartitionsDefinition | None:
+    region = configured_region()
+    return dg.StaticPartitionsDefinition(region.keys) if region else None
+
+
+defs = dg.Definitions()
