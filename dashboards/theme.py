@@ -1,6 +1,8 @@
-"""The one plotly template: the only place colours and fonts are set.
+"""The one plotly template and the one palette: the only place colours and fonts are set.
 
 Colours are the Okabe–Ito palette, distinguishable with the common colour-vision deficiencies.
+Meaning is never carried by colour alone: every status, force and SPC icon also has a word
+and a symbol or letter. The stylesheets are Jinja templates filled from :func:`css_variables`.
 """
 
 import plotly.graph_objects as go
@@ -18,20 +20,115 @@ OKABE_ITO = {
     "grey": "#6B6B6B",
 }
 
+INK = "#1b1b1b"
+MUTED = "#555555"
+RULE = "#c8c8c8"
+SHADE = "#f3f3f3"
+PAPER = "#ffffff"
+FOCUS = "#000000"
+# Darker shades of the Okabe–Ito green and vermillion for words on white (contrast > 4.5:1).
+TEXT_POSITIVE = "#00684A"
+TEXT_NEGATIVE = "#A34100"
+
 ROLE_COLOURS = {
     "actual": OKABE_ITO["blue"],
     "forecast": OKABE_ITO["orange"],
-    "band": "rgba(230, 159, 0, 0.18)",
+    "band": "rgba(230, 159, 0, 0.20)",
     "target": OKABE_ITO["green"],
     "spc": OKABE_ITO["grey"],
     "baseline": OKABE_ITO["black"],
     "positive": OKABE_ITO["green"],
     "negative": OKABE_ITO["vermillion"],
     "neutral": OKABE_ITO["grey"],
+    "suppressed": "#9a9a9a",
 }
 
-FONT = "Arial, Helvetica, sans-serif"
+SERIES_COLOURS = [
+    OKABE_ITO[c] for c in ("blue", "orange", "green", "vermillion", "purple", "sky_blue", "black")
+]
+
+# Turn-the-curve status (DESIGN §4): colour, a symbol and words, so colour is never alone.
+STATUS = {
+    "turned": {"label": "Turned the curve", "symbol": "✓", "colour": OKABE_ITO["green"]},
+    "improving": {"label": "Improving", "symbol": "↗", "colour": OKABE_ITO["sky_blue"]},
+    "no_change": {"label": "No change", "symbol": "=", "colour": OKABE_ITO["grey"]},
+    "worsening": {"label": "Worsening", "symbol": "✗", "colour": OKABE_ITO["vermillion"]},
+    "insufficient_data": {"label": "Not enough data", "symbol": "?", "colour": RULE},
+    None: {"label": "No baseline", "symbol": "–", "colour": RULE},
+}
+
+# SPC signal (NHS Making Data Count variation icons: blue improvement, orange concern, grey
+# common cause), with a letter H/L for a high or low special cause.
+SPC = {
+    "improvement": {
+        "label": "Special cause: improvement",
+        "short": "Improvement",
+        "colour": OKABE_ITO["blue"],
+        "letter_colour": PAPER,
+    },
+    "concern": {
+        "label": "Special cause: concern",
+        "short": "Concern",
+        "colour": OKABE_ITO["orange"],
+        "letter_colour": INK,
+    },
+    "common_cause": {
+        "label": "Common cause variation",
+        "short": "Common cause",
+        "colour": OKABE_ITO["grey"],
+        "letter_colour": PAPER,
+    },
+    "insufficient_data": {
+        "label": "Not enough data for SPC",
+        "short": "Not enough data",
+        "colour": RULE,
+        "letter_colour": INK,
+    },
+    None: {"label": "No SPC (no baseline)", "short": "No SPC", "colour": RULE, "letter_colour": INK},
+}
+
+FORCES = {
+    "positive": {"label": "Positive force", "colour": ROLE_COLOURS["positive"]},
+    "negative": {"label": "Negative force", "colour": ROLE_COLOURS["negative"]},
+    "neutral": {"label": "Force", "colour": ROLE_COLOURS["neutral"]},
+}
+
+FONT = "Arial, 'Liberation Sans', Helvetica, sans-serif"
 TEMPLATE_NAME = "turn_the_curve"
+
+
+def css_variables() -> dict[str, str]:
+    """Colours and fonts for the stylesheets (site.css and board_pack.css)."""
+    return {
+        "font": FONT,
+        "ink": INK,
+        "muted": MUTED,
+        "rule": RULE,
+        "shade": SHADE,
+        "paper": PAPER,
+        "focus": FOCUS,
+        "link": OKABE_ITO["blue"],
+        "highlight": OKABE_ITO["yellow"],
+        "positive": ROLE_COLOURS["positive"],
+        "negative": ROLE_COLOURS["negative"],
+        "neutral": ROLE_COLOURS["neutral"],
+        "text_positive": TEXT_POSITIVE,
+        "text_negative": TEXT_NEGATIVE,
+        **{f"status_{k}": v["colour"] for k, v in STATUS.items() if k},
+        "status_none": STATUS[None]["colour"],
+    }
+
+
+def status_style(status) -> dict:
+    return STATUS.get(status if isinstance(status, str) else None, STATUS[None])
+
+
+def spc_style(signal) -> dict:
+    return SPC.get(signal if isinstance(signal, str) else None, SPC[None])
+
+
+def force_style(force) -> dict:
+    return FORCES.get(force if isinstance(force, str) else "neutral", FORCES["neutral"])
 
 
 def register() -> str:
@@ -39,13 +136,10 @@ def register() -> str:
     if TEMPLATE_NAME not in pio.templates:
         pio.templates[TEMPLATE_NAME] = go.layout.Template(
             layout=go.Layout(
-                font={"family": FONT, "size": 13, "color": "#1b1b1b"},
-                colorway=[
-                    OKABE_ITO[c]
-                    for c in ("blue", "orange", "green", "vermillion", "purple", "sky_blue", "black")
-                ],
-                paper_bgcolor="white",
-                plot_bgcolor="white",
+                font={"family": FONT, "size": 13, "color": INK},
+                colorway=SERIES_COLOURS,
+                paper_bgcolor=PAPER,
+                plot_bgcolor=PAPER,
                 xaxis={"showgrid": False, "linecolor": "#444", "ticks": "outside"},
                 yaxis={"gridcolor": "#e5e5e5", "zeroline": False, "linecolor": "#444"},
                 legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},

@@ -5,6 +5,15 @@ GX's pandas engine in an ephemeral context (GX is imported lazily: it is slow to
 Results are rows of ``quality.contract_results``. Row-level rules that must quarantine single
 rows are SQL (pipelines.quality); these suites give the contract-level view: is each required
 column filled, are dates in the declared format, are codes in the code list, are keys unique.
+
+Large sources (more than ``FULL_ROWS`` active rows) are validated on a bounded, deterministic
+sample chosen so that GX's verdicts are the ones it would give on every row
+(``contract_frame``): for each expectation, every row that could fail it (found by a SQL
+condition that is a superset of GX's own test: it never misses a row GX would flag) up to
+``FLAGGED_ROWS`` per expectation, plus a systematic sample of ``SAMPLE_ROWS`` rows. A failing
+expectation therefore fails on the sample, a passing one passes, and the unexpected counts are
+exact unless an expectation has more than ``FLAGGED_ROWS`` suspect rows (then the message says
+"at least"). The message of a sampled check says how many rows it saw.
 """
 
 from __future__ import annotations
@@ -20,6 +29,13 @@ from pipelines.contracts import Contract
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")  # GX progress bars would flood run logs
+
+FULL_ROWS = 250_000  # sources with at most this many active rows are validated on every row
+SAMPLE_ROWS = 50_000  # larger ones: a systematic sample of about this many rows ...
+FLAGGED_ROWS = 50_000  # ... plus up to this many rows per expectation that could fail it
+# Characters Python's str.strip() removes (pandas .str.strip), as an RE2 class.
+_PY_SPACE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}]"
+_NON_ASCII = r"[^\x{00}-\x{7F}]"
 
 
 def build_expectations(contract: Contract) -> list[tuple[object, str]]:
@@ -59,8 +75,94 @@ def _date_regex(formats: tuple[str, ...]) -> str:
     return r"^\s*(" + "|".join(alternatives) + r")\s*$"
 
 
-def validate(contract: Contract, frame: pd.DataFrame) -> list[dict]:
-    """Run the contract's suite on ``frame`` (raw text columns, codes upper-cased)."""
+def suspect_conditions(contract: Contract) -> list[str]:
+    """For each column expectation of ``build_expectations``, in the same order, a SQL condition
+    on the raw text that holds for every row GX could count as unexpected (and perhaps a few
+    more: codes or dates with non-ASCII characters, whitespace Python strips but DuckDB's trim
+    keeps). Only used to choose the rows a sampled validation must include."""
+    conditions = []
+    for c in contract.columns:
+        x = f'"{c.sql_name}"'
+        if not c.nullable:
+            conditions.append(f"({x} is null or regexp_full_match({x}, '{_PY_SPACE}*'))")
+        if c.type == "date" and c.formats:
+            pattern = _date_regex(c.formats)[1:-1]  # GX uses ^...$; regexp_full_match anchors
+            conditions.append(
+                f"({x} is not null and (regexp_matches({x}, '{_NON_ASCII}') "
+                f"or not regexp_full_match({x}, '{pattern}')))"
+            )
+        if c.codes:
+            codes = sorted(set().union(*(v.codes for v in contract.code_lists[c.codes])))
+            listed = ", ".join("'" + code.replace("'", "''") + "'" for code in codes)
+            conditions.append(
+                f"({x} is not null and (regexp_matches({x}, '{_NON_ASCII}') "
+                f"or upper(trim({x})) not in ({listed})))"
+            )
+    return conditions
+
+
+def contract_frame(con, contract: Contract) -> tuple[pd.DataFrame, dict | None]:
+    """The active raw rows the suite is validated on, and how they were sampled (None: all).
+
+    Up to ``FULL_ROWS`` active rows: all of them. Beyond: every row a suspect condition holds
+    for (up to ``FLAGGED_ROWS`` per expectation) plus every k-th row, in table order.
+    """
+    table = f"raw.{contract.source}"
+    total = con.execute(f"select count(*) from {table} where _active").fetchone()[0]
+    if total <= FULL_ROWS:
+        frame = con.execute(
+            f"select * exclude (_extra, _active, _quarantined) from {table} where _active"
+        ).df()
+        return frame, None
+    step = max(1, -(-total // SAMPLE_ROWS))
+    conditions = suspect_conditions(contract)
+    picks = [f"select _rid from active where _rid % {step} = 0"]
+    picks += [
+        f"(select _rid from active where {condition} order by _rid limit {FLAGGED_ROWS + 1})"
+        for condition in conditions
+    ]
+    con.execute(
+        f"create or replace temp table _gx_sample as "
+        f"with active as (select rowid as _rid, * exclude (_extra, _active, _quarantined) "
+        f"from {table} where _active), "
+        f"picked as ({' union '.join(picks)}) "
+        f"select * from active where _rid in (select _rid from picked)"
+    )
+    try:
+        capped = [
+            i
+            for i, condition in enumerate(conditions)
+            if con.execute(f"select count(*) > {FLAGGED_ROWS} from _gx_sample where {condition}").fetchone()[0]
+        ]
+        frame = con.execute("select * exclude (_rid) from _gx_sample order by _rid").df()
+    finally:
+        con.execute("drop table if exists _gx_sample")
+    return frame, {"rows": total, "validated": len(frame), "capped": capped}
+
+
+_CONTEXT: dict = {}
+
+
+def _context():
+    """One ephemeral GX context and pandas data source per process (creating them per source
+    cost more than validating a small source)."""
+    import great_expectations as gx
+
+    if not _CONTEXT:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
+        _CONTEXT["context"] = context
+        _CONTEXT["source"] = context.data_sources.add_pandas(name="oba_contracts")
+        _CONTEXT["n"] = 0
+    return _CONTEXT["source"]
+
+
+def validate(contract: Contract, frame: pd.DataFrame, sample: dict | None = None) -> list[dict]:
+    """Run the contract's suite on ``frame`` (raw text columns, codes upper-cased).
+
+    ``sample`` (from ``contract_frame``) says the frame is a sample of a larger source; the
+    messages then say how many rows were validated.
+    """
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -75,18 +177,31 @@ def validate(contract: Contract, frame: pd.DataFrame) -> list[dict]:
     items = build_expectations(contract)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
-        source = context.data_sources.add_pandas(name=f"{contract.source}_source")
-        asset = source.add_dataframe_asset(name=contract.source)
-        batch_definition = asset.add_batch_definition_whole_dataframe(f"{contract.source}_all")
-        suite = context.suites.add(gx.ExpectationSuite(name=f"{contract.source}_contract"))
-        for expectation, _ in items:
-            suite.add_expectation(expectation)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(suite, result_format="SUMMARY")
+        source = _context()
+        _CONTEXT["n"] += 1
+        name = f"{contract.source}_{_CONTEXT['n']}"
+        asset = source.add_dataframe_asset(name=name)
+        try:
+            batch_definition = asset.add_batch_definition_whole_dataframe(f"{contract.source}_all")
+            suite = gx.ExpectationSuite(
+                name=f"{contract.source}_contract", expectations=[e for e, _ in items]
+            )
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(suite, result_format="SUMMARY")
+        finally:
+            source.delete_asset(name)
     checked_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     severity = {type(e).__name__ + str(getattr(e, "column", "")): s for e, s in items}
+    capped_columns = set()
+    if sample:
+        column_items = [e for e, _ in items if getattr(e, "column", None)]
+        capped_columns = {
+            (type(column_items[i]).__name__, column_items[i].column) for i in sample["capped"]
+        }
+        note = (
+            f" (validated on {sample['validated']:,} of {sample['rows']:,} rows: every row that "
+            "could fail a check and a systematic sample)"
+        )
     rows = []
     for r in result.results:
         config = r.expectation_config
@@ -94,6 +209,16 @@ def validate(contract: Contract, frame: pd.DataFrame) -> list[dict]:
         name = config.type + (f"[{column}]" if column else "")
         unexpected = int((r.result or {}).get("unexpected_count") or 0)
         examples = (r.result or {}).get("partial_unexpected_list") or []
+        at_least = "at least " if (_class_name(config.type), column) in capped_columns else ""
+        message = (
+            "passed"
+            if r.success
+            else (f"observed {(r.result or {}).get('observed_value')}" if not column else f"{at_least}{unexpected} value(s) fail")
+        )
+        if sample:
+            message += note
+        if not r.success and examples and column not in _ids(contract):
+            message += f"; e.g. {', '.join(map(str, examples[:3]))}"
         rows.append(
             {
                 "source": contract.source,
@@ -101,12 +226,7 @@ def validate(contract: Contract, frame: pd.DataFrame) -> list[dict]:
                 "success": bool(r.success),
                 "unexpected_count": unexpected,
                 "severity": severity.get(_class_name(config.type) + column, "warning"),
-                "message": (
-                    "passed"
-                    if r.success
-                    else (f"observed {(r.result or {}).get('observed_value')}" if not column else f"{unexpected} value(s) fail")
-                    + (f"; e.g. {', '.join(map(str, examples[:3]))}" if examples and column not in _ids(contract) else "")
-                ),
+                "message": message,
                 "engine": "great_expectations",
                 "checked_at": checked_at,
             }
@@ -114,8 +234,9 @@ def validate(contract: Contract, frame: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def _ids(contract: Contract) -> set[str]:
-    return {i.lower() for i in contract.identifiers}
+def _code_columns(contract: Contract) -> set[str]:
+    """Columns whose failing values may be quoted: code lists hold no personal data."""
+    return {c.sql_name for c in contract.columns if c.type == "code" and c.name not in contract.identifiers}
 
 
 def _class_name(snake: str) -> str:

@@ -1,0 +1,357 @@
+"""The board pack: an A4 landscape PDF for review meetings, printed by headless Chromium.
+
+Pages: a cover with the report card of the headline measures, one page per headline measure
+(turn-the-curve chart, status, SPC, story summary, partners, action plan, breakdowns) and a last
+page of data-quality caveats. Headline measures are ``pub_measures.is_headline`` (the configured
+list; if empty, every measure with whole-population rows).
+
+The pack is an HTML page (Jinja2, autoescaped) drawn with the same local plotly.js and
+``charts.js`` as the site, then printed to PDF by Debian's Chromium run as a subprocess:
+``chromium --headless --print-to-pdf`` with a virtual-time budget so plotly has drawn before
+printing. Charts are SVG, so they stay vector in the PDF. Nothing is downloaded: the page loads
+only files beside it. Each page is a fixed-height box with overflow hidden (long stories and
+action plans are shortened, with "N more on the site"), so the page count is always
+cover + one per headline measure + caveats. The PDF is written beside the target and moved
+into place only when complete.
+
+Chromium is found from ``OBA_CHROMIUM``, else ``/usr/bin/chromium``, else ``chromium`` on PATH.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import plotly.offline
+
+from dashboards import charts, theme
+from dashboards.formatting import KIND_LABELS, generated_text, period_text
+from dashboards.published import PublishedTables
+from dashboards.site import (
+    DIRECTION_TEXT,
+    _target_text,
+    breakdown_views,
+    card_view,
+    curve_view,
+    environment,
+    measure_view,
+    plain,
+    static_text,
+    story_view,
+)
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-extensions",
+    "--disable-crash-reporter",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--no-pdf-header-footer",
+    "--run-all-compositor-stages-before-draw",
+)
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+VIRTUAL_TIME_BUDGET_MS = 30000
+TIMEOUT_S = 240
+CHART_SIZE = (600, 420)
+STORY_ITEMS, STORY_TEXT = 5, 170
+ACTION_ROWS = 6
+COVER_ROWS = 14
+BREAKDOWN_VALUES = 12
+INSTALL_HINT = (
+    "install it with `apt-get install chromium` (Debian/Ubuntu), or set OBA_CHROMIUM to the "
+    "path of a Chromium or Chrome executable"
+)
+
+
+class BoardPackError(RuntimeError):
+    """The board pack could not be made; the message says why and what to do."""
+
+
+@dataclass
+class BoardPackResult:
+    path: Path
+    pages: int
+    headline: list[str]
+    seconds: float
+    chromium: str
+
+
+def find_chromium() -> str:
+    """The Chromium to print with: OBA_CHROMIUM, /usr/bin/chromium, or chromium on PATH."""
+    configured = os.environ.get("OBA_CHROMIUM", "").strip()
+    if configured:
+        path = Path(configured)
+        found = shutil.which(configured) if not path.is_file() else str(path)
+        if found and os.access(found, os.X_OK):
+            return found
+        raise BoardPackError(
+            f"OBA_CHROMIUM is set to {configured!r}, which is not an executable; {INSTALL_HINT}."
+        )
+    for candidate in (DEBIAN_CHROMIUM, shutil.which("chromium")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise BoardPackError(f"No Chromium found to print the board pack: {INSTALL_HINT}.")
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _css_string(text: str) -> str:
+    """Text for a CSS string literal: anything but letters, digits and spaces escaped."""
+    return "".join(c if (c.isalnum() and c.isascii()) or c == " " else f"\\{ord(c):x} " for c in text)
+
+
+class PackBuilder:
+    def __init__(self, tables: PublishedTables, generated: dt.datetime):
+        self.t = tables
+        self.generated = generated
+        self.env = environment()
+
+    def cover_rows(self, headline: list[str]) -> list[dict]:
+        t = self.t
+        rows = []
+        for measure_id in headline:
+            measure = t.measure(measure_id)
+            page = t.page_name(measure_id)
+            cards = [(None, t.card(measure_id))] if t.card(measure_id) else [
+                (p, t.card(measure_id, p)) for p in t.programs() if t.card(measure_id, p)
+            ]
+            for program, card in cards:
+                spark = (t.series(measure_id) if program is None
+                         else t.series(measure_id, "program", program))
+                view = card_view(card, href="", spark=spark,
+                                 spark_id=f"spark-{page}-{len(rows)}")
+                view["target_text"] = _target_text(plain(card), t.story(measure_id),
+                                                   measure.get("unit"))
+                if view["target_text"] == "None set":
+                    view["target_text"] = "–"
+                rows.append(view)
+        return rows
+
+    def measure_page(self, measure_id: str) -> dict:
+        t = self.t
+        measure = measure_view(t, t.measure(measure_id))
+        unit = measure.get("unit")
+        story = story_view(t.story(measure_id))
+        card = plain(t.card(measure_id))
+        view = {
+            "name": measure["name"],
+            "page": measure["page"],
+            "unit": unit,
+            "kind_label": KIND_LABELS.get(measure.get("oba_kind"), ""),
+            "direction_of_good": measure.get("direction_of_good"),
+            "direction_text": DIRECTION_TEXT.get(measure.get("direction_of_good"), ""),
+            "card": None,
+            "chart_payload": None,
+            "chart_label": "",
+            "programs": [],
+            "breakdowns": [],
+        }
+        width, height = CHART_SIZE
+        if card:
+            card["latest_period_text"] = period_text(card.get("latest_period"))
+            view["card"] = card
+            curve = curve_view(t, measure, story, height=height, width=width,
+                               config=charts.STATIC_CONFIG, compact=True)
+            if curve:
+                view["chart_payload"] = curve["payload"]
+                view["chart_label"] = curve["label"]
+        else:
+            rows = t.values[(t.values["measure_id"] == measure_id)
+                            & (t.values["breakdown"] == "program")]
+            if len(rows):
+                fig = charts.lines_by_group(rows, title=f"{measure['name']} by programme",
+                                            unit=unit, height=height, width=width)
+                view["chart_payload"] = charts.to_payload(fig, charts.STATIC_CONFIG)
+                view["chart_label"] = f"{measure['name']} by programme"
+                latest = rows["period_end"].max()
+                view["programs_period"] = period_text(latest)
+                view["programs"] = [
+                    {
+                        "name": r.breakdown_value,
+                        "value": r.value,
+                        "status": theme.status_style(
+                            t.card(measure_id, r.breakdown_value).get("status")
+                        )["label"],
+                    }
+                    for r in rows[rows["period_end"] == latest].sort_values(
+                        "breakdown_value").itertuples()
+                ]
+        view["target_text"] = _target_text(card or {}, t.story(measure_id), unit)
+        view["breakdowns"] = breakdown_views(t, measure, config=charts.STATIC_CONFIG)
+        for b in view["breakdowns"]:
+            b.pop("payload", None)
+            if len(b["rows"]) > BREAKDOWN_VALUES:
+                b["more"] = len(b["rows"]) - BREAKDOWN_VALUES
+                b["rows"] = b["rows"][:BREAKDOWN_VALUES]
+        items = story["entries"]
+        view["story"] = [
+            dict(item, text=_shorten(item["text"], STORY_TEXT), title=_shorten(item["title"], 90))
+            for item in items[:STORY_ITEMS]
+        ]
+        view["story_more"] = max(len(items) - STORY_ITEMS, 0)
+        view["partners"] = [_shorten(p, 60) for p in story["partners"][:8]]
+        view["actions"] = [
+            {k: _shorten(v, 110 if k == "action" else 40) for k, v in a.items()}
+            for a in story["actions"][:ACTION_ROWS]
+        ]
+        view["actions_more"] = max(len(story["actions"]) - ACTION_ROWS, 0)
+        return view
+
+    def quality(self) -> dict:
+        t = self.t
+        checks = t.contract_results if t.contract_results is not None else pd.DataFrame(
+            columns=["source", "check_name", "success", "severity", "message"]
+        )
+        rows = [plain(r) for r in checks.to_dict("records")]
+        failures = [r for r in rows if not r.get("success")]
+        failures.sort(key=lambda r: (r.get("severity") != "blocking", str(r.get("source"))))
+        quarantine = t.quarantine if t.quarantine is not None else pd.DataFrame(
+            columns=["source", "rows"]
+        )
+        by_source = (
+            quarantine.groupby("source", as_index=False)["rows"].sum().to_dict("records")
+            if len(quarantine) else []
+        )
+        return {
+            "checks": len(rows),
+            "passed": len(rows) - len(failures),
+            "failed": len(failures),
+            "blocking": sum(1 for r in failures if r.get("severity") == "blocking"),
+            "failures": [
+                dict(r, message=_shorten(r.get("message") or "", 150)) for r in failures[:10]
+            ],
+            "failures_more": max(len(failures) - 10, 0),
+            "quarantined": int(quarantine["rows"].sum()) if len(quarantine) else 0,
+            "quarantine": [plain(r) for r in by_source],
+        }
+
+    def html(self, headline: list[str]) -> str:
+        t = self.t
+        cover = self.cover_rows(headline)
+        pages = [self.measure_page(m) for m in headline]
+        insufficient = [
+            t.measure(m).get("name") for m in headline
+            if t.card(m).get("status") == "insufficient_data"
+        ]
+        latest = t.report_card["latest_period"].max() if len(t.report_card) else None
+        return self.env.get_template("board_pack.html").render(
+            authority=t.authority,
+            generated_text=generated_text(self.generated),
+            latest_period=period_text(latest) if latest is not None and not pd.isna(latest) else "–",
+            cover_rows=cover[:COVER_ROWS],
+            cover_more=max(len(cover) - COVER_ROWS, 0),
+            pages=pages,
+            quality_available=t.has_quality_results,
+            quality=self.quality(),
+            insufficient=[n for n in insufficient if n],
+            suppression_upper=t.suppression_upper,
+        )
+
+
+def write_pack_html(folder: Path, tables: PublishedTables, headline: list[str],
+                    generated: dt.datetime) -> Path:
+    """Write the pack's HTML and its local assets into ``folder``; returns the HTML path."""
+    builder = PackBuilder(tables, generated)
+    env = environment()
+    env.autoescape = False
+    css = env.get_template("board_pack.css").render(
+        c=theme.css_variables(),
+        footer=_css_string(f"{tables.authority} · turn the curve board pack · "
+                           f"{generated_text(generated)}"),
+    )
+    (folder / "board_pack.css").write_text(css, encoding="utf-8")
+    (folder / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+    (folder / "charts.js").write_text(static_text("charts.js"), encoding="utf-8")
+    path = folder / "board_pack.html"
+    path.write_text(builder.html(headline), encoding="utf-8")
+    return path
+
+
+def print_pdf(html: Path, pdf: Path, chromium: str, *, timeout: float = TIMEOUT_S) -> None:
+    """Print ``html`` to ``pdf`` with headless Chromium; raises BoardPackError on failure."""
+    with tempfile.TemporaryDirectory(prefix="oba-chromium-") as profile:
+        command = [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
+            f"--print-to-pdf={pdf}",
+            html.resolve().as_uri(),
+        ]
+        env = dict(os.environ, HOME=profile, XDG_CONFIG_HOME=profile, XDG_CACHE_HOME=profile)
+        try:
+            completed = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BoardPackError(f"Chromium did not finish printing within {timeout:.0f} s") from exc
+        except OSError as exc:
+            raise BoardPackError(f"Chromium could not be started ({exc}); {INSTALL_HINT}.") from exc
+    if completed.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+        tail = "\n".join((completed.stderr or "").strip().splitlines()[-8:])
+        raise BoardPackError(
+            f"Chromium failed to print the board pack (exit {completed.returncode}): {tail}"
+        )
+    with pdf.open("rb") as handle:
+        if handle.read(5) != b"%PDF-":
+            raise BoardPackError("Chromium wrote a file that is not a PDF")
+
+
+def write_board_pack(
+    pdf_path: Path,
+    tables: PublishedTables,
+    *,
+    generated: dt.datetime | None = None,
+    chromium: str | None = None,
+    keep_html: Path | None = None,
+) -> BoardPackResult:
+    """Write the board pack PDF at ``pdf_path`` (atomically) and return what was made.
+
+    ``keep_html``: a folder to copy the pack's HTML into (for looking at it in a browser).
+    """
+    started = time.monotonic()
+    chromium = chromium or find_chromium()
+    generated = generated or dt.datetime.now().replace(microsecond=0)
+    headline = [m for m in tables.headline_ids() if tables.measure(m)]
+    pdf_path = Path(pdf_path)
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".board_pack-", dir=pdf_path.parent))
+    try:
+        html = write_pack_html(work, tables, headline, generated)
+        printed = work / "board_pack.pdf"
+        print_pdf(html, printed, chromium)
+        if keep_html is not None:
+            if keep_html.exists():
+                shutil.rmtree(keep_html)
+            shutil.copytree(work, keep_html, ignore=shutil.ignore_patterns("*.pdf"))
+        os.replace(printed, pdf_path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return BoardPackResult(
+        path=pdf_path,
+        pages=len(headline) + 2,
+        headline=headline,
+        seconds=time.monotonic() - started,
+        chromium=chromium,
+    )
+
+
+__all__ = ["BoardPackError", "BoardPackResult", "find_chromium", "write_board_pack"]

@@ -1,0 +1,162 @@
+"""CSV downloads of the published tables, safe to open in a spreadsheet.
+
+CSV injection: a spreadsheet runs a cell as a formula when its text begins with ``=``, ``+``,
+``-`` or ``@`` (and some also after a tab or carriage return). Every text cell that begins with
+one of those characters is written with a leading apostrophe (``'=SUM(A1)``), which spreadsheets
+show as text, as OWASP recommends. The one exception is a plain number: a cell whose whole text
+is a decimal number (``-1.5``, ``+2``, ``-17``) is written unchanged, so negative changes stay
+numbers that sort and sum; a plain number cannot run anything. Numeric columns (floats,
+integers) are written as numbers. ``README.txt`` beside the CSVs says all this to the reader.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from dashboards.formatting import CODES
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+# file name -> (table, columns, description)
+DOWNLOADS = {
+    "measures.csv": (
+        "pub_measures",
+        ["measure_id", "name", "oba_kind", "unit", "direction_of_good", "frequency", "sources",
+         "breakdowns", "is_headline", "description"],
+        "The measures: definition, unit, which direction is good, headline flag.",
+    ),
+    "measure_values.csv": (
+        "pub_measure_values",
+        ["measure_id", "period_end", "breakdown", "breakdown_value", "numerator", "denominator",
+         "value"],
+        "Every published figure by period and breakdown (suppressed, rounded).",
+    ),
+    "baselines.csv": (
+        "pub_measure_status",
+        ["measure_id", "period_end", "value_text", "forecast", "forecast_lower",
+         "forecast_upper", "baseline_end", "status", "spc_signal", "spc_mean", "spc_lower",
+         "spc_upper", "target", "assurance"],
+        "Whole-population series with the baseline forecast, 80% interval, SPC and status.",
+    ),
+    "report_card.csv": (
+        "pub_report_card",
+        ["measure_id", "name", "program", "latest_period", "latest_text", "year_ago_period",
+         "year_ago_text", "change_text", "status", "spc_signal", "assurance", "target"],
+        "The report card: latest value, change on a year ago, status and SPC signal.",
+    ),
+}
+
+
+def safe_cell(value):
+    """A CSV cell that a spreadsheet will not run as a formula (see the module docstring)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and (value != value):  # NaN
+            return ""
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    text = str(value)
+    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> int:
+    """Write ``frame`` to ``path`` (UTF-8 with BOM for Excel) with every cell made safe."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
+        writer.writerow([safe_cell(c) for c in frame.columns])
+        for row in frame.itertuples(index=False, name=None):
+            writer.writerow([safe_cell(_plain(v)) for v in row])
+    return len(frame)
+
+
+def _plain(value):
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            return value.item()
+        except (ValueError, AttributeError):
+            return value
+    if hasattr(value, "isoformat") and not isinstance(value, str):
+        if pd.isna(value):
+            return None
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    return value
+
+
+def readme_text(suppression_upper: int) -> str:
+    lines = [
+        "Published figures (turn-the-curve). Aggregates only; no child-level data.",
+        "",
+        "Codes (as in the Department for Education's statistics):",
+        f"  c  suppressed: a count from 1 to {suppression_upper}, or a figure hidden so that one "
+        "cannot be worked out from a total",
+        "  z  not applicable",
+        "  x  not available",
+        "  0  a true zero",
+        "Rounding: counts to whole numbers; percentages and rates per 10,000 to 1 decimal place.",
+        "A percentage or rate is c when its numerator or denominator is.",
+        "",
+        "Spreadsheet safety: a text cell beginning with = + - @ (or a tab) is written with a",
+        "leading apostrophe so that it is shown as text, never run as a formula. Plain numbers",
+        "(such as -1.5) are written unchanged.",
+        "",
+        "Files:",
+    ]
+    lines += [f"  {name}  {description}" for name, (_, _, description) in DOWNLOADS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_downloads_into(folder: Path, tables: dict[str, pd.DataFrame], suppression_upper: int) -> dict[str, int]:
+    """Write every download into an existing ``folder``; returns rows per file."""
+    written = {}
+    for name, (table, columns, _) in DOWNLOADS.items():
+        frame = tables.get(table)
+        if frame is None:
+            frame = pd.DataFrame(columns=columns)
+        frame = frame[[c for c in columns if c in frame.columns]]
+        written[name] = write_csv(folder / name, frame)
+    (folder / "README.txt").write_text(readme_text(suppression_upper), encoding="utf-8")
+    return written
+
+
+def write_downloads(target: Path, tables: dict[str, pd.DataFrame], suppression_upper: int = 5) -> dict[str, int]:
+    """Write the CSVs into ``target`` (replacing it whole, atomically); returns rows per file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        work.chmod(0o755)
+        written = write_downloads_into(work, tables, suppression_upper)
+        swap_in(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return written
+
+
+def swap_in(work: Path, target: Path) -> None:
+    """Replace ``target`` with ``work``: the old folder stays until the new one is in place."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}-old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(target, old)
+    os.replace(work, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["CODES", "DOWNLOADS", "safe_cell", "swap_in", "write_csv", "write_downloads"]

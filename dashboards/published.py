@@ -1,0 +1,244 @@
+"""The published tables the site, board pack and downloads are made from.
+
+``PublishedTables`` bundles the ``published.*`` tables as DataFrames (the Dagster asset reads
+them; nothing here knows where they came from). Every figure in them is already rounded and
+suppressed; the writers only lay them out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from dashboards.formatting import is_missing
+
+STORY_KEYS = ("story", "partners", "what_works", "actions", "data_development")
+
+# The published tables by name, with the columns the writers rely on.
+TABLES = {
+    "pub_about": ("authority_name", "authority_code", "suppression_upper"),
+    "pub_measures": (
+        "measure_id", "name", "oba_kind", "unit", "direction_of_good", "description",
+        "frequency", "sources", "breakdowns", "is_headline", "has_whole_population",
+        "headline_order",
+    ),
+    "pub_measure_values": (
+        "measure_id", "period_end", "breakdown", "breakdown_value", "numerator", "denominator",
+        "value", "value_num", "suppressed",
+    ),
+    "pub_measure_status": (
+        "measure_id", "breakdown", "breakdown_value", "period_end", "value", "value_text", "forecast", "forecast_lower",
+        "forecast_upper", "baseline_end", "status", "spc_signal", "spc_mean", "spc_lower",
+        "spc_upper", "target", "assurance", "forecast_withheld", "is_latest", "is_future",
+    ),
+    "pub_report_card": (
+        "measure_id", "name", "oba_kind", "unit", "direction_of_good", "program", "is_headline",
+        "headline_order", "latest_period", "latest_text", "latest_value", "year_ago_period",
+        "year_ago_text", "change_value", "change_text", "change_is_good", "status",
+        "spc_signal", "assurance", "target", "baseline_end", "latest_forecast",
+    ),
+    "pub_stories": (
+        "measure_id", "baseline_end", "target", "story", "partners", "what_works", "actions",
+        "data_development",
+    ),
+    "pub_contract_results": (
+        "source", "check_name", "success", "unexpected_count", "severity", "message",
+    ),
+    "pub_quarantine_summary": ("source", "source_file", "column_name", "rule", "action", "rows"),
+}
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(TABLES[name]))
+
+
+def slug(text: str) -> str:
+    """A file-name-safe slug: lower-case letters, digits and hyphens only."""
+    value = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+    return value[:80] or "item"
+
+
+def _json_list(text) -> list:
+    if is_missing(text) or text == "":
+        return []
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return []
+    return value if isinstance(value, list) else []
+
+
+@dataclass
+class PublishedTables:
+    about: dict
+    measures: pd.DataFrame
+    values: pd.DataFrame
+    status: pd.DataFrame
+    report_card: pd.DataFrame
+    stories: pd.DataFrame
+    contract_results: pd.DataFrame | None = None
+    quarantine: pd.DataFrame | None = None
+    _program_slugs: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, pd.DataFrame | None]) -> PublishedTables:
+        """Build from ``{table name: DataFrame}`` (names as in :data:`TABLES`)."""
+
+        def get(name):
+            frame = tables.get(name)
+            return _empty(name) if frame is None else frame.copy()
+
+        about_frame = get("pub_about")
+        about = about_frame.iloc[0].to_dict() if len(about_frame) else {}
+        about.setdefault("authority_name", "Local authority")
+        about.setdefault("suppression_upper", 5)
+        values = get("pub_measure_values")
+        values["period_end"] = pd.to_datetime(values["period_end"])
+        status = get("pub_measure_status")
+        for column in ("period_end", "baseline_end"):
+            status[column] = pd.to_datetime(status[column])
+        card = get("pub_report_card")
+        for column in ("latest_period", "year_ago_period", "baseline_end"):
+            card[column] = pd.to_datetime(card[column])
+        return cls(
+            about=about,
+            measures=get("pub_measures"),
+            values=values,
+            status=status,
+            report_card=card,
+            stories=get("pub_stories"),
+            contract_results=tables.get("pub_contract_results"),
+            quarantine=tables.get("pub_quarantine_summary"),
+        )
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The tables by their published names (for the CSV downloads)."""
+        return {
+            "pub_measures": self.measures,
+            "pub_measure_values": self.values,
+            "pub_measure_status": self.status,
+            "pub_report_card": self.report_card,
+        }
+
+    # --- measures ---------------------------------------------------------------------------
+
+    @property
+    def authority(self) -> str:
+        return str(self.about.get("authority_name") or "Local authority")
+
+    @property
+    def suppression_upper(self) -> int:
+        try:
+            return int(self.about.get("suppression_upper") or 5)
+        except (TypeError, ValueError):
+            return 5
+
+    def measure_list(self) -> list[dict]:
+        return self.measures.to_dict("records")
+
+    def measure(self, measure_id: str) -> dict:
+        rows = self.measures[self.measures["measure_id"] == measure_id]
+        return rows.iloc[0].to_dict() if len(rows) else {}
+
+    def headline_ids(self) -> list[str]:
+        heads = self.measures[self.measures["is_headline"].fillna(False).astype(bool)]
+        heads = heads.sort_values(["headline_order", "measure_id"], na_position="last")
+        return list(heads["measure_id"])
+
+    def page_name(self, measure_id: str) -> str:
+        """The file name of a measure's page (measure ids are catalogue ids; slug for safety)."""
+        text = str(measure_id)
+        return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else slug(text)
+
+    # --- programmes -------------------------------------------------------------------------
+
+    def programs(self) -> list[str]:
+        rows = self.values[self.values["breakdown"] == "program"]
+        return sorted(rows["breakdown_value"].dropna().unique().tolist())
+
+    def program_slug(self, program: str) -> str:
+        if not self._program_slugs:
+            used: set[str] = set()
+            for name in self.programs():
+                base = slug(name)
+                candidate, n = base, 2
+                while candidate in used:
+                    candidate, n = f"{base}-{n}", n + 1
+                used.add(candidate)
+                self._program_slugs[name] = candidate
+        return self._program_slugs.get(program, slug(program))
+
+    # --- series -----------------------------------------------------------------------------
+
+    def series(self, measure_id: str, breakdown: str = "all", breakdown_value: str = "all"):
+        rows = self.values[
+            (self.values["measure_id"] == measure_id)
+            & (self.values["breakdown"] == breakdown)
+            & (self.values["breakdown_value"] == breakdown_value)
+        ]
+        return rows.sort_values("period_end").reset_index(drop=True)
+
+    def status_series(self, measure_id: str, breakdown: str = "all",
+                      breakdown_value: str = "all") -> pd.DataFrame:
+        rows = self.status[
+            (self.status["measure_id"] == measure_id)
+            & (self.status["breakdown"] == breakdown)
+            & (self.status["breakdown_value"] == breakdown_value)
+        ]
+        return rows.sort_values("period_end").reset_index(drop=True)
+
+    def breakdowns(self, measure_id: str) -> list[str]:
+        rows = self.values[
+            (self.values["measure_id"] == measure_id)
+            & ~self.values["breakdown"].isin(["all", "program"])
+        ]
+        return sorted(rows["breakdown"].dropna().unique().tolist())
+
+    def card(self, measure_id: str, program: str | None = None) -> dict:
+        card = self.report_card[self.report_card["measure_id"] == measure_id]
+        if program is None:
+            card = card[card["program"].isna()]
+        else:
+            card = card[card["program"] == program]
+        return card.iloc[0].to_dict() if len(card) else {}
+
+    # --- stories ----------------------------------------------------------------------------
+
+    def story(self, measure_id: str) -> dict:
+        rows = self.stories[self.stories["measure_id"] == measure_id]
+        if not len(rows):
+            return {key: [] for key in STORY_KEYS} | {"target": None, "baseline_end": None}
+        row = rows.iloc[0]
+        story = {key: _json_list(row.get(key)) for key in STORY_KEYS}
+        story["story"] = [s for s in story["story"] if isinstance(s, dict)]
+        story["actions"] = [a for a in story["actions"] if isinstance(a, dict)]
+        story["target"] = None if is_missing(row.get("target")) else row.get("target")
+        story["baseline_end"] = row.get("baseline_end")
+        return story
+
+    # --- data quality -----------------------------------------------------------------------
+
+    @property
+    def has_quality_results(self) -> bool:
+        return self.contract_results is not None and len(self.contract_results) > 0
+
+    def quality_for_sources(self, sources: list[str]) -> dict:
+        checks = self.contract_results if self.contract_results is not None else _empty(
+            "pub_contract_results"
+        )
+        quarantine = self.quarantine if self.quarantine is not None else _empty(
+            "pub_quarantine_summary"
+        )
+        checks = checks[checks["source"].isin(sources)]
+        failed = checks[~checks["success"].fillna(False).astype(bool)]
+        rows = quarantine[quarantine["source"].isin(sources)]
+        if "action" in rows:
+            rows = rows[rows["action"].fillna("quarantine") == "quarantine"]
+        return {
+            "checks": len(checks),
+            "failed": failed.to_dict("records"),
+            "quarantined": int(rows["rows"].sum()) if len(rows) else 0,
+        }

@@ -1,0 +1,182 @@
+"""The board pack PDF: printed by Debian's headless Chromium, checked with pypdf and poppler."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from pypdf import PdfReader
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "publish"))
+
+import publish_fixture as pf  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+A4_LANDSCAPE = (841.9, 595.3)  # points
+
+pytestmark = pytest.mark.skipif(
+    not Path("/usr/bin/chromium").is_file() or shutil.which("pdftotext") is None,
+    reason="needs Debian's chromium and poppler-utils",
+)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    return pf.published_output(tmp_path_factory)
+
+
+def _text(pdf: Path, page: int | None = None) -> str:
+    args = ["pdftotext"]
+    if page is not None:
+        args += ["-f", str(page), "-l", str(page)]
+    return subprocess.run([*args, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _tables(out: Path):
+    from pipelines.defs.publish import read_published
+
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        return read_published(con)
+    finally:
+        con.close()
+
+
+def test_pages_cover_headline_measures_and_caveats(out):
+    pdf = out / "board_pack.pdf"
+    reader = PdfReader(pdf)
+    assert len(reader.pages) == 1 + len(pf.HEADLINE) + 1
+    for page in reader.pages:
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        assert width == pytest.approx(A4_LANDSCAPE[0], abs=2)
+        assert height == pytest.approx(A4_LANDSCAPE[1], abs=2)
+    names = {m["measure_id"]: m["name"] for m in pf.MEASURES}
+    cover = " ".join(_text(pdf, 1).split())
+    assert "Report card" in cover
+    for number, measure_id in enumerate(pf.HEADLINE, start=2):
+        page = " ".join(_text(pdf, number).split())
+        assert names[measure_id] in page, measure_id
+        assert names[measure_id] in cover, measure_id
+    last = _text(pdf, len(reader.pages))
+    assert "Data quality and caveats" in last
+    assert "decom_is_a_date" in last
+
+
+def test_charts_are_drawn_as_vectors(out):
+    pdf = out / "board_pack.pdf"
+    reader = PdfReader(pdf)
+    cla_page = 1 + pf.HEADLINE.index("cla_count") + 1
+    text = _text(pdf, cla_page)
+    assert "Baseline forecast" in text and "80% forecast interval" in text and "Actual" in text
+    assert "Baseline end" in text
+    # Plotly draws SVG, printed as vector paths: no raster images on the chart pages.
+    assert all(len(page.images) == 0 for page in reader.pages)
+
+
+def test_breakdown_count_of_three_shows_c_and_total_shows(out):
+    pdf = out / "board_pack.pdf"
+    tables = _tables(out)
+    latest = tables.card("cla_count")["latest_text"]
+    page = " ".join(_text(pdf, 1 + pf.HEADLINE.index("cla_count") + 1).split())
+    assert "By age band (31 Mar 2025): 0-4 c" in page
+    assert "16-17 c" in page
+    assert "0-4 3 " not in page
+    assert latest in page and int(latest) > 100
+
+
+def test_story_and_actions_on_the_measure_page(out):
+    page = " ".join(_text(out / "board_pack.pdf", 1 + pf.HEADLINE.index("cla_count") + 1).split())
+    assert "The story behind the baseline" in page
+    assert "Edge-of-care team launched" in page
+    assert "<script>window.__xss = 1</script> Court delays" in page  # shown as text
+    assert "Extend FGC to all s47 cases" in page and "Head of Service" in page
+
+
+def test_no_child_level_value_in_the_pdf(out):
+    text = _text(out / "board_pack.pdf")
+    for value in pf.CHILD_LEVEL_VALUES:
+        assert value not in text
+
+
+def test_pdf_pages_as_pictures(out):
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("board_pack-*.png"):
+        old.unlink()
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", str(out / "board_pack.pdf"), str(ARTIFACTS / "board_pack")],
+        check=True,
+    )
+    pictures = sorted(ARTIFACTS.glob("board_pack-*.png"))
+    assert len(pictures) == len(pf.HEADLINE) + 2
+    assert all(p.stat().st_size > 5_000 for p in pictures)
+
+
+def test_every_measure_with_totals_when_no_headline_configured(tmp_path):
+    from dashboards.board_pack import write_board_pack
+    from pipelines.defs.publish import read_published
+    from pipelines.settings import DEFAULT_MODELS_DIR
+    from pipelines.sqlmodels import build_model, discover_models
+
+    warehouse = pf.build(tmp_path / "warehouse.duckdb", headline=[], quality=False)
+    con = duckdb.connect(str(warehouse))
+    try:
+        models = discover_models(DEFAULT_MODELS_DIR)
+        for name in ("pub_about", "pub_measures", "pub_stories", "pub_measure_values",
+                     "pub_measure_status", "pub_report_card"):
+            build_model(con, models[name])
+        tables = read_published(con)
+    finally:
+        con.close()
+    whole = [m["measure_id"] for m in pf.MEASURES if m["oba_kind"] == "population_indicator"]
+    assert sorted(tables.headline_ids()) == sorted(whole)
+    result = write_board_pack(tmp_path / "pack.pdf", tables)
+    assert len(PdfReader(result.path).pages) == len(whole) + 2 == result.pages
+    assert "No data-quality results for this run." in _text(result.path, result.pages)
+    assert result.seconds < 60
+
+
+def test_missing_chromium_fails_with_install_hint(out, tmp_path, monkeypatch):
+    from dashboards import board_pack
+
+    monkeypatch.setenv("OBA_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(board_pack.BoardPackError, match="apt-get install chromium"):
+        board_pack.find_chromium()
+    monkeypatch.delenv("OBA_CHROMIUM")
+    monkeypatch.setattr(board_pack, "DEBIAN_CHROMIUM", str(tmp_path / "none"))
+    monkeypatch.setattr(board_pack.shutil, "which", lambda name: None)
+    with pytest.raises(board_pack.BoardPackError, match="apt-get install chromium"):
+        board_pack.find_chromium()
+    # The previous pack stays when printing fails.
+    target = tmp_path / "board_pack.pdf"
+    target.write_bytes(b"%PDF-old")
+    with pytest.raises(board_pack.BoardPackError):
+        board_pack.write_board_pack(target, _tables(out))
+    assert target.read_bytes() == b"%PDF-old"
+    assert [p.name for p in tmp_path.iterdir()] == ["board_pack.pdf"]
+
+
+def test_board_pack_asset_fails_clearly_without_chromium(out, tmp_path, monkeypatch):
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from pipelines.defs.publish import board_pack
+    from pipelines.defs.resources import ObaPaths
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy2(out / "warehouse.duckdb", warehouse)
+    monkeypatch.setenv("OBA_CHROMIUM", "/nonexistent/chromium")
+    result = dg.materialize(
+        [board_pack],
+        resources={
+            "duckdb": DuckDBResource(database=str(warehouse)),
+            "oba": ObaPaths(exports_dir=str(tmp_path), out_dir=str(tmp_path / "out")),
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    description = failure.step_failure_data.user_failure_data.description
+    assert "apt-get install chromium" in description
+    assert not (tmp_path / "out" / "board_pack.pdf").exists()

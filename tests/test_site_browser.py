@@ -1,0 +1,236 @@
+"""The dashboard site in a real browser (Playwright driving Debian's /usr/bin/chromium).
+
+Every page loads from file:// with no console error and no request outside the site folder;
+the turn-the-curve chart holds actuals, forecast and band; story text runs nothing; SPC limits
+toggle from the keyboard; screenshots go to test-artifacts/.
+"""
+
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "publish"))
+
+import publish_fixture as pf  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium")
+
+
+@pytest.fixture(scope="session")
+def outputs(tmp_path_factory, hand_council) -> dict[str, Path]:
+    """Both sites, built before the browser starts (Dagster runs outside Playwright's loop)."""
+    return {
+        "fixture": pf.published_output(tmp_path_factory) / "site",
+        "hand": pf.hand_output(tmp_path_factory, hand_council) / "site",
+    }
+
+
+@pytest.fixture(scope="module")
+def browser(outputs):
+    """One browser for the module; closed after it, so Playwright's event loop does not stay
+    open under the Dagster runs of later test modules."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def site(outputs) -> Path:
+    return outputs["fixture"]
+
+
+@pytest.fixture(scope="session")
+def hand_site(outputs) -> Path:
+    return outputs["hand"]
+
+
+class Visit:
+    """A page opened with every request routed: only files inside the site folder load."""
+
+    def __init__(self, browser, site: Path):
+        self.site = site.resolve()
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        self.page.on("dialog", self._dialog)
+        self.page.route("**/*", self._route)
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _route(self, route):
+        url = route.request.url
+        parsed = urlparse(url)
+        path = Path(unquote(parsed.path)).resolve() if parsed.scheme == "file" else None
+        if path is not None and (path == self.site or self.site in path.parents):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def open(self, relative: str):
+        self.page.goto((self.site / relative).as_uri())
+        self.page.wait_for_selector("html[data-charts-ready]", state="attached", timeout=30000)
+        assert self.page.evaluate("document.documentElement.dataset.chartsReady") == "true"
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser):
+    opened = []
+
+    def _open(site: Path) -> Visit:
+        v = Visit(browser, site)
+        opened.append(v)
+        return v
+
+    yield _open
+    for v in opened:
+        v.close()
+
+
+def _pages(site: Path) -> list[str]:
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+
+
+def test_every_page_loads_cleanly_offline(site, visit):
+    pages = _pages(site)
+    assert len(pages) >= 12
+    v = visit(site)
+    for relative in pages:
+        page = v.open(relative)
+        assert page.locator("h1").count() == 1, relative
+        assert page.evaluate("document.documentElement.lang") == "en-GB"
+    assert v.errors == []
+    assert v.outside == []
+    assert v.dialogs == []
+
+
+def test_hand_council_pages_load_cleanly_and_run_no_story(hand_site, visit):
+    v = visit(hand_site)
+    for relative in _pages(hand_site):
+        v.open(relative)
+    assert v.errors == [] and v.outside == [] and v.dialogs == []
+
+
+def test_turn_the_curve_chart_has_actuals_forecast_and_band(site, visit):
+    page = visit(site).open("measures/cla_count.html")
+    traces = page.evaluate(
+        """() => document.getElementById('chart-cla_count').data.map(t => ({
+               meta: t.meta, name: t.name, fill: t.fill || null, visible: t.visible,
+               n: (t.y || []).filter(y => y !== null).length,
+               customdata: t.customdata ? Array.from(t.customdata) : null}))"""
+    )
+    by_meta = {}
+    for t in traces:
+        by_meta.setdefault(t["meta"], []).append(t)
+    assert by_meta["actual"][0]["name"] == "Actual" and by_meta["actual"][0]["n"] >= 60
+    assert by_meta["forecast"][0]["name"] == "Baseline forecast" and by_meta["forecast"][0]["n"] >= 12
+    band = by_meta["band"][0]
+    assert band["name"] == "80% forecast interval" and band["fill"] == "toself" and band["n"] >= 24
+    assert by_meta["target"][0]["n"] == 2
+    assert [t["customdata"] for t in by_meta["story"]] == [["story-1"], ["story-2"], ["story-3"]]
+    for n in (1, 2, 3):
+        assert page.locator(f"#story-{n}").count() == 1
+    layout = page.evaluate("() => document.getElementById('chart-cla_count').layout.shapes.length")
+    assert layout == 1  # the baseline end marker
+    # SPC limits: hidden until the button (a real, focusable button) is pressed.
+    assert {t["visible"] for t in by_meta["spc"]} == {"legendonly"}
+    button = page.locator("button[data-spc-toggle]")
+    button.focus()
+    page.keyboard.press("Enter")
+    visible = page.evaluate(
+        "() => document.getElementById('chart-cla_count').data.filter(t => t.meta === 'spc')"
+        ".map(t => t.visible)"
+    )
+    assert visible == [True, True]
+    assert button.get_attribute("aria-pressed") == "true"
+
+
+def test_story_text_is_shown_and_runs_nothing(site, visit):
+    v = visit(site)
+    page = v.open("measures/cla_count.html")
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    title = page.locator("#story-2 strong").inner_text()
+    assert title == "<script>window.__xss = 1</script> Court delays"
+    assert 'onerror="window.__xss = 2"' in page.locator("#story-2 .story-text").inner_text()
+    assert page.locator("main img").count() == 0
+    assert page.locator("main script:not([type='application/json'])").count() == 0
+    action = page.locator("section[aria-labelledby=actions-heading] tbody tr").nth(1)
+    assert action.locator("td").first.inner_text().startswith("=HYPERLINK")
+    assert v.errors == [] and v.dialogs == []
+
+
+def test_breakdown_count_of_three_shows_c_and_total_shows(site, visit):
+    page = visit(site).open("measures/cla_count.html")
+    table = page.locator("table", has=page.locator("caption", has_text="by age band"))
+    cells = {
+        row.locator("th").inner_text(): row.locator("td").last.inner_text()
+        for row in table.locator("tbody tr").all()
+    }
+    assert cells["0-4"] == "c" and cells["16-17"] == "c"
+    assert cells["5-9"].isdigit()
+    latest = page.locator(".summary-strip .figure").first.inner_text()
+    assert latest.replace(",", "").isdigit() and int(latest.replace(",", "")) > 100
+
+
+def test_accessibility_basics(site, visit):
+    v = visit(site)
+    for relative in ("index.html", "measures/cla_count.html", "programs/youth-mentoring.html",
+                     "data-quality.html"):
+        page = v.open(relative)
+        assert page.evaluate(
+            "() => [...document.querySelectorAll('table')].every(t => t.querySelector('caption')"
+            " && t.querySelector('caption').textContent.trim().length > 0)"
+        ), relative
+        assert page.evaluate(
+            "() => [...document.querySelectorAll('[data-figure]')].every(d =>"
+            " d.getAttribute('role') === 'img' && d.getAttribute('aria-label').length > 10)"
+        ), relative
+        assert page.evaluate(
+            "() => [...document.querySelectorAll('img')].every(i => i.hasAttribute('alt'))"
+        ), relative
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip", relative
+
+
+def test_screenshots(site, visit):
+    ARTIFACTS.mkdir(exist_ok=True)
+    v = visit(site)
+    for relative, name in (
+        ("index.html", "site-index.png"),
+        ("measures/cla_count.html", "site-measure-cla_count.png"),
+        ("programs/youth-mentoring.html", "site-program-youth-mentoring.png"),
+        ("data-quality.html", "site-data-quality.png"),
+    ):
+        page = v.open(relative)
+        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+        assert (ARTIFACTS / name).stat().st_size > 10_000
