@@ -46,6 +46,7 @@ final as (
         case when needs_repair then (case when next_decom is not null then 'X1' else 'E99' end) else rec end
             as rec,
         sequenced.reason_place_change,
+        sequenced.home_postcode_district,
         coalesce(sequenced.ls in ('V3', 'V4'), false) as is_short_break,
         needs_repair as is_repaired,
         case

@@ -1,4 +1,6 @@
--- cla_count: one row per month end; children looked after on the day.
+-- cla_count: one row per month end and breakdown value; distinct children looked after on the
+-- day (an episode open on X, short breaks excluded). Breakdowns: age band at X, sex, ethnicity,
+-- category of need and locality of the open episode.
 with periods as (
     select * from int_ssda903_periods
 ),
@@ -7,24 +9,64 @@ snapshot as (
     select * from int_cla_snapshot
 ),
 
-counts as (
+members as (
+    select
+        period_end,
+        child_id,
+        'all' as "all",
+        age_band,
+        sex,
+        ethnicity,
+        category_of_need,
+        locality,
+    from snapshot
+),
+
+long as (
+    unpivot members
+    on "all", age_band, sex, ethnicity, category_of_need, locality
+    into name breakdown value breakdown_value
+),
+
+breakdown_values as (
+    select distinct breakdown, breakdown_value from long
+    union
+    select 'all' as breakdown, 'all' as breakdown_value
+),
+
+grid as (
     select
         periods.period_end,
-        count(distinct snapshot.child_id) as children,
+        breakdown_values.breakdown,
+        breakdown_values.breakdown_value,
     from periods
-    left join snapshot on snapshot.period_end = periods.period_end
-    group by periods.period_end
+    cross join breakdown_values
+),
+
+-- int_cla_snapshot has one row per child and month end, so count(*) counts each once.
+counts as (
+    select
+        period_end,
+        breakdown,
+        breakdown_value,
+        count(*) as children,
+    from long
+    group by period_end, breakdown, breakdown_value
 ),
 
 final as (
     select
-        period_end,
-        'all' as breakdown,
-        'all' as breakdown_value,
-        children as numerator,
+        grid.period_end,
+        grid.breakdown,
+        grid.breakdown_value,
+        coalesce(counts.children, 0) as numerator,
         null as denominator,
-        children as value,
-    from counts
+        coalesce(counts.children, 0) as value,
+    from grid
+    left join counts
+        on counts.period_end = grid.period_end
+        and counts.breakdown = grid.breakdown
+        and counts.breakdown_value = grid.breakdown_value
 )
 
 select * from final

@@ -1,4 +1,6 @@
--- cla_rate_per_10k: one row per month end; children looked after per 10,000 aged 0-17.
+-- cla_rate_per_10k: one row per month end and breakdown value; children looked after on the day
+-- per 10,000 children aged 0-17 (ONS mid-year N for X from 1 April N to 31 March N+1; the
+-- latest estimate is carried forward). Breakdown: age band at X over the band's population.
 with periods as (
     select * from int_ssda903_periods
 ),
@@ -8,34 +10,75 @@ snapshot as (
 ),
 
 population as (
-    select * from int_population_0_17
+    select * from int_population_breakdowns
 ),
 
-counts as (
+members as (
+    select
+        period_end,
+        child_id,
+        'all' as "all",
+        age_band,
+    from snapshot
+),
+
+long as (
+    unpivot members
+    on "all", age_band
+    into name breakdown value breakdown_value
+),
+
+breakdown_values as (
+    select distinct breakdown, breakdown_value from population
+    union
+    select 'all' as breakdown, 'all' as breakdown_value
+),
+
+grid as (
     select
         periods.period_end,
         year(periods.period_end) - (case when month(periods.period_end) < 4 then 1 else 0 end)
             as mid_year,
-        count(distinct snapshot.child_id) as children,
+        breakdown_values.breakdown,
+        breakdown_values.breakdown_value,
     from periods
-    left join snapshot on snapshot.period_end = periods.period_end
-    group by periods.period_end
+    cross join breakdown_values
+),
+
+-- int_cla_snapshot has one row per child and month end, so count(*) counts each once.
+counts as (
+    select
+        period_end,
+        breakdown,
+        breakdown_value,
+        count(*) as children,
+    from long
+    group by period_end, breakdown, breakdown_value
 ),
 
 with_population as (
     select
-        counts.period_end,
-        counts.children,
+        grid.period_end,
+        grid.breakdown,
+        grid.breakdown_value,
+        coalesce(counts.children, 0) as children,
         population.population,
-    from counts
-    asof left join population on counts.mid_year >= population.mid_year
+    from grid
+    left join counts
+        on counts.period_end = grid.period_end
+        and counts.breakdown = grid.breakdown
+        and counts.breakdown_value = grid.breakdown_value
+    asof left join population
+        on population.breakdown = grid.breakdown
+        and population.breakdown_value = grid.breakdown_value
+        and grid.mid_year >= population.mid_year
 ),
 
 final as (
     select
         period_end,
-        'all' as breakdown,
-        'all' as breakdown_value,
+        breakdown,
+        breakdown_value,
         children as numerator,
         population as denominator,
         case when population > 0 then 10000.0 * children / population end as value,

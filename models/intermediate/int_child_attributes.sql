@@ -1,0 +1,108 @@
+-- One row per source system and child (or client): sex, date of birth, ethnicity and (case
+-- export only) postcode district from the newest record naming the child: the SSDA903 header
+-- or CIN census child of the newest return, the case export's client row. Sex and ethnicity
+-- are labelled for breakdowns: ethnicity in DfE major groups.
+with ssda903_header as (
+    select * from stg_ssda903_header
+    where coalesce(child_id, '') <> ''
+),
+
+cin_children as (
+    select * from stg_cin_children
+    where coalesce(child_id, '') <> ''
+),
+
+case_clients as (
+    select * from stg_case_clients
+    where coalesce(client_id, '') <> ''
+),
+
+ssda903_children as (
+    select
+        'ssda903' as source,
+        child_id,
+        sex,
+        date_of_birth,
+        ethnic_code,
+        null::varchar as postcode_district,
+    from ssda903_header
+    qualify row_number() over (
+        partition by child_id
+        order by collection_year desc nulls last, source_file desc, source_row_number desc
+    ) = 1
+),
+
+cin_census_children as (
+    select
+        'cin' as source,
+        child_id,
+        sex,
+        date_of_birth,
+        ethnic_code,
+        null::varchar as postcode_district,
+    from cin_children
+    qualify row_number() over (
+        partition by child_id
+        order by collection_year desc nulls last, source_file desc, source_row_number desc
+    ) = 1
+),
+
+case_export_clients as (
+    select
+        'case' as source,
+        client_id as child_id,
+        sex,
+        date_of_birth,
+        ethnic_code,
+        postcode_district,
+    from case_clients
+    qualify row_number() over (
+        partition by client_id
+        order by source_file desc, source_row_number desc
+    ) = 1
+),
+
+all_children as (
+    select * from ssda903_children
+    union all
+    select * from cin_census_children
+    union all
+    select * from case_export_clients
+),
+
+labelled as (
+    select
+        source,
+        child_id,
+        date_of_birth,
+        case sex
+            when 'M' then 'Male'
+            when 'F' then 'Female'
+            else 'Unknown'
+        end as sex,
+        ethnic_code,
+        case
+            when ethnic_code in ('REFU') then 'Refused'
+            when ethnic_code in ('NOBT') then 'Information not yet obtained'
+            when ethnic_code in ('CHNE', 'OOTH') then 'Other ethnic groups'
+            -- DfE main codes and the extended codes that refine them share the first letter.
+            when regexp_full_match(ethnic_code, '[A-Z]{4}') then
+                case left(ethnic_code, 1)
+                    when 'W' then 'White'
+                    when 'M' then 'Mixed'
+                    when 'A' then 'Asian or Asian British'
+                    when 'B' then 'Black or Black British'
+                    when 'O' then 'Other ethnic groups'
+                    else 'Unknown'
+                end
+            else 'Unknown'
+        end as ethnicity,
+        postcode_district,
+    from all_children
+),
+
+final as (
+    select * from labelled
+)
+
+select * from final

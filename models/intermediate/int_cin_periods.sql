@@ -1,0 +1,33 @@
+-- One row per month end covered by a CIN census return: April to March of each collection year
+-- present (a year with no return leaves a gap rather than a false count).
+with children as (
+    select collection_year from stg_cin_children
+),
+
+plans as (
+    select collection_year from stg_cp_plans
+),
+
+returns as (
+    select distinct collection_year
+    from (select * from children union all select * from plans) as years
+    where collection_year is not null
+),
+
+months as (
+    select
+        collection_year,
+        unnest(generate_series(
+            make_date(collection_year - 1, 4, 1), make_date(collection_year, 3, 1), interval 1 month
+        )) as month_start,
+    from returns
+),
+
+final as (
+    select distinct
+        last_day(month_start)::date as period_end,
+        collection_year,
+    from months
+)
+
+select * from final order by period_end

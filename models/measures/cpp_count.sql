@@ -1,0 +1,71 @@
+-- cpp_count: one row per month end of the CIN census years and breakdown value; distinct
+-- children with a child protection plan open on the day (CPPstartDate <= X, CPPendDate null or
+-- after X). Breakdowns: age band at X, sex, ethnicity, category of need of the open plan.
+with periods as (
+    select * from int_cin_periods
+),
+
+snapshot as (
+    select * from int_cp_snapshot
+),
+
+members as (
+    select
+        period_end,
+        child_id,
+        'all' as "all",
+        age_band,
+        sex,
+        ethnicity,
+        category_of_need,
+    from snapshot
+),
+
+long as (
+    unpivot members
+    on "all", age_band, sex, ethnicity, category_of_need
+    into name breakdown value breakdown_value
+),
+
+breakdown_values as (
+    select distinct breakdown, breakdown_value from long
+    union
+    select 'all' as breakdown, 'all' as breakdown_value
+),
+
+grid as (
+    select
+        periods.period_end,
+        breakdown_values.breakdown,
+        breakdown_values.breakdown_value,
+    from periods
+    cross join breakdown_values
+),
+
+-- int_cp_snapshot has one row per child and month end, so count(*) counts each once.
+counts as (
+    select
+        period_end,
+        breakdown,
+        breakdown_value,
+        count(*) as children,
+    from long
+    group by period_end, breakdown, breakdown_value
+),
+
+final as (
+    select
+        grid.period_end,
+        grid.breakdown,
+        grid.breakdown_value,
+        coalesce(counts.children, 0) as numerator,
+        null as denominator,
+        coalesce(counts.children, 0) as value,
+    from grid
+    left join counts
+        on counts.period_end = grid.period_end
+        and counts.breakdown = grid.breakdown
+        and counts.breakdown_value = grid.breakdown_value
+)
+
+select * from final
