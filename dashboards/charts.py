@@ -230,13 +230,15 @@ def turn_the_curve(
         baseline = baseline.iloc[0:0]
     if len(baseline):
         when = pd.Timestamp(baseline.iloc[0]).strftime("%Y-%m-%d")
+        locked = "baseline_locked" in frame and bool(frame["baseline_locked"].fillna(False).any())
         shapes.append({
             "type": "line", "xref": "x", "yref": "paper", "x0": when, "x1": when,
             "y0": 0, "y1": 1, "line": {"color": ROLE_COLOURS["baseline"], "width": 1.5,
                                         "dash": "dot"},
         })
         annotations.append({
-            "x": when, "xref": "x", "y": 1, "yref": "paper", "text": "Baseline end",
+            "x": when, "xref": "x", "y": 1, "yref": "paper",
+            "text": "Baseline end (locked forecast)" if locked else "Baseline end",
             "showarrow": False, "xanchor": "right", "yanchor": "top",
             "font": {"size": 11, "color": ROLE_COLOURS["baseline"]},
         })

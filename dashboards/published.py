@@ -32,13 +32,14 @@ TABLES = {
     "pub_measure_status": (
         "measure_id", "breakdown", "breakdown_value", "period_end", "value", "value_text", "forecast", "forecast_lower",
         "forecast_upper", "baseline_end", "status", "spc_signal", "spc_mean", "spc_lower",
-        "spc_upper", "target", "assurance", "forecast_withheld", "is_latest", "is_future",
+        "spc_upper", "target", "assurance", "forecast_withheld", "baseline_locked", "is_latest",
+        "is_future",
     ),
     "pub_report_card": (
         "measure_id", "name", "oba_kind", "unit", "direction_of_good", "program", "is_headline",
         "headline_order", "latest_period", "latest_text", "latest_value", "year_ago_period",
         "year_ago_text", "change_value", "change_text", "change_is_good", "status",
-        "spc_signal", "assurance", "target", "baseline_end", "latest_forecast",
+        "spc_signal", "assurance", "target", "baseline_end", "baseline_locked", "latest_forecast",
     ),
     "pub_stories": (
         "measure_id", "baseline_end", "target", "story", "partners", "what_works", "actions",

@@ -327,6 +327,12 @@ def measure_notes(tables: PublishedTables, measure: dict, card: dict | None) -> 
             "fitted on that history only, so later figures are judged against where the line "
             "was heading."
         )
+    if card and card.get("baseline_locked"):
+        notes.append(
+            "The baseline is locked: the forecast was stored when this baseline end was first "
+            "set, and later revisions of the history do not move it. Re-baselining is a "
+            "deliberate step (oba rebaseline)."
+        )
     if card and card.get("status") == "insufficient_data":
         notes.append(
             "Fewer than 12 periods of history before the baseline end: no forecast, status or "

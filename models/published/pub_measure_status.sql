@@ -112,6 +112,7 @@ final as (
         end as spc_upper,
         round(target, 1) + 0.0 as target,
         assurance,
+        coalesce(baseline_source = 'locked', false) as baseline_locked,
         forecast_withheld,
         coalesce(period_end = latest_period, false) as is_latest,
         latest_period is null or period_end > latest_period as is_future,

@@ -137,6 +137,7 @@ final as (
         published_status.assurance,
         published_status.target,
         published_status.baseline_end,
+        published_status.baseline_locked,
         published_status.forecast as latest_forecast,
     from changes
     left join published_status
