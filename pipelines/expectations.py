@@ -14,14 +14,27 @@ condition that is a superset of GX's own test: it never misses a row GX would fl
 expectation therefore fails on the sample, a passing one passes, and the unexpected counts are
 exact unless an expectation has more than ``FLAGGED_ROWS`` suspect rows (then the message says
 "at least"). The message of a sampled check says how many rows it saw.
+
+Importing GX takes seconds, so suites run in a worker process (``python -m
+pipelines.expectations``, a plain subprocess that imports GX once and then validates what it is
+sent, in order): ``prewarm()`` starts it early (the raw layer's first step does), so the import
+overlaps loading on another core, and ``validate_async`` hands it a suite while the loader goes
+on. If the worker cannot be used, validation runs in this process as before.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
 import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
 import warnings
+from concurrent.futures import Future
 
 import pandas as pd
 
@@ -217,7 +230,7 @@ def validate(contract: Contract, frame: pd.DataFrame, sample: dict | None = None
         )
         if sample:
             message += note
-        if not r.success and examples and column not in _ids(contract):
+        if not r.success and examples and column in _code_columns(contract):
             message += f"; e.g. {', '.join(map(str, examples[:3]))}"
         rows.append(
             {
@@ -241,3 +254,150 @@ def _code_columns(contract: Contract) -> set[str]:
 
 def _class_name(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
+
+
+class GxWorker:
+    """A worker process that imports great-expectations once and validates suites in order."""
+
+    def __init__(self):
+        env = dict(os.environ, GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.expectations"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self.requests: queue.Queue = queue.Queue()
+        self.broken: BaseException | None = None
+        self.thread = threading.Thread(target=self._serve, name="gx-worker", daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.broken is None and self.process.poll() is None
+
+    def submit(self, contract: Contract, frame: pd.DataFrame, sample: dict | None) -> Future:
+        future: Future = Future()
+        self.requests.put((future, (contract, frame, sample)))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            future, payload = self.requests.get()
+            if future is None:
+                return
+            if self.broken is not None:
+                future.set_exception(self.broken)
+                continue
+            try:
+                pickle.dump(payload, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self.process.stdin.flush()
+                status, value = pickle.load(self.process.stdout)
+            except BaseException as exc:  # the worker died: every later request falls back
+                self.broken = exc
+                future.set_exception(exc)
+                continue
+            if status == "ok":
+                future.set_result(value)
+            else:
+                future.set_exception(RuntimeError(value))
+
+    def close(self) -> None:
+        self.requests.put((None, None))
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+_WORKER: dict = {}
+_LOCK = threading.Lock()
+
+
+def prewarm() -> None:
+    """Start the GX worker now (it imports great-expectations while other work goes on)."""
+    _worker()
+
+
+def _worker() -> GxWorker | None:
+    if os.environ.get("OBA_GX_IN_PROCESS"):
+        return None
+    with _LOCK:
+        worker = _WORKER.get("worker")
+        if worker is not None and worker.alive():
+            return worker
+        if _WORKER.get("failures", 0) >= 2:
+            return None
+        try:
+            worker = GxWorker()
+        except OSError:
+            _WORKER["failures"] = _WORKER.get("failures", 0) + 1
+            return None
+        if not _WORKER:
+            atexit.register(_shutdown)
+        _WORKER["worker"] = worker
+        return worker
+
+
+def _shutdown() -> None:
+    worker = _WORKER.pop("worker", None)
+    if worker is not None:
+        worker.close()
+
+
+def validate_async(contract: Contract, frame: pd.DataFrame, sample: dict | None = None) -> Future:
+    """``validate`` in the worker process; the future's result is the same rows. Falls back to
+    validating in this process when the worker is unavailable or fails."""
+    worker = _worker()
+    if worker is not None:
+        inner = worker.submit(contract, frame, sample)
+        outer: Future = Future()
+
+        def settle(done: Future) -> None:
+            try:
+                outer.set_result(done.result())
+            except Exception:  # the worker failed: validate here instead
+                _WORKER["failures"] = _WORKER.get("failures", 0) + 1
+                try:
+                    outer.set_result(validate(contract, frame, sample))
+                except BaseException as exc:
+                    outer.set_exception(exc)
+
+        inner.add_done_callback(settle)
+        return outer
+    future: Future = Future()
+    try:
+        future.set_result(validate(contract, frame, sample))
+    except BaseException as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _serve_forever() -> int:
+    """The worker: import GX, then answer pickled (contract, frame, sample) requests on stdin."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; EOF on stdin ends us
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but replies may reach the pipe
+    import great_expectations  # noqa: F401  (the slow import, once)
+
+    while True:
+        try:
+            contract, frame, sample = pickle.load(requests)
+        except EOFError:
+            return 0
+        try:
+            reply = ("ok", validate(contract, frame, sample))
+        except Exception as exc:  # reported to the parent, which validates itself
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
+        replies.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(_serve_forever())

@@ -6,9 +6,12 @@ tables, runs the contract's row checks (quarantine) and its great-expectations s
 as one asset check per contract.
 """
 
+import contextlib
 import datetime as dt
 import json
+import tempfile
 from collections import defaultdict
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -19,14 +22,12 @@ from pipelines.contracts import load_contracts
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
 from pipelines.ingest import ExportError, scan_exports, sync_source
-from pipelines.ingest.load import insert_tabular
+from pipelines.ingest.load import LOADS_DDL, insert_tabular, sha256_of
 from pipelines.ingest.timing import phase
-from pipelines.ingest.xml_readers import READERS, cin_reference_date
+from pipelines.ingest.xml_readers import cin_reference_date
+from pipelines.ingest.xml_stage import XmlStager
 from pipelines.quality import CONTRACT_RESULTS_DDL, check_rows
 from pipelines.stories import StoryError, load_stories, story_files
-
-XML_BATCH_ROWS = 50_000
-
 
 def _replace_table(con, table: str, frame: pd.DataFrame) -> None:
     con.register("_frame", frame)
@@ -88,6 +89,7 @@ def blocking_problems(files) -> list[str]:
 )
 def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """The exports folder's files: recognised as which source, ignored (and why), or in error."""
+    expectations.prewarm()  # the contract checks' GX worker imports GX while the files load
     try:
         files = scan_exports(oba.exports)
     except ExportError as exc:
@@ -123,9 +125,8 @@ def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba:
     )
 
 
-def _stage_xml(con, family: str, f, contracts, index: int) -> tuple[int | None, dict[str, str]]:
-    """Stream one XML file into temporary tables, one per source; returns (year, temp tables)."""
-    reader = READERS[family]
+def _xml_year(family: str, f) -> int | None:
+    """The collection year of an XML export: the CIN census's ReferenceDate, else its name."""
     year = f.collection_year
     if family == "cin":
         reference = cin_reference_date(f.path)
@@ -135,34 +136,73 @@ def _stage_xml(con, family: str, f, contracts, index: int) -> tuple[int | None, 
                 year = ref.year + (1 if ref.month >= 4 else 0)
             except ValueError:
                 pass
-    temps = {}
-    buffers: dict[str, list] = defaultdict(list)
-    for p in f.parts:
-        temp = f"_xml_{index}_{p.source}"
-        con.execute(f"drop table if exists {temp}")
-        cols = ", ".join(f'"{c.name}" varchar' for c in contracts[p.source].columns)
-        con.execute(f"create temp table {temp} ({cols}, _row_number bigint)")
-        temps[p.source] = temp
+    return year
 
-    def flush(source: str) -> None:
-        rows = buffers.pop(source, [])
-        if not rows:
-            return
-        contract = contracts[source]
-        frame = pd.DataFrame(rows, columns=[c.name for c in contract.columns] + ["_row_number"])
-        con.register("_batch", frame.astype({c.name: "string" for c in contract.columns}))
-        try:
-            con.execute(f"insert into {temps[source]} select * from _batch")
-        finally:
-            con.unregister("_batch")
 
-    for source, row in reader(f.path):
-        buffers[source].append(row)
-        if len(buffers[source]) >= XML_BATCH_ROWS:
-            flush(source)
-    for source in list(buffers):
-        flush(source)
-    return year, temps
+def _xml_to_load(con, f, sources: list[str]) -> bool:
+    """Whether any table of XML file ``f`` will be (re)loaded: its sha256 differs from the one
+    recorded in raw._loads for that table (sync_source's own test)."""
+    names = [p.source for p in f.parts if p.source in sources]
+    if not names:
+        return False
+    con.execute(LOADS_DDL)
+    recorded = dict(
+        con.execute(
+            "select source, sha256 from raw._loads where source_file = ? and source in "
+            f"({', '.join('?' for _ in names)})",
+            [f.relative, *names],
+        ).fetchall()
+    )
+    digest = sha256_of(f.path)
+    return any(recorded.get(name) != digest for name in names)
+
+
+def _report(context, con, files, source, outcome, rows, seconds, future):
+    """Write a source's contract results and yield its materialisation and contract check."""
+    with phase("expectations", source, seconds):
+        results = future.result()
+        con.execute(CONTRACT_RESULTS_DDL)
+        con.execute("delete from quality.contract_results where source = ?", [source])
+        if results:
+            con.register("_results", pd.DataFrame(results))
+            try:
+                con.execute("insert into quality.contract_results select * from _results")
+            finally:
+                con.unregister("_results")
+    extra = [f.relative for f in files for p in f.parts if p.source == source and p.extra]
+    if extra:
+        context.log.warning(f"{source}: extra columns kept aside in _extra for {', '.join(extra)}")
+    context.log.info(
+        f"raw.{source}: {len(outcome['loaded'])} file(s) loaded, {len(outcome['unchanged'])} "
+        f"unchanged, {len(outcome['removed'])} removed; {rows['quarantined_rows']} row(s) quarantined"
+    )
+    failed = [r for r in results if not r["success"]]
+    blocking = [r for r in failed if r["severity"] == "blocking"]
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey(["raw", source]),
+        metadata={
+            "dagster/row_count": outcome["rows"],
+            "files_loaded": dg.MetadataValue.json(outcome["loaded"]),
+            "files_unchanged": len(outcome["unchanged"]),
+            "files_removed": dg.MetadataValue.json(outcome["removed"]),
+            "quarantined_rows": rows["quarantined_rows"],
+            "seconds": dg.MetadataValue.json(seconds),
+        },
+    )
+    yield dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["raw", source]),
+        check_name="contract",
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "quarantined_rows": rows["quarantined_rows"],
+            "rows": rows["rows"],
+            "row_failures_by_rule": dg.MetadataValue.json(rows["by_rule"]),
+            "failed_expectations": dg.MetadataValue.json(
+                [f"{r['check_name']}: {r['message']}" for r in failed]
+            ),
+        },
+    )
 
 
 def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
@@ -191,17 +231,33 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"load_{family}", specs=specs, check_specs=check_specs)
     def _load(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths):
         files = [f for f in scan_exports(oba.exports) if f.family == family and f.recognised]
-        with warehouse_connection(duckdb) as con:
+        with (
+            warehouse_connection(duckdb) as con,
+            tempfile.TemporaryDirectory(prefix="oba-xml-") as scratch,
+            contextlib.ExitStack() as stack,
+        ):
+            staged_xml = [f for f in files if f.kind == "xml" and _xml_to_load(con, f, sources)]
+            stager = stack.enter_context(
+                XmlStager(
+                    Path(scratch),
+                    parallel=XmlStager.worth_parallel([f.path.stat().st_size for f in staged_xml]),
+                )
+            )
+            columns = {source: [c.name for c in contracts[source].columns] for source in sources}
             items = defaultdict(list)
             for index, f in enumerate(files):
                 if f.kind == "xml":
+                    wanted = {p.source: columns[p.source] for p in f.parts}
+                    stem = str(index)
+                    if f in staged_xml:
+                        stager.submit(stem, family, f.path, wanted)
                     staged = {}
 
-                    def stage(f=f, staged=staged, index=index):
+                    def stage(f=f, staged=staged, stem=stem, wanted=wanted):
                         if not staged:
                             with phase("xml_stage", f.relative, bytes=f.path.stat().st_size):
-                                year, temps = _stage_xml(con, family, f, contracts, index)
-                            staged.update(year=year, temps=temps)
+                                paths = stager.result(stem, family, f.path, wanted)
+                            staged.update(year=_xml_year(family, f), paths=paths)
                         return staged
 
                     for p in f.parts:
@@ -212,8 +268,8 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                             )
                             con.execute(
                                 f"insert into {table} select {cols}, null, ?, _row_number, ?, true, false "
-                                f"from {s['temps'][p.source]}",
-                                [f.relative, s["year"]],
+                                "from read_parquet(?)",
+                                [f.relative, s["year"], s["paths"][p.source]],
                             )
 
                         items[p.source].append((f, p, insert))
@@ -223,62 +279,31 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                             insert_tabular(con, contracts[p.source], f, p, table)
 
                         items[p.source].append((f, p, insert))
-            for source in sources:
-                contract = contracts[source]
-                seconds: dict[str, float] = {}
-                with phase("load", source, seconds):
-                    try:
-                        outcome = sync_source(con, contract, items.get(source, []))
-                    except ExportError as exc:
-                        raise dg.Failure(description=str(exc)) from exc
-                with phase("row_checks", source, seconds):
-                    rows = check_rows(con, contract)
-                with phase("expectations", source, seconds):
-                    frame, sample = expectations.contract_frame(con, contract)
-                    results = expectations.validate(contract, frame, sample)
-                    del frame
-                    con.execute(CONTRACT_RESULTS_DDL)
-                    con.execute("delete from quality.contract_results where source = ?", [source])
-                    if results:
-                        con.register("_results", pd.DataFrame(results))
+            # Each source: load, row checks, then its GX suite handed to the worker process
+            # while the next source loads; results are written and reported once all are in.
+            pending = []
+            try:
+                for source in sources:
+                    contract = contracts[source]
+                    seconds: dict[str, float] = {}
+                    with phase("load", source, seconds):
                         try:
-                            con.execute("insert into quality.contract_results select * from _results")
-                        finally:
-                            con.unregister("_results")
-                extra = [f.relative for f in files for p in f.parts if p.source == source and p.extra]
-                if extra:
-                    context.log.warning(f"{source}: extra columns kept aside in _extra for {', '.join(extra)}")
-                context.log.info(
-                    f"raw.{source}: {len(outcome['loaded'])} file(s) loaded, {len(outcome['unchanged'])} "
-                    f"unchanged, {len(outcome['removed'])} removed; {rows['quarantined_rows']} row(s) quarantined"
-                )
-                failed = [r for r in results if not r["success"]]
-                blocking = [r for r in failed if r["severity"] == "blocking"]
-                yield dg.MaterializeResult(
-                    asset_key=dg.AssetKey(["raw", source]),
-                    metadata={
-                        "dagster/row_count": outcome["rows"],
-                        "files_loaded": dg.MetadataValue.json(outcome["loaded"]),
-                        "files_unchanged": len(outcome["unchanged"]),
-                        "files_removed": dg.MetadataValue.json(outcome["removed"]),
-                        "quarantined_rows": rows["quarantined_rows"],
-                        "seconds": dg.MetadataValue.json(seconds),
-                    },
-                )
-                yield dg.AssetCheckResult(
-                    asset_key=dg.AssetKey(["raw", source]),
-                    check_name="contract",
-                    passed=not failed,
-                    severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
-                    metadata={
-                        "quarantined_rows": rows["quarantined_rows"],
-                        "rows": rows["rows"],
-                        "row_failures_by_rule": dg.MetadataValue.json(rows["by_rule"]),
-                        "failed_expectations": dg.MetadataValue.json(
-                            [f"{r['check_name']}: {r['message']}" for r in failed]
-                        ),
-                    },
-                )
+                            outcome = sync_source(con, contract, items.get(source, []))
+                        except ExportError as exc:
+                            raise dg.Failure(description=str(exc)) from exc
+                    with phase("row_checks", source, seconds):
+                        rows = check_rows(con, contract)
+                    with phase("expectations", source, seconds):
+                        frame, sample = expectations.contract_frame(con, contract)
+                        future = expectations.validate_async(contract, frame, sample)
+                        del frame
+                    pending.append((source, outcome, rows, seconds, future))
+            except Exception:
+                for entry in pending:  # sources done before the failure are reported as before
+                    yield from _report(context, con, files, *entry)
+                raise
+            for entry in pending:
+                yield from _report(context, con, files, *entry)
 
     return _load
 

@@ -29,12 +29,25 @@ create table if not exists raw._loads (
 META_COLUMNS = ("_extra", "_source_file", "_row_number", "_collection_year", "_active", "_quarantined")
 
 
+_DIGESTS: dict[tuple, str] = {}
+
+
 def sha256_of(path: Path) -> str:
+    """The file's sha256, remembered for as long as its size, mtime, ctime and inode stay the
+    same (an XML export feeds three tables and is hashed once, not three times)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    found = _DIGESTS.get(key)
+    if found is not None:
+        return found
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    if len(_DIGESTS) > 10_000:
+        _DIGESTS.clear()
+    _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> str:

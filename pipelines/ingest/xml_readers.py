@@ -23,8 +23,21 @@ SSDA903_EPISODE = {"DECOM": "DECOM", "RNE": "RNE", "LS": "LS", "CIN": "CIN", "PL
                    "PL_POST": "PL_POST", "URN": "URN"}
 
 
+_LOCAL: dict = {}
+
+
 def _local(tag) -> str:
-    return tag.split("}")[-1] if isinstance(tag, str) else ""
+    """Local name of an element's tag (namespace dropped; '' for comments and PIs), memoised:
+    a file has a handful of distinct tags and millions of elements."""
+    try:
+        return _LOCAL[tag]
+    except KeyError:
+        name = tag.split("}")[-1] if isinstance(tag, str) else ""
+        if len(_LOCAL) < 10_000:
+            _LOCAL[tag] = name
+        return name
+    except TypeError:  # an unhashable tag: never from lxml, but stay safe
+        return ""
 
 
 def _text(element) -> str | None:
@@ -36,6 +49,22 @@ def _text(element) -> str | None:
 
 def _children(element) -> dict[str, object]:
     return {_local(child.tag): child for child in element}
+
+
+def _fields(element, wanted) -> dict[str, str | None]:
+    """Text of the direct children of ``element`` whose local names are in ``wanted``
+    (mapping local name → column); the last one wins, as with ``_children``."""
+    row = {}
+    local = _LOCAL.get
+    for child in element:
+        name = local(child.tag) or _local(child.tag)
+        column = wanted.get(name)
+        if column is not None:
+            text = child.text
+            if text is not None:
+                text = text.strip() or None
+            row[column] = text
+    return row
 
 
 def _iterparse(path: Path, tag: str):
@@ -118,53 +147,74 @@ def _plans(cin_details) -> list:
     return plans
 
 
+_CIN_IDENTIFIERS = {name: name for name in (
+    "LAchildID", "UPN", "PersonBirthDate", "ExpectedPersonBirthDate", "GenderCurrent", "Sex", "PersonDeathDate",
+)}
+_CIN_CHARACTERISTICS = {"Ethnicity": "Ethnicity"}
+_CIN_DETAILS = {name: name for name in (
+    "CINreferralDate", "ReferralSource", "PrimaryNeedCode", "CINclosureDate", "ReasonForClosure", "ReferralNFA",
+)}
+_CIN_PLAN = {name: name for name in (
+    "CPPstartDate", "CPPendDate", "InitialCategoryOfAbuse", "LatestCategoryOfAbuse", "NumberOfPreviousCPP",
+)}
+
+
 def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
     """Rows of cin_children, cin_details and cin_cp_plans from a CIN census ``<Message>``."""
+    local = _LOCAL.get
     for child in _iterparse(path, "Child"):
-        parts = _children(child)
-        identifiers = _children(parts["ChildIdentifiers"]) if "ChildIdentifiers" in parts else {}
+        identifiers_el = characteristics_el = None
+        details_els = []
+        for part in child:  # the last ChildIdentifiers/ChildCharacteristics wins
+            name = local(part.tag) or _local(part.tag)
+            if name == "CINdetails":
+                details_els.append(part)
+            elif name == "ChildIdentifiers":
+                identifiers_el = part
+            elif name == "ChildCharacteristics":
+                characteristics_el = part
+        identifiers = _fields(identifiers_el, _CIN_IDENTIFIERS) if identifiers_el is not None else {}
         characteristics = (
-            _children(parts["ChildCharacteristics"]) if "ChildCharacteristics" in parts else {}
+            _fields(characteristics_el, _CIN_CHARACTERISTICS) if characteristics_el is not None else {}
         )
-        child_id = _text(identifiers.get("LAchildID"))
+        child_id = identifiers.get("LAchildID")
         yield "cin_children", {
             "LAchildID": child_id,
-            "UPN": _text(identifiers.get("UPN")),
-            "PersonBirthDate": _text(identifiers.get("PersonBirthDate")),
-            "ExpectedPersonBirthDate": _text(identifiers.get("ExpectedPersonBirthDate")),
-            "GenderCurrent": _text(identifiers.get("GenderCurrent")),
-            "Sex": _text(identifiers.get("Sex")),
-            "PersonDeathDate": _text(identifiers.get("PersonDeathDate")),
-            "Ethnicity": _text(characteristics.get("Ethnicity")),
+            "UPN": identifiers.get("UPN"),
+            "PersonBirthDate": identifiers.get("PersonBirthDate"),
+            "ExpectedPersonBirthDate": identifiers.get("ExpectedPersonBirthDate"),
+            "GenderCurrent": identifiers.get("GenderCurrent"),
+            "Sex": identifiers.get("Sex"),
+            "PersonDeathDate": identifiers.get("PersonDeathDate"),
+            "Ethnicity": characteristics.get("Ethnicity"),
             "_row_number": child.sourceline,
         }
-        for position, details in enumerate(
-            (e for e in child if _local(e.tag) == "CINdetails"), start=1
-        ):
-            fields = _children(details)
-            referral = _text(fields.get("CINreferralDate"))
+        for position, details in enumerate(details_els, start=1):
+            fields = _fields(details, _CIN_DETAILS)
+            referral = fields.get("CINreferralDate")
+            need = fields.get("PrimaryNeedCode")
             yield "cin_details", {
                 "LAchildID": child_id,
                 "CINdetailsPosition": str(position),
                 "CINreferralDate": referral,
-                "ReferralSource": _text(fields.get("ReferralSource")),
-                "PrimaryNeedCode": _text(fields.get("PrimaryNeedCode")),
-                "CINclosureDate": _text(fields.get("CINclosureDate")),
-                "ReasonForClosure": _text(fields.get("ReasonForClosure")),
-                "ReferralNFA": _text(fields.get("ReferralNFA")),
+                "ReferralSource": fields.get("ReferralSource"),
+                "PrimaryNeedCode": need,
+                "CINclosureDate": fields.get("CINclosureDate"),
+                "ReasonForClosure": fields.get("ReasonForClosure"),
+                "ReferralNFA": fields.get("ReferralNFA"),
                 "_row_number": details.sourceline,
             }
             for plan in _plans(details):
-                plan_fields = _children(plan)
+                plan_fields = _fields(plan, _CIN_PLAN)
                 yield "cin_cp_plans", {
                     "LAchildID": child_id,
                     "CINreferralDate": referral,
-                    "PrimaryNeedCode": _text(fields.get("PrimaryNeedCode")),
-                    "CPPstartDate": _text(plan_fields.get("CPPstartDate")),
-                    "CPPendDate": _text(plan_fields.get("CPPendDate")),
-                    "InitialCategoryOfAbuse": _text(plan_fields.get("InitialCategoryOfAbuse")),
-                    "LatestCategoryOfAbuse": _text(plan_fields.get("LatestCategoryOfAbuse")),
-                    "NumberOfPreviousCPP": _text(plan_fields.get("NumberOfPreviousCPP")),
+                    "PrimaryNeedCode": need,
+                    "CPPstartDate": plan_fields.get("CPPstartDate"),
+                    "CPPendDate": plan_fields.get("CPPendDate"),
+                    "InitialCategoryOfAbuse": plan_fields.get("InitialCategoryOfAbuse"),
+                    "LatestCategoryOfAbuse": plan_fields.get("LatestCategoryOfAbuse"),
+                    "NumberOfPreviousCPP": plan_fields.get("NumberOfPreviousCPP"),
                     "_row_number": plan.sourceline,
                 }
 
