@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,20 @@ MEASURE_VALUE_COLUMNS = (
     "denominator",
     "value",
 )
+
+
+# DuckDB's memory budget for heavy work (models, loading): beyond it DuckDB spills to a temp
+# folder beside the warehouse instead of growing. OBA_DUCKDB_MEMORY_LIMIT overrides it
+# (e.g. "8GB"; "" leaves DuckDB's own default, 80% of RAM).
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+def apply_duckdb_settings(con: duckdb.DuckDBPyConnection) -> None:
+    """Hold the connection's database to the memory budget (settings are per database
+    instance: each Dagster step opens its own, so every heavy step calls this)."""
+    limit = os.environ.get("OBA_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+    if limit:
+        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
 
 
 class ModelError(ValueError):
@@ -169,6 +184,7 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
 
 def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
     """Create or replace the model's table in one statement; returns its row count."""
+    apply_duckdb_settings(con)
     con.execute(f"set search_path = '{SEARCH_PATH}'")
     con.execute(f"create schema if not exists {model.layer}")
     try:
@@ -212,11 +228,22 @@ def build_measure_values(con: duckdb.DuckDBPyConnection, catalogue: dict[str, Me
                 f"{measure.path}: a measure query returns {len(MEASURE_VALUE_COLUMNS)} columns "
                 f"({', '.join(MEASURE_VALUE_COLUMNS)}); this one returns {width}"
             )
-    con.execute(
-        "create or replace table marts.measure_values as\n"
-        f"select * from (\n{measure_values_sql(catalogue)}\n) "
-        "order by measure_id, breakdown, breakdown_value, period_end"
-    )
+    # One measure at a time into a temporary table, then one sorted table: a single union of
+    # every measure ran all their aggregations at once, and under a memory budget spilled.
+    apply_duckdb_settings(con)
+    con.execute(f"create or replace temp table _measure_values as {measure_values_sql({})}")
+    for measure in catalogue.values():
+        try:
+            con.execute(f"insert into _measure_values {measure_values_sql({measure.id: measure})}")
+        except duckdb.Error as exc:
+            raise ModelError(f"{measure.path}: {exc}") from exc
+    try:
+        con.execute(
+            "create or replace table marts.measure_values as "
+            "select * from _measure_values order by measure_id, breakdown, breakdown_value, period_end"
+        )
+    finally:
+        con.execute("drop table if exists _measure_values")
     return con.execute("select count(*) from marts.measure_values").fetchone()[0]
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import tempfile
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -27,7 +28,9 @@ from pipelines.ingest.timing import phase
 from pipelines.ingest.xml_readers import cin_reference_date
 from pipelines.ingest.xml_stage import XmlStager
 from pipelines.quality import CONTRACT_RESULTS_DDL, check_rows
+from pipelines.sqlmodels import apply_duckdb_settings
 from pipelines.stories import StoryError, load_stories, story_files
+
 
 def _replace_table(con, table: str, frame: pd.DataFrame) -> None:
     con.register("_frame", frame)
@@ -139,22 +142,31 @@ def _xml_year(family: str, f) -> int | None:
     return year
 
 
-def _xml_to_load(con, f, sources: list[str]) -> bool:
-    """Whether any table of XML file ``f`` will be (re)loaded: its sha256 differs from the one
-    recorded in raw._loads for that table (sync_source's own test)."""
-    names = [p.source for p in f.parts if p.source in sources]
-    if not names:
-        return False
+def _xml_to_load(con, xml_files: list, sources: list[str]) -> list:
+    """The XML files of which some table will be (re)loaded: sync_source's own test (sha256
+    differs from the one recorded in raw._loads). A file never loaded needs no hash to know, so
+    its parsing starts at once; files loaded before are hashed two at a time."""
     con.execute(LOADS_DDL)
-    recorded = dict(
-        con.execute(
-            "select source, sha256 from raw._loads where source_file = ? and source in "
-            f"({', '.join('?' for _ in names)})",
-            [f.relative, *names],
-        ).fetchall()
-    )
-    digest = sha256_of(f.path)
-    return any(recorded.get(name) != digest for name in names)
+    recorded: dict[str, dict[str, str]] = defaultdict(dict)
+    for source, source_file, digest in con.execute(
+        f"select source, source_file, sha256 from raw._loads where source in ({', '.join('?' for _ in sources)})",
+        sources,
+    ).fetchall():
+        recorded[source_file][source] = digest
+
+    def changed(f) -> bool:
+        names = [p.source for p in f.parts if p.source in sources]
+        seen = recorded.get(f.relative, {})
+        if not names:
+            return False
+        if any(name not in seen for name in names):
+            return True
+        digest = sha256_of(f.path)
+        return any(seen[name] != digest for name in names)
+
+    with ThreadPoolExecutor(2) as pool:  # hashlib releases the GIL
+        flags = list(pool.map(changed, xml_files))
+    return [f for f, flag in zip(xml_files, flags, strict=True) if flag]
 
 
 def _report(context, con, files, source, outcome, rows, seconds, future):
@@ -236,7 +248,8 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
             tempfile.TemporaryDirectory(prefix="oba-xml-") as scratch,
             contextlib.ExitStack() as stack,
         ):
-            staged_xml = [f for f in files if f.kind == "xml" and _xml_to_load(con, f, sources)]
+            apply_duckdb_settings(con)
+            staged_xml = _xml_to_load(con, [f for f in files if f.kind == "xml"], sources)
             stager = stack.enter_context(
                 XmlStager(
                     Path(scratch),

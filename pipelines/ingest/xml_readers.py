@@ -86,7 +86,7 @@ def _iterparse(path: Path, tag: str):
 
 def read_ssda903_xml(path: Path) -> Iterator[tuple[str, dict]]:
     """Rows of ssda903_header, ssda903_episodes and ssda903_oc3 from an ``<EXPSSDA903>`` file."""
-    for child in _iterparse(path, "CHILD"):
+    for child in _iterparse(path, "{*}CHILD"):  # any namespace, or none
         if child.getparent() is None or _local(child.getparent().tag) != "EXPSSDA903":
             continue
         header_el = None
@@ -124,7 +124,7 @@ def read_ssda903_xml(path: Path) -> Iterator[tuple[str, dict]]:
 def cin_reference_date(path: Path) -> str | None:
     """The census ReferenceDate from the message header (read without parsing the children)."""
     try:
-        for _, element in etree.iterparse(str(path), events=("end",), tag=("ReferenceDate", "Children")):
+        for _, element in etree.iterparse(str(path), events=("end",), tag=("{*}ReferenceDate", "{*}Children")):
             if _local(element.tag) == "ReferenceDate":
                 return _text(element)
             return None
@@ -162,7 +162,7 @@ _CIN_PLAN = {name: name for name in (
 def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
     """Rows of cin_children, cin_details and cin_cp_plans from a CIN census ``<Message>``."""
     local = _LOCAL.get
-    for child in _iterparse(path, "Child"):
+    for child in _iterparse(path, "{*}Child"):  # any namespace, or none
         identifiers_el = characteristics_el = None
         details_els = []
         for part in child:  # the last ChildIdentifiers/ChildCharacteristics wins

@@ -1,0 +1,1 @@
+"""Benchmarks at tiny, council and national scale: ``python -m benchmarks.run`` (see RESULTS.md)."""

@@ -1,0 +1,207 @@
+"""The benchmark report: machine, versions, per-stage table and the targets as ratios."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+STAGE_ROWS = (
+    ("ingest", "ingest (raw loading)"),
+    ("contracts", "contracts (row checks + GX suites)"),
+    ("models", "models (staging/intermediate/marts SQL)"),
+    ("baselines", "baselines (marts.measure_status)"),
+    ("publish", "publish (published SQL, site, board pack, downloads)"),
+    ("startup", "start-up (imports, definitions, run launch)"),
+    ("dagster", "between steps (Dagster overhead, output swap)"),
+)
+PACKAGES = ("duckdb", "dagster", "pandas", "great-expectations", "pyarrow", "lxml")
+GB = 1e9
+MB = 1e6
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    ram = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    ram = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    versions = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_bytes": ram,
+        "os": platform.platform(),
+        "versions": versions,
+    }
+
+
+def _s(value) -> str:
+    return "–" if value is None else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _gb(value) -> str:
+    return "–" if not value else f"{value / GB:.2f}"
+
+
+def _verdict(ok: bool) -> str:
+    return "**pass**" if ok else "**MISS**"
+
+
+def targets(results: dict) -> list[tuple[str, str, str, str]]:
+    """(target, measured, ratio, verdict) rows for the scales present."""
+    rows = []
+    tiny, council, national = results.get("tiny"), results.get("council"), results.get("national")
+    if national:
+        floor = national["scan_floor"]["seconds"]
+        if tiny:
+            cost = national["whole_seconds"] - tiny["whole_seconds"]
+            xml = (national["xml_staged"]["seconds"] or 0) - (tiny["xml_staged"]["seconds"] or 0)
+            rows.append((
+                "data-dependent cost ≤ 10 × scan floor (national − tiny, XML staging excluded: XML has its own MB/s target)",
+                f"{cost - xml:.1f} s vs floor {floor:.2f} s",
+                f"{(cost - xml) / floor:.1f} × floor",
+                _verdict((cost - xml) <= 10 * floor),
+            ))
+            rows.append((
+                "(for reference) national − tiny including XML staging",
+                f"{cost:.1f} s",
+                f"{cost / floor:.1f} × floor",
+                "–",
+            ))
+        models = national["stages"]["models"]["seconds"]
+        rows.append((
+            "SQL models alone ≤ 4 × scan floor (national)",
+            f"{models:.1f} s",
+            f"{models / floor:.1f} × floor",
+            _verdict(models <= 4 * floor),
+        ))
+        peak = national["peak_rss"]
+        rows.append((
+            "peak memory at national ≤ 3 GB (whole process, getrusage)",
+            f"{peak / GB:.2f} GB",
+            f"{peak / (3 * GB):.2f} × 3 GB",
+            _verdict(peak <= 3 * GB),
+        ))
+    for name, r in results.items():
+        xml = r["xml_staged"]
+        if xml and xml.get("mb_per_s") and xml["bytes"] >= 10 * MB:
+            rows.append((
+                f"XML ≥ 30 MB/s ({name}: parse, stage and insert, in the run; judged with ≥ 10 MB of XML)",
+                f"{xml['mb_per_s']:.1f} MB/s over {xml['bytes'] / MB:.0f} MB",
+                f"{xml['mb_per_s'] / 30:.2f} × 30 MB/s",
+                _verdict(xml["mb_per_s"] >= 30),
+            ))
+    if tiny:
+        rows.append((
+            "fixed cost: whole run at tiny ≤ 15 s",
+            f"{tiny['whole_seconds']:.1f} s",
+            f"{tiny['whole_seconds'] / 15:.2f} × 15 s",
+            _verdict(tiny["whole_seconds"] <= 15),
+        ))
+    if national and council:
+        time_ratio = national["whole_seconds"] / council["whole_seconds"]
+        episode_ratio = national["synth"]["episodes"] / council["synth"]["episodes"]
+        rows.append((
+            "linear growth: national/council time ratio ≤ 1.3 × episode ratio",
+            f"time × {time_ratio:.1f}, episodes × {episode_ratio:.1f}",
+            f"{time_ratio / episode_ratio:.2f} × episode ratio",
+            _verdict(time_ratio <= 1.3 * episode_ratio),
+        ))
+    return rows
+
+
+def markdown(payload: dict) -> str:
+    results = payload["results"]
+    m = payload["machine"]
+    names = list(results)
+    lines = [
+        f"Benchmark {payload['when']}: `{payload['command']}`",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {(m['ram_bytes'] or 0) / 2**30:.1f} GiB RAM; {m['os']}",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| SSDA903 episodes | " + " | ".join(f"{r['synth']['episodes']:,}" for r in results.values()) + " |",
+        "| children simulated | " + " | ".join(f"{r['synth']['n_children']:,}" for r in results.values()) + " |",
+        "| runs (whole-run seconds; the fastest is shown) | "
+        + " | ".join(", ".join(f"{x:.1f}" for x in r.get("repeats", [])) for r in results.values()) + " |",
+        "| CSV/Parquet exports (MB) | " + " | ".join(f"{r['scan_floor']['bytes'] / MB:,.0f}" for r in results.values()) + " |",
+        "| XML exports (MB) | " + " | ".join(f"{r['disk_bytes'].get('xml', 0) / MB:,.0f}" for r in results.values()) + " |",
+        "",
+        "Wall time (s), CPU time of the pipeline process (s, all threads, Chromium excluded) and "
+        "peak RSS (GB = 10⁹ bytes) of the pipeline process, per stage:",
+        "",
+        "| stage | " + " | ".join(f"{n} wall s | {n} CPU s | {n} peak GB" for n in names) + " |",
+        "|---|" + "---:|---:|---:|" * len(names),
+    ]
+    for key, label in STAGE_ROWS:
+        cells = []
+        for r in results.values():
+            stage = r["stages"].get(key, {})
+            cells += [_s(stage.get("seconds")), _s(stage.get("cpu_seconds")), _gb(stage.get("peak_rss"))]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = []
+    for r in results.values():
+        cells += [f"**{_s(r['whole_seconds'])}**", _s(r.get("cpu_seconds")), f"**{_gb(r['peak_rss'])}**"]
+    lines.append("| **whole run** (process start → run done) | " + " | ".join(cells) + " |")
+    cells = []
+    for r in results.values():
+        cells += [_s(r["scan_floor"]["seconds"]), "–", "–"]
+    lines.append("| scan floor: DuckDB count(*) over every CSV/Parquet export | " + " | ".join(cells) + " |")
+    cells = []
+    for r in results.values():
+        x = r["xml_staged"]
+        cells += [f"{_s(x['seconds'])} ({x['mb_per_s'] or 0:.1f} MB/s)" if x["files"] else "–", "–", _gb(x.get("peak_rss"))]
+    lines.append("| of which loading XML (parse, stage, insert; in ingest) | " + " | ".join(cells) + " |")
+    cells = []
+    for r in results.values():
+        x = r.get("xml_parse")
+        cells += [f"{x['mb_per_s']:.1f} MB/s" if x else "–", "–",
+                  f"+{x['rss_growth'] / 1e6:.0f} MB" if x else "–"]
+    lines.append("| XML parse only, largest file (rate / RSS growth) | " + " | ".join(cells) + " |")
+    cells = []
+    for r in results.values():
+        cells += [str(r["n_steps"]), _s(r.get("cpu_seconds_children")), _gb(r.get("peak_pss_tree"))]
+    lines.append(
+        "| Dagster steps / child processes' CPU s / peak PSS of the process tree (pipeline + GX and XML workers + Chromium, sampled every 0.1 s) | "
+        + " | ".join(cells) + " |"
+    )
+    lines += [
+        "",
+        "Load average (1 min) before → after each run: "
+        + ", ".join(
+            f"{n} {r['loadavg_before'][0]:.1f} → {r['loadavg_after'][0]:.1f}"
+            for n, r in results.items() if r.get("loadavg_before")
+        )
+        + f" (on {m['cores']} cores; above the core count the machine was shared and wall times are inflated).",
+    ]
+    lines += ["", "Targets:", "", "| target | measured | ratio | verdict |", "|---|---|---|---|"]
+    for row in targets(results):
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Slowest steps:", ""]
+    for name, r in results.items():
+        top = sorted(r["steps"], key=lambda s: -s["seconds"])[:6]
+        lines.append(
+            f"- {name}: " + ", ".join(f"{s['step']} {s['seconds']:.1f} s" for s in top)
+        )
+    return "\n".join(lines) + "\n"
