@@ -20,8 +20,8 @@ def materialise_all(
     exports: Path, out: Path, config: Path | None = None, groups: tuple[str, ...] | None = None
 ) -> dg.ExecuteInProcessResult:
     """Materialise the project's asset graph (or only the named groups) on ``exports``."""
-    from pipelines.defs.resources import ObaPaths
     from pipelines.definitions import defs
+    from pipelines.defs.resources import ObaPaths
 
     assets = list(defs.assets)
     out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import materialise_all, query
 
 D = dt.date
@@ -67,7 +66,7 @@ def _series(out: Path, measure_id: str) -> pd.DataFrame:
 
 def test_cla_count_matches_hand_count(hand_run):
     series = _series(hand_run, "cla_count")
-    assert dict(zip(series["period_end"], series["value"].astype(int))) == EXPECTED_CLA
+    assert dict(zip(series["period_end"], series["value"].astype(int), strict=True)) == EXPECTED_CLA
     assert (series["breakdown_value"] == "all").all()
 
 

@@ -3,7 +3,6 @@
 import shutil
 
 import pandas as pd
-
 from conftest import materialise_all, query
 
 WAREHOUSE = ("raw", "staging", "intermediate")

@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from conftest import materialise_all, query
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import materialise_all, query
 from pipelines.cli import main
 
 WAREHOUSE = ("raw", "staging", "intermediate", "marts")

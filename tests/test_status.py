@@ -5,7 +5,6 @@ import shutil
 
 import pandas as pd
 import pytest
-
 from conftest import materialise_all, query
 
 WAREHOUSE = ("raw", "staging", "intermediate", "marts")

@@ -72,7 +72,7 @@ def assess_all(
     log=None,
 ) -> pd.DataFrame:
     """Assess every series; lock the forecast the first time an explicit baseline end is seen."""
-    direction = dict(zip(measures["measure_id"], measures["direction_of_good"]))
+    direction = dict(zip(measures["measure_id"], measures["direction_of_good"], strict=True))
     frames = []
     for (measure_id, breakdown, breakdown_value), s in headline_series(values).items():
         if measure_id not in direction:

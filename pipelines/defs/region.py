@@ -83,7 +83,7 @@ select measure_id, period_end, breakdown, breakdown_value, published_value as va
 def build_rollup(con, sources: dict[str, tuple[str, str]]) -> int:
     """``sources``: authority key → (display name, warehouse path). Returns rows written."""
     unions = []
-    for i, (key, (name, path)) in enumerate(sorted(sources.items())):
+    for i, (_key, (name, path)) in enumerate(sorted(sources.items())):
         alias = f"authority_{i}"
         con.execute(f"attach '{path}' as {alias} (read_only)")
         unions.append(
