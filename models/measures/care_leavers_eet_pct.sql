@@ -2,75 +2,19 @@
 -- value; of the care leavers in return Y's OC3 turning 19, 20 or 21 in the year (IN_TOUCH DIED
 -- and RHOM excluded; see int_care_leavers), the % in education, employment or training (ACTIV
 -- F1 P1 F2 P2 F4 P4 F5 P5; F3 P3 in returns before 2022). Breakdowns: sex, ethnicity.
-with periods as (
-    select * from int_ssda903_periods
-    where month(period_end) = 3
-),
-
-care_leavers as (
-    select * from int_care_leavers
-),
-
-members as (
-    select
-        period_end,
-        child_id,
-        is_eet as in_numerator,
-        'all' as "all",
-        sex,
-        ethnicity,
-    from care_leavers
-),
-
-long as (
-    unpivot members
-    on "all", sex, ethnicity
-    into name breakdown value breakdown_value
-),
-
-breakdown_values as (
-    select distinct breakdown, breakdown_value from long
-    union
-    select 'all' as breakdown, 'all' as breakdown_value
-),
-
-grid as (
-    select
-        periods.period_end,
-        breakdown_values.breakdown,
-        breakdown_values.breakdown_value,
-    from periods
-    cross join breakdown_values
-),
-
--- int_care_leavers has one row per care leaver and return, so count(*) counts each once.
-counts as (
-    select
-        period_end,
-        breakdown,
-        breakdown_value,
-        count_if(in_numerator) as care_leavers_in_numerator,
-        count(*) as care_leavers,
-    from long
-    group by period_end, breakdown, breakdown_value
+with outcomes as (
+    select * from int_care_leaver_outcomes
 ),
 
 final as (
     select
-        grid.period_end,
-        grid.breakdown,
-        grid.breakdown_value,
-        coalesce(counts.care_leavers_in_numerator, 0) as numerator,
-        coalesce(counts.care_leavers, 0) as denominator,
-        case
-            when coalesce(counts.care_leavers, 0) > 0
-                then 100.0 * counts.care_leavers_in_numerator / counts.care_leavers
-        end as value,
-    from grid
-    left join counts
-        on counts.period_end = grid.period_end
-        and counts.breakdown = grid.breakdown
-        and counts.breakdown_value = grid.breakdown_value
+        period_end,
+        breakdown,
+        breakdown_value,
+        in_eet as numerator,
+        care_leavers as denominator,
+        case when care_leavers > 0 then 100.0 * in_eet / care_leavers end as value,
+    from outcomes
 )
 
 select * from final
