@@ -6,6 +6,7 @@ writes ``<OBA_OUT>/<authority>/``; an unpartitioned run (the regional roll-up) w
 """
 
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -80,30 +81,89 @@ class ObaPaths(dg.ConfigurableResource):
         return cfg
 
 
+SCHEMAS = ("raw", "staging", "intermediate", "marts", "quality", "published")
+# While a run executes, its warehouse stays open and each step gets a connection to it (a
+# DuckDB cursor: its own session, temp objects and settings), so a step does not pay for
+# opening the file and checkpointing it on close. Once the database holds more than this
+# much memory after a step (large exports), it is closed, as each step used to do, so that
+# its buffers do not stay resident through the Python-heavy steps that follow.
+HOLD_MEMORY_BYTES = 256 * 1024 * 1024
+
+
 class Warehouse(DuckDBResource):
     """The DuckDB warehouse; per authority (and one for the region) when authorities are set."""
 
     authorities_file: str = ""
     out_dir: str = ""
     _path: str | None = PrivateAttr(default=None)
+    _holding: bool = PrivateAttr(default=False)
+    _held: object = PrivateAttr(default=None)
+    _users: int = PrivateAttr(default=0)
+    _schemas_ready: bool = PrivateAttr(default=False)
+    _lock: object = PrivateAttr(default_factory=threading.Lock)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.authorities_file:
             key = _partition(context) or REGION_KEY
             self._path = str(Path(self.out_dir) / key / "warehouse.duckdb")
+        self._holding = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        with self._lock:
+            self._holding = False
+            self._release()
 
     @property
     def path(self) -> str:
         return self._path or self.database
 
+    @property
+    def schemas_ready(self) -> bool:
+        """The layers' schemas were created on the warehouse held open (no need to again)."""
+        return self._schemas_ready
+
+    def note_schemas_ready(self) -> None:
+        if self._held is not None:
+            self._schemas_ready = True
+
+    def _connect(self):
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        return duckdb_lib.connect(self.path, config={"custom_user_agent": "dagster", **self.connection_config})
+
+    def _release(self) -> None:
+        held, self._held, self._schemas_ready = self._held, None, False
+        if held is not None:
+            held.close()
+
     @contextmanager
     def get_connection(self):
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb_lib.connect(self.path, config={"custom_user_agent": "dagster", **self.connection_config})
+        if not self._holding:
+            con = self._connect()
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        with self._lock:
+            if self._held is None:
+                self._held = self._connect()
+            con = self._held.cursor()
+            self._users += 1
         try:
             yield con
         finally:
             con.close()
+            with self._lock:
+                self._users -= 1
+                if self._held is not None and self._users == 0 and self._memory() > HOLD_MEMORY_BYTES:
+                    self._release()
+
+    def _memory(self) -> int:
+        try:
+            found = self._held.execute("select sum(memory_usage_bytes) from duckdb_memory()").fetchone()
+        except duckdb_lib.Error:
+            return HOLD_MEMORY_BYTES + 1
+        return int(found[0] or 0)
 
 
 defs = dg.Definitions(
@@ -133,8 +193,11 @@ def warehouse_connection(duckdb: DuckDBResource):
         path = getattr(duckdb, "path", duckdb.database)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with duckdb.get_connection() as con:
-            for schema in ("raw", "staging", "intermediate", "marts", "quality", "published"):
-                con.execute(f"create schema if not exists {schema}")
+            if not getattr(duckdb, "schemas_ready", False):
+                for schema in SCHEMAS:
+                    con.execute(f"create schema if not exists {schema}")
+                if hasattr(duckdb, "note_schemas_ready"):
+                    duckdb.note_schemas_ready()
             con.execute(f"set search_path = '{SEARCH_PATH}'")
             register_macro(con)
             yield con
