@@ -190,6 +190,11 @@ def _run_locked(
     authorities: Path | None,
     partition: str | None,
 ) -> int:
+    from pipelines import expectations
+
+    # The contract checks' GX worker imports great-expectations (seconds) while this process
+    # imports Dagster and the definitions and loads the exports.
+    expectations.prewarm()
     scratch = target / f".run-{os.getpid()}-{int(time.time())}"
     work = scratch / target.name if authorities else scratch
     work.mkdir(parents=True)

@@ -17,8 +17,9 @@ exact unless an expectation has more than ``FLAGGED_ROWS`` suspect rows (then th
 
 Importing GX takes seconds, so suites run in a worker process (``python -m
 pipelines.expectations``, a plain subprocess that imports GX once and then validates what it is
-sent, in order): ``prewarm()`` starts it early (the raw layer's first step does), so the import
-overlaps loading on another core, and ``validate_async`` hands it a suite while the loader goes
+sent, in order): ``prewarm()`` starts it early (``oba run`` does before it even imports Dagster,
+and the raw layer's first step does), so the import overlaps start-up and loading on another
+core, and ``validate_async`` hands it a suite while the loader goes
 on. If the worker cannot be used, validation runs in this process as before.
 """
 
@@ -35,10 +36,12 @@ import sys
 import threading
 import warnings
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the callers (and by the worker, for GX)
+    import pandas as pd
 
-from pipelines.contracts import Contract
+    from pipelines.contracts import Contract
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")  # GX progress bars would flood run logs
@@ -386,6 +389,7 @@ def _serve_forever() -> int:
     sys.stdout = sys.stderr  # nothing but replies may reach the pipe
     import great_expectations  # noqa: F401  (the slow import, once)
 
+    _context()  # ready before the first suite arrives
     while True:
         try:
             contract, frame, sample = pickle.load(requests)
