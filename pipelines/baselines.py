@@ -178,8 +178,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+# The fits are tiny (tens of points, a handful of parameters): OpenBLAS's worker threads only
+# add hand-offs, and on a busy machine they spin for milliseconds per optimiser step (scipy's
+# L-BFGS-B took several times longer). One thread, unless the environment says otherwise; set
+# before scipy (imported with statsmodels, on the first fit) loads its OpenBLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 __all__ = [
     "ASSURANCES",
@@ -681,10 +687,11 @@ def _fit_model(name: str, y: np.ndarray, params: dict[str, float] | None = None)
     """Fit (or, with ``params``, re-create without estimation) a statsmodels model."""
     with _quiet():
         if name == "linear_trend":
-            import statsmodels.api as sm
+            from statsmodels.regression.linear_model import OLS
 
-            x = sm.add_constant(np.arange(len(y), dtype=float), has_constant="add")
-            return sm.OLS(y, x).fit()
+            t = np.arange(len(y), dtype=float)
+            x = np.column_stack([np.ones_like(t), t])  # what sm.add_constant(t) makes
+            return OLS(y, x).fit()
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
         spec = _ETS_SPECS[name]
