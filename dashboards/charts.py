@@ -1,8 +1,13 @@
-"""Pure chart builders: DataFrame in, plotly Figure out.
+"""Pure chart builders: DataFrame in, plotly figure JSON out.
 
 No chart carries people's text (story titles, action text): story markers carry only their
 number, and the story panel beside the chart holds the words, escaped. Figures are shipped to
 the page as JSON data (:func:`to_payload`), drawn by one local script.
+
+A figure is the plain dict plotly.js draws (``{"data": [...], "layout": {...}}``), written
+directly in the form plotly's own ``Figure(...).to_json()`` gives (the template expanded into
+``layout.template``, axis titles as ``{"text": ...}``); building plotly graph objects and
+validating every property cost more than all the rest of the site.
 """
 
 from __future__ import annotations
@@ -10,11 +15,11 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from dashboards.formatting import UNIT_LABELS
-from dashboards.theme import ROLE_COLOURS, SERIES_COLOURS, force_style, register
+from dashboards.theme import ROLE_COLOURS, SERIES_COLOURS, force_style, template_json
+
+Figure = dict  # {"data": [trace, ...], "layout": {...}}
 
 SITE_CONFIG = {
     "displaylogo": False,
@@ -43,6 +48,23 @@ def _dates(frame: pd.DataFrame) -> list[str]:
 
 def _values(column: pd.Series) -> list:
     return [None if pd.isna(v) else float(v) for v in column]
+
+
+def _trace(kind: str, **props) -> dict:
+    return {**{k: v for k, v in props.items() if v is not None}, "type": kind}
+
+
+def _layout(**props) -> dict:
+    """A layout with the one template; properties that are None, and empty lists of shapes or
+    annotations, are left out (as plotly leaves them out)."""
+    return {
+        "template": template_json(),
+        **{k: v for k, v in props.items() if v is not None and not (isinstance(v, list) and not v)},
+    }
+
+
+def _axis_title(text: str | None) -> dict:
+    return {"text": text} if text is not None else {}
 
 
 def story_positions(status: pd.DataFrame, stories: list[dict]) -> list[dict]:
@@ -87,7 +109,7 @@ def turn_the_curve(
     show_spc: bool = False,
     spc: bool = True,
     x_title: str | None = None,
-) -> go.Figure:
+) -> Figure:
     """The turn-the-curve chart of one measure (whole population).
 
     ``status``: pub_measure_status rows of the measure (period_end, value, forecast,
@@ -96,19 +118,18 @@ def turn_the_curve(
     target, spc (hidden until toggled unless ``show_spc``), story (numbered markers whose
     ``customdata`` is the story panel anchor ``story-N``). The baseline end is a vertical line.
     """
-    template = register()
     frame = status.sort_values("period_end").reset_index(drop=True)
     for column in ("value", "forecast", "forecast_lower", "forecast_upper", "spc_mean",
                    "spc_lower", "spc_upper", "target"):
         if column not in frame:
             frame[column] = float("nan")
-    fig = go.Figure()
+    data: list[dict] = []
     hover = _hover(unit)
     band = frame.dropna(subset=["forecast_lower", "forecast_upper"])
     if len(band):
         xs = _dates(band)
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _trace("scatter",
                 x=xs + xs[::-1],
                 y=_values(band["forecast_upper"]) + _values(band["forecast_lower"])[::-1],
                 fill="toself",
@@ -122,8 +143,8 @@ def turn_the_curve(
         )
     forecast = frame.dropna(subset=["forecast"])
     if len(forecast):
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _trace("scatter",
                 x=_dates(forecast),
                 y=_values(forecast["forecast"]),
                 mode="lines",
@@ -135,8 +156,8 @@ def turn_the_curve(
         )
     actual = frame[frame["period_end"] <= frame.loc[frame["value"].notna(), "period_end"].max()] \
         if frame["value"].notna().any() else frame.iloc[0:0]
-    fig.add_trace(
-        go.Scatter(
+    data.append(
+        _trace("scatter",
             x=_dates(actual),
             y=_values(actual["value"]),
             mode="lines+markers",
@@ -150,8 +171,8 @@ def turn_the_curve(
     )
     target = frame["target"].dropna()
     if len(target):
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _trace("scatter",
                 x=[_dates(frame)[0], _dates(frame)[-1]],
                 y=[float(target.iloc[-1])] * 2,
                 mode="lines",
@@ -169,8 +190,8 @@ def turn_the_curve(
             else _dates(spc_rows)[:1] * 2
         )
         visible = True if show_spc else "legendonly"
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _trace("scatter",
                 x=xs,
                 y=[float(spc_rows["spc_mean"].iloc[0])] * 2,
                 mode="lines",
@@ -185,8 +206,8 @@ def turn_the_curve(
         limits_y = [float(spc_rows["spc_upper"].iloc[0])] * 2 + [None] + [
             float(spc_rows["spc_lower"].iloc[0])
         ] * 2
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _trace("scatter",
                 x=limits_x,
                 y=limits_y,
                 mode="lines",
@@ -201,8 +222,8 @@ def turn_the_curve(
     markers = story_positions(frame, stories or [])
     for marker in markers:
         colour = force_style(marker["force"])["colour"]
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _trace("scatter",
                 x=[marker["x"].strftime("%Y-%m-%d")],
                 y=[marker["y"] if marker["y"] is not None else 0.04],
                 yaxis="y" if marker["y"] is not None else "y2",
@@ -242,12 +263,10 @@ def turn_the_curve(
             "showarrow": False, "xanchor": "right", "yanchor": "top",
             "font": {"size": 11, "color": ROLE_COLOURS["baseline"]},
         })
-    fig.update_layout(
-        template=template,
+    layout = _layout(
         title={"text": title, "x": 0, "font": {"size": 15}},
-        yaxis_title=UNIT_LABELS.get(unit, unit),
-        yaxis_rangemode="nonnegative",
-        xaxis_title=x_title,
+        yaxis={"title": _axis_title(UNIT_LABELS.get(unit, unit)), "rangemode": "nonnegative"},
+        xaxis={"title": _axis_title(x_title)},
         height=height,
         width=width,
         shapes=shapes,
@@ -260,18 +279,16 @@ def turn_the_curve(
     )
     if any(m["y"] is None for m in markers):
         # Stories on hidden (suppressed) figures sit along the foot of the chart.
-        fig.update_layout(
-            yaxis2={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
-        )
-    return fig
+        layout["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    return {"data": data, "layout": layout}
 
 
-def sparkline(series: pd.DataFrame, *, periods: int = 24) -> go.Figure:
+def sparkline(series: pd.DataFrame, *, periods: int = 24) -> Figure:
     """A small line of the last ``periods`` periods (period_end, value_num), for report cards."""
-    template = register()
     frame = series.sort_values("period_end").tail(periods)
-    fig = go.Figure(
-        go.Scatter(
+    data = [
+        _trace(
+            "scatter",
             x=_dates(frame),
             y=_values(frame["value_num"]),
             mode="lines",
@@ -279,9 +296,8 @@ def sparkline(series: pd.DataFrame, *, periods: int = 24) -> go.Figure:
             line={"color": ROLE_COLOURS["actual"], "width": 2},
             hoverinfo="skip",
         )
-    )
-    fig.update_layout(
-        template=template,
+    ]
+    layout = _layout(
         height=44,
         width=150,
         margin={"l": 2, "r": 2, "t": 4, "b": 4},
@@ -289,18 +305,18 @@ def sparkline(series: pd.DataFrame, *, periods: int = 24) -> go.Figure:
         yaxis={"visible": False},
         showlegend=False,
     )
-    return fig
+    return {"data": data, "layout": layout}
 
 
-def breakdown_bars(frame: pd.DataFrame, *, title: str, unit: str, width: int | None = None) -> go.Figure:
+def breakdown_bars(frame: pd.DataFrame, *, title: str, unit: str, width: int | None = None) -> Figure:
     """Latest values by breakdown value (breakdown_value, value_num, value text).
 
     Suppressed or missing cells have no bar and show their code (c, x, z) at the axis."""
-    template = register()
     frame = frame.reset_index(drop=True)
     labels = [str(v) for v in frame["breakdown_value"]]
-    fig = go.Figure(
-        go.Bar(
+    data = [
+        _trace(
+            "bar",
             y=labels,
             x=_values(frame["value_num"]),
             orientation="h",
@@ -311,17 +327,16 @@ def breakdown_bars(frame: pd.DataFrame, *, title: str, unit: str, width: int | N
             hovertemplate=f"%{{y}}: {_hover(unit).replace('y', 'x')}<extra></extra>",
             name="Latest",
         )
-    )
+    ]
     annotations = [
         {"x": 0, "y": label, "xref": "x", "yref": "y", "text": str(code), "showarrow": False,
          "xanchor": "left", "font": {"color": ROLE_COLOURS["suppressed"]}}
         for label, code, value in zip(labels, frame["value"], frame["value_num"], strict=True)
         if pd.isna(value)
     ]
-    fig.update_layout(
-        template=template,
+    layout = _layout(
         title={"text": title, "x": 0, "font": {"size": 14}},
-        xaxis_title=UNIT_LABELS.get(unit, unit),
+        xaxis={"title": _axis_title(UNIT_LABELS.get(unit, unit))},
         yaxis={"autorange": "reversed", "type": "category"},
         height=90 + 34 * max(len(frame), 1),
         width=width,
@@ -330,7 +345,7 @@ def breakdown_bars(frame: pd.DataFrame, *, title: str, unit: str, width: int | N
         annotations=annotations,
         showlegend=False,
     )
-    return fig
+    return {"data": data, "layout": layout}
 
 
 def lines_by_group(
@@ -341,13 +356,12 @@ def lines_by_group(
     group: str = "breakdown_value",
     height: int = 380,
     width: int | None = None,
-) -> go.Figure:
+) -> Figure:
     """One line per group (e.g. programme): period_end, value_num, ``group``."""
-    template = register()
-    fig = go.Figure()
+    data = []
     for i, (name, rows) in enumerate(frame.sort_values("period_end").groupby(group, sort=True)):
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _trace("scatter",
                 x=_dates(rows),
                 y=_values(rows["value_num"]),
                 mode="lines+markers",
@@ -359,24 +373,23 @@ def lines_by_group(
                 hovertemplate=f"%{{x|%b %Y}}: {_hover(unit)}<extra>%{{fullData.name}}</extra>",
             )
         )
-    fig.update_layout(
-        template=template,
+    layout = _layout(
         title={"text": title, "x": 0, "font": {"size": 15}},
-        yaxis_title=UNIT_LABELS.get(unit, unit),
+        yaxis={"title": _axis_title(UNIT_LABELS.get(unit, unit))},
         height=height,
         width=width,
         legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},
         margin={"l": 64, "r": 20, "t": 44, "b": 90},
     )
-    return fig
+    return {"data": data, "layout": layout}
 
 
-def trend(series: pd.DataFrame, *, title: str, unit: str, height: int = 230) -> go.Figure:
+def trend(series: pd.DataFrame, *, title: str, unit: str, height: int = 230) -> Figure:
     """A compact trend of one series (period_end, value_num), e.g. a programme quadrant."""
-    template = register()
     frame = series.sort_values("period_end")
-    fig = go.Figure(
-        go.Scatter(
+    data = [
+        _trace(
+            "scatter",
             x=_dates(frame),
             y=_values(frame["value_num"]),
             mode="lines+markers",
@@ -387,25 +400,29 @@ def trend(series: pd.DataFrame, *, title: str, unit: str, height: int = 230) -> 
             line={"color": ROLE_COLOURS["actual"], "width": 2},
             hovertemplate=f"%{{x|%b %Y}}: {_hover(unit)}<extra></extra>",
         )
-    )
-    fig.update_layout(
-        template=template,
+    ]
+    layout = _layout(
         title={"text": title, "x": 0, "font": {"size": 13}},
-        yaxis_title=UNIT_LABELS.get(unit, unit),
+        yaxis={"title": _axis_title(UNIT_LABELS.get(unit, unit))},
         height=height,
         margin={"l": 56, "r": 12, "t": 36, "b": 36},
         showlegend=False,
     )
-    return fig
+    return {"data": data, "layout": layout}
 
 
-def to_payload(fig: go.Figure, config: dict | None = None) -> str:
+def to_payload(fig, config: dict | None = None) -> str:
     """The figure as JSON data for a ``<script type="application/json">`` element.
 
     ``<``, ``>``, ``&`` and line separators are escaped as \\uXXXX, so the text can never
     close the script element or be read as markup.
     """
-    body = json.loads(pio.to_json(fig, validate=False))
+    if isinstance(fig, dict):
+        body = fig
+    else:  # a plotly Figure
+        import plotly.io as pio
+
+        body = json.loads(pio.to_json(fig, validate=False))
     payload = {"data": body.get("data", []), "layout": body.get("layout", {}),
                "config": config or SITE_CONFIG}
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

@@ -5,9 +5,6 @@ Meaning is never carried by colour alone: every status, force and SPC icon also 
 and a symbol or letter. The stylesheets are Jinja templates filled from :func:`css_variables`.
 """
 
-import plotly.graph_objects as go
-import plotly.io as pio
-
 OKABE_ITO = {
     "black": "#000000",
     "orange": "#E69F00",
@@ -131,20 +128,31 @@ def force_style(force) -> dict:
     return FORCES.get(force if isinstance(force, str) else "neutral", FORCES["neutral"])
 
 
+def template_layout() -> dict:
+    """The template's layout, as plain figure JSON (a fresh copy each call)."""
+    return {
+        "font": {"family": FONT, "size": 13, "color": INK},
+        "colorway": list(SERIES_COLOURS),
+        "paper_bgcolor": PAPER,
+        "plot_bgcolor": PAPER,
+        "xaxis": {"showgrid": False, "linecolor": "#444", "ticks": "outside"},
+        "yaxis": {"gridcolor": "#e5e5e5", "zeroline": False, "linecolor": "#444"},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "hoverlabel": {"font": {"family": FONT}},
+    }
+
+
+def template_json() -> dict:
+    """The template as it appears in a figure's JSON (``layout.template``)."""
+    return {"layout": template_layout()}
+
+
 def register() -> str:
-    """Register the template (idempotent) and return its name."""
+    """Register the template with plotly (idempotent) and return its name."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
     if TEMPLATE_NAME not in pio.templates:
-        pio.templates[TEMPLATE_NAME] = go.layout.Template(
-            layout=go.Layout(
-                font={"family": FONT, "size": 13, "color": INK},
-                colorway=SERIES_COLOURS,
-                paper_bgcolor=PAPER,
-                plot_bgcolor=PAPER,
-                xaxis={"showgrid": False, "linecolor": "#444", "ticks": "outside"},
-                yaxis={"gridcolor": "#e5e5e5", "zeroline": False, "linecolor": "#444"},
-                legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-                margin={"l": 60, "r": 20, "t": 50, "b": 50},
-                hoverlabel={"font": {"family": FONT}},
-            )
-        )
+        pio.templates[TEMPLATE_NAME] = go.layout.Template(layout=go.Layout(**template_layout()))
     return TEMPLATE_NAME
