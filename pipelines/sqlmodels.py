@@ -42,6 +42,30 @@ def apply_duckdb_settings(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
 
 
+def register_macros(con: duckdb.DuckDBPyConnection, models_dir: Path | None = None) -> None:
+    """Define the models' macros (``models/macros.sql``) on this connection."""
+    for statement in _macro_statements(models_dir or Path(__file__).resolve().parent.parent / "models"):
+        con.execute(statement)
+
+
+@functools.cache
+def _macro_statements(models_dir: Path) -> tuple[str, ...]:
+    path = models_dir / "macros.sql"
+    if not path.is_file():
+        return ()
+    statements = []
+    for statement in _parser().extract_statements(path.read_text(encoding="utf-8")):
+        statements.append(str(statement.query))
+    return tuple(statements)
+
+
+def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
+    """Settings, search path and macros for building models on ``con``."""
+    apply_duckdb_settings(con)
+    con.execute(f"set search_path = '{SEARCH_PATH}'")
+    register_macros(con)
+
+
 class ModelError(ValueError):
     """A model or catalogue entry is malformed; the message names the file."""
 
@@ -184,8 +208,7 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
 
 def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
     """Create or replace the model's table in one statement; returns its row count."""
-    apply_duckdb_settings(con)
-    con.execute(f"set search_path = '{SEARCH_PATH}'")
+    prepare_connection(con)
     con.execute(f"create schema if not exists {model.layer}")
     try:
         con.execute(f"create or replace table {model.table} as\n{model.sql}")
@@ -215,7 +238,7 @@ def measure_values_sql(catalogue: dict[str, Measure]) -> str:
 
 
 def build_measure_values(con: duckdb.DuckDBPyConnection, catalogue: dict[str, Measure]) -> int:
-    con.execute(f"set search_path = '{SEARCH_PATH}'")
+    prepare_connection(con)
     con.execute("create schema if not exists marts")
     for measure in catalogue.values():
         try:
@@ -230,7 +253,6 @@ def build_measure_values(con: duckdb.DuckDBPyConnection, catalogue: dict[str, Me
             )
     # One measure at a time into a temporary table, then one sorted table: a single union of
     # every measure ran all their aggregations at once, and under a memory budget spilled.
-    apply_duckdb_settings(con)
     con.execute(f"create or replace temp table _measure_values as {measure_values_sql({})}")
     for measure in catalogue.values():
         try:

@@ -36,12 +36,7 @@ with_age as (
         children.date_of_birth,
         coalesce(children.sex, 'Unknown') as sex,
         coalesce(children.ethnicity, 'Unknown') as ethnicity,
-        -- Whole years from the yyyymmdd difference: a 29 February birthday is reached
-        -- on 1 March in other years.
-        (
-            (year(period_end) * 10000 + month(period_end) * 100 + day(period_end))
-            - (year(date_of_birth) * 10000 + month(date_of_birth) * 100 + day(date_of_birth))
-        ) // 10000 as age,
+        age_years(date_of_birth, period_end) as age,
     from open_on_day
     left join children on children.child_id = open_on_day.child_id
 ),
@@ -55,15 +50,7 @@ final as (
         home_postcode_district,
         date_of_birth,
         age,
-        case
-            when date_of_birth is null then 'Unknown'
-            when date_of_birth > period_end then 'Unborn'
-            when age <= 4 then '0-4'
-            when age <= 9 then '5-9'
-            when age <= 15 then '10-15'
-            when age <= 17 then '16-17'
-            else '18+'
-        end as age_band,
+        age_band(date_of_birth, period_end) as age_band,
         sex,
         ethnicity,
         coalesce(cin, 'Unknown') as category_of_need,

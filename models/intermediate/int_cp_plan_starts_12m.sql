@@ -33,12 +33,7 @@ with_age as (
         children.date_of_birth,
         coalesce(children.sex, 'Unknown') as sex,
         coalesce(children.ethnicity, 'Unknown') as ethnicity,
-        -- Whole years from the yyyymmdd difference: a 29 February birthday is reached
-        -- on 1 March in other years.
-        (
-            (year(period_end) * 10000 + month(period_end) * 100 + day(period_end))
-            - (year(date_of_birth) * 10000 + month(date_of_birth) * 100 + day(date_of_birth))
-        ) // 10000 as age,
+        age_years(date_of_birth, period_end) as age,
     from starts
     left join children on children.child_id = starts.child_id
 ),
@@ -51,15 +46,7 @@ final as (
         is_repeat,
         date_of_birth,
         age,
-        case
-            when date_of_birth is null then 'Unknown'
-            when date_of_birth > period_end then 'Unborn'
-            when age <= 4 then '0-4'
-            when age <= 9 then '5-9'
-            when age <= 15 then '10-15'
-            when age <= 17 then '16-17'
-            else '18+'
-        end as age_band,
+        age_band(date_of_birth, period_end) as age_band,
         sex,
         ethnicity,
         coalesce(primary_need_code, 'Unknown') as category_of_need,

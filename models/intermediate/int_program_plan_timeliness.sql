@@ -22,12 +22,7 @@ eligible as (
         enrolments.sex,
         enrolments.ethnicity,
         enrolments.locality,
-        -- Whole years from the yyyymmdd difference: a 29 February birthday is reached
-        -- on 1 March in other years.
-        (
-            (year(period_end) * 10000 + month(period_end) * 100 + day(period_end))
-            - (year(date_of_birth) * 10000 + month(date_of_birth) * 100 + day(date_of_birth))
-        ) // 10000 as age,
+        age_years(date_of_birth, period_end) as age,
     from periods
     inner join enrolments
         on enrolments.start_date > (periods.period_end - interval 1 year)::date
@@ -44,15 +39,7 @@ final as (
         has_plan_within_30d,
         date_of_birth,
         age,
-        case
-            when date_of_birth is null then 'Unknown'
-            when date_of_birth > period_end then 'Unborn'
-            when age <= 4 then '0-4'
-            when age <= 9 then '5-9'
-            when age <= 15 then '10-15'
-            when age <= 17 then '16-17'
-            else '18+'
-        end as age_band,
+        age_band(date_of_birth, period_end) as age_band,
         sex,
         ethnicity,
         locality,

@@ -1,0 +1,22 @@
+-- Macros every model may call, defined on each connection that builds models (temporary:
+-- nothing here is stored in the warehouse). One statement per macro, separated by ';'.
+
+-- Whole years of age on a day, from the yyyymmdd difference: a 29 February birthday is
+-- reached on 1 March in other years.
+create or replace temp macro age_years(date_of_birth, on_day) as (
+    (year(on_day::date) * 10000 + month(on_day::date) * 100 + day(on_day::date))
+    - (year(date_of_birth::date) * 10000 + month(date_of_birth::date) * 100 + day(date_of_birth::date))
+) // 10000;
+
+-- The age band of a child on a day (the breakdown of models/measures.yml): 0-4, 5-9, 10-15, 16-17, 18+; Unborn before
+-- the date of birth, Unknown without one.
+create or replace temp macro age_band(date_of_birth, on_day) as
+    case
+        when date_of_birth is null then 'Unknown'
+        when date_of_birth::date > on_day::date then 'Unborn'
+        when age_years(date_of_birth, on_day) <= 4 then '0-4'
+        when age_years(date_of_birth, on_day) <= 9 then '5-9'
+        when age_years(date_of_birth, on_day) <= 15 then '10-15'
+        when age_years(date_of_birth, on_day) <= 17 then '16-17'
+        else '18+'
+    end;
