@@ -57,8 +57,9 @@ def register_macro(con: duckdb.DuckDBPyConnection, key: bytes | None = None) -> 
     block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
     ipad = bytes(b ^ 0x36 for b in block).hex()
     opad = bytes(b ^ 0x5C for b in block).hex()
+    # Null and blank identifiers give null: nullif makes the value null and null propagates
+    # through encode, || and sha256 (a case expression around it evaluated trim twice per row).
     con.execute(
         "create or replace temp macro pseudonym(x) as "
-        "case when x is null or trim(x::varchar) = '' then null else "
-        f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(trim(x::varchar))))) end"
+        f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(nullif(trim(x::varchar), '')))))"
     )

@@ -13,21 +13,6 @@ population as (
     select * from int_population_breakdowns
 ),
 
-members as (
-    select
-        period_end,
-        child_id,
-        'all' as "all",
-        age_band,
-    from snapshot
-),
-
-long as (
-    unpivot members
-    on "all", age_band
-    into name breakdown value breakdown_value
-),
-
 breakdown_values as (
     select distinct breakdown, breakdown_value from population
     union
@@ -49,11 +34,11 @@ grid as (
 counts as (
     select
         period_end,
-        breakdown,
-        breakdown_value,
+        case when grouping(age_band) = 0 then 'age_band' else 'all' end as breakdown,
+        case when grouping(age_band) = 0 then age_band else 'all' end as breakdown_value,
         count(*) as children,
-    from long
-    group by period_end, breakdown, breakdown_value
+    from snapshot
+    group by grouping sets ((period_end), (period_end, age_band))
 ),
 
 with_population as (

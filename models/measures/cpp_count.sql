@@ -13,7 +13,6 @@ members as (
     select
         period_end,
         child_id,
-        'all' as "all",
         age_band,
         sex,
         ethnicity,
@@ -21,14 +20,38 @@ members as (
     from snapshot
 ),
 
-long as (
-    unpivot members
-    on "all", age_band, sex, ethnicity, category_of_need
-    into name breakdown value breakdown_value
+-- int_cp_snapshot has one row per child and month end, so count(*) counts each once.
+-- One grouping set per breakdown reads it once.
+counts as (
+    select
+        period_end,
+        case
+            when grouping(age_band) = 0 then 'age_band'
+            when grouping(sex) = 0 then 'sex'
+            when grouping(ethnicity) = 0 then 'ethnicity'
+            when grouping(category_of_need) = 0 then 'category_of_need'
+            else 'all'
+        end as breakdown,
+        case
+            when grouping(age_band) = 0 then age_band
+            when grouping(sex) = 0 then sex
+            when grouping(ethnicity) = 0 then ethnicity
+            when grouping(category_of_need) = 0 then category_of_need
+            else 'all'
+        end as breakdown_value,
+        count(*) as children,
+    from members
+    group by grouping sets (
+        (period_end),
+        (period_end, age_band),
+        (period_end, sex),
+        (period_end, ethnicity),
+        (period_end, category_of_need)
+    )
 ),
 
 breakdown_values as (
-    select distinct breakdown, breakdown_value from long
+    select distinct breakdown, breakdown_value from counts
     union
     select 'all' as breakdown, 'all' as breakdown_value
 ),
@@ -40,17 +63,6 @@ grid as (
         breakdown_values.breakdown_value,
     from periods
     cross join breakdown_values
-),
-
--- int_cp_snapshot has one row per child and month end, so count(*) counts each once.
-counts as (
-    select
-        period_end,
-        breakdown,
-        breakdown_value,
-        count(*) as children,
-    from long
-    group by period_end, breakdown, breakdown_value
 ),
 
 final as (

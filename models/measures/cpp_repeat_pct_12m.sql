@@ -16,7 +16,6 @@ members as (
         child_id,
         cpp_start_date,
         is_repeat,
-        'all' as "all",
         age_band,
         sex,
         ethnicity,
@@ -24,14 +23,39 @@ members as (
     from plan_starts
 ),
 
-long as (
-    unpivot members
-    on "all", age_band, sex, ethnicity, category_of_need
-    into name breakdown value breakdown_value
+-- int_cp_plan_starts_12m has one row per plan and month end, so count(*) counts each once.
+-- One grouping set per breakdown reads it once.
+counts as (
+    select
+        period_end,
+        case
+            when grouping(age_band) = 0 then 'age_band'
+            when grouping(sex) = 0 then 'sex'
+            when grouping(ethnicity) = 0 then 'ethnicity'
+            when grouping(category_of_need) = 0 then 'category_of_need'
+            else 'all'
+        end as breakdown,
+        case
+            when grouping(age_band) = 0 then age_band
+            when grouping(sex) = 0 then sex
+            when grouping(ethnicity) = 0 then ethnicity
+            when grouping(category_of_need) = 0 then category_of_need
+            else 'all'
+        end as breakdown_value,
+        count_if(is_repeat) as repeat_plans,
+        count(*) as plans,
+    from members
+    group by grouping sets (
+        (period_end),
+        (period_end, age_band),
+        (period_end, sex),
+        (period_end, ethnicity),
+        (period_end, category_of_need)
+    )
 ),
 
 breakdown_values as (
-    select distinct breakdown, breakdown_value from long
+    select distinct breakdown, breakdown_value from counts
     union
     select 'all' as breakdown, 'all' as breakdown_value
 ),
@@ -43,18 +67,6 @@ grid as (
         breakdown_values.breakdown_value,
     from periods
     cross join breakdown_values
-),
-
--- int_cp_plan_starts_12m has one row per plan and month end, so count(*) counts each once.
-counts as (
-    select
-        period_end,
-        breakdown,
-        breakdown_value,
-        count_if(is_repeat) as repeat_plans,
-        count(*) as plans,
-    from long
-    group by period_end, breakdown, breakdown_value
 ),
 
 final as (

@@ -10,43 +10,74 @@ served as (
     select * from int_program_clients_served_12m
 ),
 
--- A client enrolled in two programmes is one client in every breakdown but 'program'.
+client_spans as (
+    select * from int_case_served_spans
+    where scope = 'client'
+),
+
+-- A client served by two programmes counts once in the other breakdowns: spans across all of
+-- a client's programmes never share a month end, so joining gives one row per client and day.
 clients as (
     select
-        period_end,
-        client_id,
-        'all' as "all",
-        any_value(age_band) as age_band,
-        any_value(sex) as sex,
-        any_value(ethnicity) as ethnicity,
-        any_value(locality) as locality,
-    from served
-    group by period_end, client_id
+        periods.period_end,
+        client_spans.client_id,
+        age_band(client_spans.date_of_birth, periods.period_end) as age_band,
+        client_spans.sex,
+        client_spans.ethnicity,
+        client_spans.locality,
+    from periods
+    inner join client_spans
+        on client_spans.start_date <= periods.period_end
+        and client_spans.end_date > (periods.period_end - interval 1 year)::date
 ),
 
-client_breakdowns as (
-    unpivot clients
-    on "all", age_band, sex, ethnicity, locality
-    into name breakdown value breakdown_value
-),
-
-program_breakdowns as (
+client_counts as (
     select
         period_end,
-        client_id,
-        'program' as breakdown,
-        program as breakdown_value,
-    from served
+        case
+            when grouping(age_band) = 0 then 'age_band'
+            when grouping(sex) = 0 then 'sex'
+            when grouping(ethnicity) = 0 then 'ethnicity'
+            when grouping(locality) = 0 then 'locality'
+            else 'all'
+        end as breakdown,
+        case
+            when grouping(age_band) = 0 then age_band
+            when grouping(sex) = 0 then sex
+            when grouping(ethnicity) = 0 then ethnicity
+            when grouping(locality) = 0 then locality
+            else 'all'
+        end as breakdown_value,
+        count(*) as clients,
+    from clients
+    group by grouping sets (
+        (period_end),
+        (period_end, age_band),
+        (period_end, sex),
+        (period_end, ethnicity),
+        (period_end, locality)
+    )
 ),
 
-long as (
-    select period_end, client_id, breakdown, breakdown_value from client_breakdowns
+-- int_program_clients_served_12m has one row per programme, client and month end.
+program_counts as (
+    select
+        period_end,
+        'program' as breakdown,
+        program as breakdown_value,
+        count(*) as clients,
+    from served
+    group by period_end, program
+),
+
+counts as (
+    select * from client_counts
     union all
-    select period_end, client_id, breakdown, breakdown_value from program_breakdowns
+    select * from program_counts
 ),
 
 breakdown_values as (
-    select distinct breakdown, breakdown_value from long
+    select distinct breakdown, breakdown_value from counts
     union
     select 'all' as breakdown, 'all' as breakdown_value
 ),
@@ -58,18 +89,6 @@ grid as (
         breakdown_values.breakdown_value,
     from periods
     cross join breakdown_values
-),
-
--- clients and program_breakdowns have one row per client (and programme) and month end,
--- so count(*) counts each once.
-counts as (
-    select
-        period_end,
-        breakdown,
-        breakdown_value,
-        count(*) as clients,
-    from long
-    group by period_end, breakdown, breakdown_value
 ),
 
 final as (

@@ -16,7 +16,6 @@ members as (
         period_end,
         client_id,
         is_improved,
-        'all' as "all",
         program,
         age_band,
         sex,
@@ -25,14 +24,43 @@ members as (
     from outcomes
 ),
 
-long as (
-    unpivot members
-    on "all", program, age_band, sex, ethnicity, locality
-    into name breakdown value breakdown_value
+-- int_program_assessment_outcomes has one row per programme, client and month end,
+-- so count(*) counts each once.
+-- One grouping set per breakdown reads it once.
+counts as (
+    select
+        period_end,
+        case
+            when grouping(program) = 0 then 'program'
+            when grouping(age_band) = 0 then 'age_band'
+            when grouping(sex) = 0 then 'sex'
+            when grouping(ethnicity) = 0 then 'ethnicity'
+            when grouping(locality) = 0 then 'locality'
+            else 'all'
+        end as breakdown,
+        case
+            when grouping(program) = 0 then program
+            when grouping(age_band) = 0 then age_band
+            when grouping(sex) = 0 then sex
+            when grouping(ethnicity) = 0 then ethnicity
+            when grouping(locality) = 0 then locality
+            else 'all'
+        end as breakdown_value,
+        count_if(is_improved) as improved_clients,
+        count(*) as clients,
+    from members
+    group by grouping sets (
+        (period_end),
+        (period_end, program),
+        (period_end, age_band),
+        (period_end, sex),
+        (period_end, ethnicity),
+        (period_end, locality)
+    )
 ),
 
 breakdown_values as (
-    select distinct breakdown, breakdown_value from long
+    select distinct breakdown, breakdown_value from counts
     union
     select 'all' as breakdown, 'all' as breakdown_value
 ),
@@ -44,19 +72,6 @@ grid as (
         breakdown_values.breakdown_value,
     from periods
     cross join breakdown_values
-),
-
--- int_program_assessment_outcomes has one row per programme, client and month end,
--- so count(*) counts each once.
-counts as (
-    select
-        period_end,
-        breakdown,
-        breakdown_value,
-        count_if(is_improved) as improved_clients,
-        count(*) as clients,
-    from long
-    group by period_end, breakdown, breakdown_value
 ),
 
 final as (

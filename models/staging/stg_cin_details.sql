@@ -7,7 +7,7 @@ with source as (
 renamed as (
     select
         pseudonym(lachildid) as child_id,
-        pseudonym(lachildid) || ':' || trim(cinreferraldate) as cin_id,
+        child_id || ':' || trim(cinreferraldate) as cin_id,
         try_strptime(nullif(trim(cinreferraldate), ''), '%Y-%m-%d')::date as referral_date,
         nullif(upper(trim(referralsource)), '') as referral_source,
         nullif(upper(trim(primaryneedcode)), '') as primary_need_code,

@@ -7,7 +7,7 @@ with source as (
 renamed as (
     select
         pseudonym(lachildid) as child_id,
-        pseudonym(lachildid) || ':' || trim(cinreferraldate) as cin_id,
+        child_id || ':' || trim(cinreferraldate) as cin_id,
         try_strptime(nullif(trim(cppstartdate), ''), '%Y-%m-%d')::date as cpp_start_date,
         try_strptime(nullif(trim(cppenddate), ''), '%Y-%m-%d')::date as cpp_end_date,
         nullif(upper(trim(initialcategoryofabuse)), '') as initial_category_of_abuse,
