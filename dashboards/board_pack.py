@@ -32,6 +32,7 @@ import pandas as pd
 import plotly.offline
 
 from dashboards import charts, theme
+from dashboards import chromium as browsers
 from dashboards.formatting import KIND_LABELS, generated_text, period_text
 from dashboards.published import PublishedTables
 from dashboards.site import (
@@ -285,8 +286,67 @@ def write_pack_html(folder: Path, tables: PublishedTables, headline: list[str],
     return path
 
 
-def print_pdf(html: Path, pdf: Path, chromium: str, *, timeout: float = TIMEOUT_S) -> None:
-    """Print ``html`` to ``pdf`` with headless Chromium; raises BoardPackError on failure."""
+# Switches of Chromium's one-shot headless commands (--print-to-pdf and its options): a browser
+# driven over its DevTools pipe must not get them (it would run the command and quit).
+_COMMAND_SWITCHES = ("--no-pdf-header-footer",)
+PIPE_FLAGS = tuple(f for f in CHROMIUM_FLAGS if f not in _COMMAND_SWITCHES)
+
+
+def prestart_chromium() -> None:
+    """Start the browser the board pack will print with, so that it is up by then (no-op when
+    there is no Chromium: the board pack step reports that)."""
+    try:
+        chromium = find_chromium()
+    except BoardPackError:
+        return
+    browsers.prestart(chromium, PIPE_FLAGS)
+
+
+def _browser(chromium: str) -> browsers.Browser | None:
+    """A started browser: the prestarted one, else one started now (None if it cannot start)."""
+    browser = browsers.take(chromium)
+    if browser is None:
+        try:
+            browser = browsers.Browser(chromium, PIPE_FLAGS)
+        except OSError:
+            return None
+    return browser
+
+
+def print_pdf(html: Path, pdf: Path, chromium: str, *, timeout: float = TIMEOUT_S,
+              browser: browsers.Browser | None = None) -> None:
+    """Print ``html`` to ``pdf`` with headless Chromium; raises BoardPackError on failure.
+
+    With ``browser`` (started ahead), it prints over the DevTools pipe; if that browser fails,
+    or without one, ``chromium --headless --print-to-pdf`` prints it.
+    """
+    if browser is not None:
+        started = time.monotonic()
+        try:
+            browser.print_to_pdf(html.resolve().as_uri(), pdf, budget_ms=VIRTUAL_TIME_BUDGET_MS,
+                                 timeout=timeout)
+        except TimeoutError as exc:
+            raise BoardPackError(f"Chromium did not finish printing within {timeout:.0f} s") from exc
+        except (browsers.BrowserError, OSError, ValueError, KeyError):
+            timeout = max(timeout - (time.monotonic() - started), 1.0)
+            pdf.unlink(missing_ok=True)
+        else:
+            _check_pdf(pdf, browser.stderr_tail())
+            return
+        finally:
+            browser.close()
+    _print_pdf_command(html, pdf, chromium, timeout=timeout)
+
+
+def _check_pdf(pdf: Path, tail: str) -> None:
+    if not pdf.is_file() or pdf.stat().st_size == 0:
+        raise BoardPackError(f"Chromium failed to print the board pack: {tail}")
+    with pdf.open("rb") as handle:
+        if handle.read(5) != b"%PDF-":
+            raise BoardPackError("Chromium wrote a file that is not a PDF")
+
+
+def _print_pdf_command(html: Path, pdf: Path, chromium: str, *, timeout: float) -> None:
     with tempfile.TemporaryDirectory(prefix="oba-chromium-") as profile:
         command = [
             chromium,
@@ -334,16 +394,20 @@ def write_board_pack(
     pdf_path = Path(pdf_path)
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".board_pack-", dir=pdf_path.parent))
+    browser = _browser(chromium)  # starts while the page is written, unless started before
     try:
         html = write_pack_html(work, tables, headline, generated)
         printed = work / "board_pack.pdf"
-        print_pdf(html, printed, chromium)
+        print_pdf(html, printed, chromium, browser=browser)
+        browser = None
         if keep_html is not None:
             if keep_html.exists():
                 shutil.rmtree(keep_html)
             shutil.copytree(work, keep_html, ignore=shutil.ignore_patterns("*.pdf"))
         os.replace(printed, pdf_path)
     finally:
+        if browser is not None:
+            browser.close()
         shutil.rmtree(work, ignore_errors=True)
     return BoardPackResult(
         path=pdf_path,
