@@ -253,6 +253,8 @@ def _run_locked(
     finally:
         progress.removeHandler(handler)
         shutil.rmtree(scratch, ignore_errors=True)
+        if "dashboards.chromium" in sys.modules:  # a browser started for a board pack never printed
+            sys.modules["dashboards.chromium"].close_unused()
     console.print(f"Finished in {time.monotonic() - started:.1f} s")
     return EXIT_OK
 
