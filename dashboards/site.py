@@ -471,6 +471,7 @@ class SiteBuilder:
             fig = charts.lines_by_group(
                 program_rows, title=f"{measure['name']} by programme", unit=measure["unit"]
             )
+            names = [x["name"] for x in programs]
             wide = program_rows.pivot_table(
                 index="period_end", columns="breakdown_value", values="value", aggfunc="first"
             ).sort_index(ascending=False)
@@ -479,9 +480,8 @@ class SiteBuilder:
                 "label": f"Line chart of {measure['name']} for each programme by period end. "
                 "The figures are in the tables below the chart.",
                 "rows": [
-                    {"period": period_text(p), "cells": [wide.loc[p].get(n) for n in
-                                                          (x["name"] for x in programs)]}
-                    for p in wide.index
+                    {"period": period_text(p), "cells": [row.get(n) for n in names]}
+                    for p, row in ((p, wide.loc[p]) for p in wide.index)
                 ],
             }
         sources = [s.strip() for s in str(measure.get("sources") or "").split(",") if s.strip()]
