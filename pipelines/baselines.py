@@ -172,6 +172,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -681,6 +682,27 @@ def _aicc_json(v: float) -> float | str:
     if math.isfinite(v):
         return float(v)
     return "-inf" if v < 0 else "inf"
+
+
+_PREWARM: list[threading.Thread] = []
+
+
+def prewarm() -> None:
+    """Import the statsmodels modules the fits use (a second or more) in a background thread:
+    called while the run waits on something else, so the first fit does not pay for it."""
+    if _PREWARM:
+        return
+    thread = threading.Thread(target=_import_models, name="statsmodels-import", daemon=True)
+    _PREWARM.append(thread)
+    thread.start()
+
+
+def _import_models() -> None:
+    try:
+        import statsmodels.regression.linear_model  # noqa: F401
+        import statsmodels.tsa.exponential_smoothing.ets  # noqa: F401
+    except Exception:  # the fit imports them again and reports any problem
+        pass
 
 
 def _fit_model(name: str, y: np.ndarray, params: dict[str, float] | None = None) -> Any:

@@ -18,7 +18,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipelines import expectations
+from pipelines import baselines, expectations
 from pipelines.contracts import load_contracts
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
@@ -172,6 +172,8 @@ def _xml_to_load(con, xml_files: list, sources: list[str]) -> list:
 def _report(context, con, files, source, outcome, rows, seconds, future):
     """Write a source's contract results and yield its materialisation and contract check."""
     with phase("expectations", source, seconds):
+        if not future.done():  # waiting on the GX worker: import the forecasting models meanwhile
+            baselines.prewarm()
         results = future.result()
         con.execute(CONTRACT_RESULTS_DDL)
         con.execute("delete from quality.contract_results where source = ?", [source])
