@@ -175,8 +175,8 @@ class PackBuilder:
                 view["chart_payload"] = curve["payload"]
                 view["chart_label"] = curve["label"]
         else:
-            rows = t.values[(t.values["measure_id"] == measure_id)
-                            & (t.values["breakdown"] == "program")]
+            values = t.measure_values(measure_id)
+            rows = values[values["breakdown"] == "program"]
             if len(rows):
                 fig = charts.lines_by_group(rows, title=f"{measure['name']} by programme",
                                             unit=unit, height=height, width=width)

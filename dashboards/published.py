@@ -83,6 +83,7 @@ class PublishedTables:
     contract_results: pd.DataFrame | None = None
     quarantine: pd.DataFrame | None = None
     _program_slugs: dict[str, str] = field(default_factory=dict, repr=False)
+    _values_by_measure: tuple = field(default=(None, {}), repr=False)
 
     @classmethod
     def from_tables(cls, tables: dict[str, pd.DataFrame | None]) -> PublishedTables:
@@ -174,12 +175,19 @@ class PublishedTables:
 
     # --- series -----------------------------------------------------------------------------
 
+    def measure_values(self, measure_id: str) -> pd.DataFrame:
+        """The rows of ``values`` of one measure, in their order and with their index (the
+        table is split by measure once, not filtered whole for every chart)."""
+        built_for, by_measure = self._values_by_measure
+        if built_for is not self.values:
+            by_measure = dict(iter(self.values.groupby("measure_id", sort=False)))
+            self._values_by_measure = (self.values, by_measure)
+        found = by_measure.get(measure_id)
+        return found if found is not None else self.values.iloc[0:0]
+
     def series(self, measure_id: str, breakdown: str = "all", breakdown_value: str = "all"):
-        rows = self.values[
-            (self.values["measure_id"] == measure_id)
-            & (self.values["breakdown"] == breakdown)
-            & (self.values["breakdown_value"] == breakdown_value)
-        ]
+        values = self.measure_values(measure_id)
+        rows = values[(values["breakdown"] == breakdown) & (values["breakdown_value"] == breakdown_value)]
         return rows.sort_values("period_end").reset_index(drop=True)
 
     def status_series(self, measure_id: str, breakdown: str = "all",
@@ -192,10 +200,8 @@ class PublishedTables:
         return rows.sort_values("period_end").reset_index(drop=True)
 
     def breakdowns(self, measure_id: str) -> list[str]:
-        rows = self.values[
-            (self.values["measure_id"] == measure_id)
-            & ~self.values["breakdown"].isin(["all", "program"])
-        ]
+        values = self.measure_values(measure_id)
+        rows = values[~values["breakdown"].isin(["all", "program"])]
         return sorted(rows["breakdown"].dropna().unique().tolist())
 
     def card(self, measure_id: str, program: str | None = None) -> dict:

@@ -280,10 +280,8 @@ def breakdown_views(tables: PublishedTables, measure: dict, *, config: dict | No
     views = []
     unit = measure.get("unit")
     for breakdown in tables.breakdowns(measure["measure_id"]):
-        rows = tables.values[
-            (tables.values["measure_id"] == measure["measure_id"])
-            & (tables.values["breakdown"] == breakdown)
-        ]
+        values = tables.measure_values(measure["measure_id"])
+        rows = values[values["breakdown"] == breakdown]
         latest = rows["period_end"].max()
         rows = rows[rows["period_end"] == latest]
         rows = rows.iloc[sorted(range(len(rows)), key=lambda i: _band_key(rows.iloc[i]["breakdown_value"]))]
@@ -456,9 +454,8 @@ class SiteBuilder:
             card["latest_period_text"] = period_text(card.get("latest_period"))
         curve = curve_view(t, measure, story) if card else None
         programs, programs_chart = [], None
-        program_rows = t.values[
-            (t.values["measure_id"] == measure["measure_id"]) & (t.values["breakdown"] == "program")
-        ]
+        values = t.measure_values(measure["measure_id"])
+        program_rows = values[values["breakdown"] == "program"]
         if len(program_rows):
             for program in sorted(program_rows["breakdown_value"].unique()):
                 pcard = plain(t.card(measure["measure_id"], program))
