@@ -5,8 +5,9 @@ with periods as (
     select * from int_ssda903_periods
 ),
 
-snapshot as (
-    select * from int_cla_snapshot
+counts as (
+    select * from int_measure_counts
+    where population = 'looked_after' and breakdown in ('all', 'age_band')
 ),
 
 population as (
@@ -30,23 +31,12 @@ grid as (
     cross join breakdown_values
 ),
 
--- int_cla_snapshot has one row per child and month end, so count(*) counts each once.
-counts as (
-    select
-        period_end,
-        case when grouping(age_band) = 0 then 'age_band' else 'all' end as breakdown,
-        case when grouping(age_band) = 0 then age_band else 'all' end as breakdown_value,
-        count(*) as children,
-    from snapshot
-    group by grouping sets ((period_end), (period_end, age_band))
-),
-
 with_population as (
     select
         grid.period_end,
         grid.breakdown,
         grid.breakdown_value,
-        coalesce(counts.children, 0) as children,
+        coalesce(counts.members, 0) as children,
         population.population,
     from grid
     left join counts

@@ -2,87 +2,21 @@
 -- starting a period of care (RNE S, short breaks excluded) in the 12 months ending on the day,
 -- (X - 1 year, X]. Breakdowns: age band at X, sex, ethnicity, category of need and locality of
 -- the latest start.
-with periods as (
-    select * from int_ssda903_periods
-),
-
-starts as (
-    select * from int_cla_starts_12m
-),
-
-members as (
-    select
-        period_end,
-        child_id,
-        age_band,
-        sex,
-        ethnicity,
-        category_of_need,
-        locality,
-    from starts
-),
-
--- int_cla_starts_12m has one row per child and month end, so count(*) counts each once.
--- One grouping set per breakdown reads it once.
-counts as (
-    select
-        period_end,
-        case
-            when grouping(age_band) = 0 then 'age_band'
-            when grouping(sex) = 0 then 'sex'
-            when grouping(ethnicity) = 0 then 'ethnicity'
-            when grouping(category_of_need) = 0 then 'category_of_need'
-            when grouping(locality) = 0 then 'locality'
-            else 'all'
-        end as breakdown,
-        case
-            when grouping(age_band) = 0 then age_band
-            when grouping(sex) = 0 then sex
-            when grouping(ethnicity) = 0 then ethnicity
-            when grouping(category_of_need) = 0 then category_of_need
-            when grouping(locality) = 0 then locality
-            else 'all'
-        end as breakdown_value,
-        count(*) as children,
-    from members
-    group by grouping sets (
-        (period_end),
-        (period_end, age_band),
-        (period_end, sex),
-        (period_end, ethnicity),
-        (period_end, category_of_need),
-        (period_end, locality)
-    )
-),
-
-breakdown_values as (
-    select distinct breakdown, breakdown_value from counts
-    union
-    select 'all' as breakdown, 'all' as breakdown_value
-),
-
-grid as (
-    select
-        periods.period_end,
-        breakdown_values.breakdown,
-        breakdown_values.breakdown_value,
-    from periods
-    cross join breakdown_values
+-- Counted in int_measure_counts (population cla_starts).
+with counts as (
+    select * from int_measure_counts
+    where population = 'cla_starts'
 ),
 
 final as (
     select
-        grid.period_end,
-        grid.breakdown,
-        grid.breakdown_value,
-        coalesce(counts.children, 0) as numerator,
+        period_end,
+        breakdown,
+        breakdown_value,
+        members as numerator,
         null as denominator,
-        coalesce(counts.children, 0) as value,
-    from grid
-    left join counts
-        on counts.period_end = grid.period_end
-        and counts.breakdown = grid.breakdown
-        and counts.breakdown_value = grid.breakdown_value
+        members as value,
+    from counts
 )
 
 select * from final

@@ -6,8 +6,9 @@ with periods as (
     select * from int_cin_periods
 ),
 
-snapshot as (
-    select * from int_cp_snapshot
+counts as (
+    select * from int_measure_counts
+    where population = 'child_protection' and breakdown in ('all', 'age_band')
 ),
 
 population as (
@@ -31,23 +32,12 @@ grid as (
     cross join breakdown_values
 ),
 
--- int_cp_snapshot has one row per child and month end, so count(*) counts each once.
-counts as (
-    select
-        period_end,
-        case when grouping(age_band) = 0 then 'age_band' else 'all' end as breakdown,
-        case when grouping(age_band) = 0 then age_band else 'all' end as breakdown_value,
-        count(*) as children,
-    from snapshot
-    group by grouping sets ((period_end), (period_end, age_band))
-),
-
 with_population as (
     select
         grid.period_end,
         grid.breakdown,
         grid.breakdown_value,
-        coalesce(counts.children, 0) as children,
+        coalesce(counts.members, 0) as children,
         population.population,
     from grid
     left join counts
