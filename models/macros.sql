@@ -1,16 +1,16 @@
--- Macros every model may call, defined on each connection that builds models (temporary:
--- nothing here is stored in the warehouse). One statement per macro, separated by ';'.
+-- Macros every model may call, (re)defined in the warehouse whenever a model is built, so that
+-- views and analysts' queries can call them too. One statement per macro, separated by ';'.
 
 -- Whole years of age on a day, from the yyyymmdd difference: a 29 February birthday is
 -- reached on 1 March in other years.
-create or replace temp macro age_years(date_of_birth, on_day) as (
+create or replace macro main.age_years(date_of_birth, on_day) as (
     (year(on_day::date) * 10000 + month(on_day::date) * 100 + day(on_day::date))
     - (year(date_of_birth::date) * 10000 + month(date_of_birth::date) * 100 + day(date_of_birth::date))
 ) // 10000;
 
 -- The age band of a child on a day (the breakdown of models/measures.yml): 0-4, 5-9, 10-15, 16-17, 18+; Unborn before
 -- the date of birth, Unknown without one.
-create or replace temp macro age_band(date_of_birth, on_day) as
+create or replace macro main.age_band(date_of_birth, on_day) as
     case
         when date_of_birth is null then 'Unknown'
         when date_of_birth::date > on_day::date then 'Unborn'

@@ -77,10 +77,30 @@ class SqlModel:
     path: Path
     sql: str
     refs: frozenset[str]
+    materialized: str = "table"
 
     @property
     def table(self) -> str:
         return f"{self.layer}.{self.name}"
+
+
+# A model whose header holds the line "-- materialized: view" is built as a view: for the
+# one-row-per-person-per-month intermediates that one model reads once, writing them to disk
+# cost more than computing them where they are read.
+MATERIALIZATIONS = ("table", "view")
+
+
+def _materialization(sql: str, path: Path) -> str:
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        key, _, value = line[2:].partition(":")
+        if key.strip().lower() == "materialized":
+            value = value.strip().lower()
+            if value not in MATERIALIZATIONS:
+                raise ModelError(f"{path}: materialized must be one of {', '.join(MATERIALIZATIONS)}, not {value!r}")
+            return value
+    return "table"
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,44 @@ def referenced_tables(sql: str, path: Path | str = "<sql>") -> frozenset[str]:
     return frozenset(tables - ctes)
 
 
+def qualified_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """``sql`` with every table it reads named with its schema, as the search path finds it now.
+
+    A view keeps its SQL text and binds it whenever it is read, by whatever connection: bare
+    names would depend on that connection's search path."""
+    tree = json.loads(_parser().execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
+    tables: set[str] = set()
+    ctes: set[str] = set()
+    _walk_tables(tree, tables, ctes)
+    schemas: dict[str, str] = {}
+    for name in tables - ctes:
+        for schema in SEARCH_PATH.split(","):
+            found = con.execute(
+                "select 1 from duckdb_tables() where schema_name = ? and lower(table_name) = ? "
+                "union all select 1 from duckdb_views() where schema_name = ? and lower(view_name) = ? "
+                "and not internal",
+                [schema, name, schema, name],
+            ).fetchone()
+            if found:
+                schemas[name] = schema
+                break
+
+    def qualify(node) -> None:
+        if isinstance(node, dict):
+            name = str(node.get("table_name") or "").lower()
+            if node.get("type") == "BASE_TABLE" and not node.get("schema_name") and name in schemas:
+                node["schema_name"] = schemas[name]
+                node["qualified_name"] = {"path": [schemas[name], node["table_name"]]}
+            for value in node.values():
+                qualify(value)
+        elif isinstance(node, list):
+            for value in node:
+                qualify(value)
+
+    qualify(tree)
+    return _parser().execute("select json_deserialize_sql(?)", [json.dumps(tree)]).fetchone()[0]
+
+
 def _read_sql(path: Path) -> str:
     sql = path.read_text(encoding="utf-8").strip()
     while sql.endswith(";"):
@@ -153,7 +211,9 @@ def discover_models(models_dir: Path) -> dict[str, SqlModel]:
             name = path.stem.lower()
             if name in models:
                 raise ModelError(f"{path}: model name {name!r} is used twice")
-            models[name] = SqlModel(layer, name, path, sql, referenced_tables(sql, path))
+            models[name] = SqlModel(
+                layer, name, path, sql, referenced_tables(sql, path), _materialization(sql, path)
+            )
     return models
 
 
@@ -206,14 +266,31 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
     return catalogue
 
 
-def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
-    """Create or replace the model's table in one statement; returns its row count."""
+def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
+    """Create or replace the model's table (returning its row count) or view (None: counting
+    would compute it) in one transaction."""
     prepare_connection(con)
     con.execute(f"create schema if not exists {model.layer}")
     try:
-        con.execute(f"create or replace table {model.table} as\n{model.sql}")
+        con.execute("begin")
+        existing = con.execute(
+            "select 'table' from duckdb_tables() where schema_name = ? and table_name = ? "
+            "union all select 'view' from duckdb_views() where schema_name = ? and view_name = ?",
+            [model.layer, model.name, model.layer, model.name],
+        ).fetchone()
+        if existing and existing[0] != model.materialized:  # the model changed how it is built
+            con.execute(f"drop {existing[0]} {model.table}")
+        if model.materialized == "view":
+            con.execute(f"create or replace view {model.table} as\n{qualified_sql(con, model.sql)}")
+            con.execute(f"select * from {model.table} limit 0")  # binds now: errors name the model
+        else:
+            con.execute(f"create or replace table {model.table} as\n{model.sql}")
+        con.execute("commit")
     except duckdb.Error as exc:
+        con.execute("rollback")
         raise ModelError(f"{model.path}: {exc}") from exc
+    if model.materialized == "view":
+        return None
     return con.execute(f"select count(*) from {model.table}").fetchone()[0]
 
 

@@ -3,6 +3,7 @@
 -- on the window's first day and began before it, plus the episodes starting in the window with
 -- RNE S, P, B, T or U (RNE L, a change of legal status only, is not a placement). Short breaks
 -- (LS V3/V4) excluded. Window of X: (X - 1 year, X].
+-- materialized: view
 with snapshot as (
     select * from int_cla_snapshot
 ),

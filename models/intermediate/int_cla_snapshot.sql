@@ -2,6 +2,7 @@
 -- day (DECOM <= X and (DEC null or DEC > X)), short breaks (LS V3/V4) excluded. The episode
 -- open on the day gives the category of need and locality (the latest-starting one should two
 -- overlap); sex, ethnicity and age band at X come from the child's newest header row.
+-- materialized: view
 with periods as (
     select * from int_ssda903_periods
 ),

@@ -2,6 +2,7 @@
 -- ending on the day: an episode with RNE S and DECOM in (X - 1 year, X], short breaks (LS V3/V4)
 -- excluded. The latest such start gives the category of need and locality; sex, ethnicity and
 -- age band at X come from the child's newest header row.
+-- materialized: view
 with periods as (
     select * from int_ssda903_periods
 ),

@@ -1,6 +1,7 @@
 -- One row per child protection plan per month end for plans starting in the 12 months ending on
 -- the day: CPPstartDate in (X - 1 year, X]. Carries the repeat flag of int_cp_plans, the plan's
 -- category of need and the child's sex, ethnicity and age band at X (CIN census record).
+-- materialized: view
 with periods as (
     select * from int_cin_periods
 ),

@@ -2,6 +2,7 @@
 -- on the day (CPPstartDate <= X and (CPPendDate null or > X)). The latest-starting open plan
 -- gives the category of need; sex, ethnicity and age band at X come from the child's CIN census
 -- record of the newest return (an unborn child is 'Unborn' before the date of birth).
+-- materialized: view
 with periods as (
     select * from int_cin_periods
 ),

@@ -3,6 +3,7 @@
 -- dated in the 12 months ending on it, (X - 1 year, X]. Flag: the latest assessment's total score
 -- (sum over domains) is better than the first one's: higher if higher_is_better, else lower; a
 -- tie is not better. Carries the client's sex, ethnicity, locality and age band at X.
+-- materialized: view
 with assessments as (
     select * from stg_case_assessments
     where coalesce(assessment_id, '') <> '' and assessment_date is not null

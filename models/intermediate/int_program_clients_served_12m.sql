@@ -1,6 +1,7 @@
 -- One row per programme, client and month end for clients with an enrolment in the programme
 -- overlapping the 12 months ending on the day: start_date <= X and (end_date null or
 -- end_date > X - 1 year). Carries the client's sex, ethnicity, locality and age band at X.
+-- materialized: view
 with periods as (
     select * from int_case_periods
 ),

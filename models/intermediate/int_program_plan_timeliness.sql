@@ -2,6 +2,7 @@
 -- day and at least 30 days before it: start_date in (X - 1 year, X] and start_date <= X - 30
 -- days. Flag: a service plan dated from start_date to start_date + 30 days. Carries the
 -- client's sex, ethnicity, locality and age band at X.
+-- materialized: view
 with periods as (
     select * from int_case_periods
 ),

@@ -52,6 +52,8 @@ def _sql_asset(model: SqlModel, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     def _build(duckdb: DuckDBResource) -> dg.MaterializeResult:
         with warehouse_connection(duckdb) as con:
             rows = build_model(con, model)
+        if rows is None:
+            return dg.MaterializeResult(metadata={"materialized": "view"})
         return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 
     return _build
@@ -62,6 +64,8 @@ def _header_comment(sql: str) -> str:
     for line in sql.splitlines():
         if not line.startswith("--"):
             break
+        if line[2:].strip().lower().startswith("materialized:"):
+            continue
         lines.append(line[2:].strip())
     return " ".join(lines)
 
