@@ -287,9 +287,9 @@ def write_pack_html(folder: Path, tables: PublishedTables, headline: list[str],
 
 
 # Switches of Chromium's one-shot headless commands (--print-to-pdf and its options): a browser
-# driven over its DevTools pipe must not get them (it would run the command and quit).
+# that stays up to print on request must not get them.
 _COMMAND_SWITCHES = ("--no-pdf-header-footer",)
-PIPE_FLAGS = tuple(f for f in CHROMIUM_FLAGS if f not in _COMMAND_SWITCHES)
+BROWSER_FLAGS = tuple(f for f in CHROMIUM_FLAGS if f not in _COMMAND_SWITCHES)
 
 
 def prestart_chromium() -> None:
@@ -299,26 +299,20 @@ def prestart_chromium() -> None:
         chromium = find_chromium()
     except BoardPackError:
         return
-    browsers.prestart(chromium, PIPE_FLAGS)
+    browsers.prestart(chromium, BROWSER_FLAGS)
 
 
-def _browser(chromium: str) -> browsers.Browser | None:
-    """A started browser: the prestarted one, else one started now (None if it cannot start)."""
-    browser = browsers.take(chromium)
-    if browser is None:
-        try:
-            browser = browsers.Browser(chromium, PIPE_FLAGS)
-        except OSError:
-            return None
-    return browser
+def _browser(chromium: str) -> browsers.Browser:
+    """A started browser: the prestarted one, else one started now."""
+    return browsers.take(chromium) or browsers.start(chromium, BROWSER_FLAGS)
 
 
 def print_pdf(html: Path, pdf: Path, chromium: str, *, timeout: float = TIMEOUT_S,
               browser: browsers.Browser | None = None) -> None:
     """Print ``html`` to ``pdf`` with headless Chromium; raises BoardPackError on failure.
 
-    With ``browser`` (started ahead), it prints over the DevTools pipe; if that browser fails,
-    or without one, ``chromium --headless --print-to-pdf`` prints it.
+    With ``browser`` (started ahead), that browser prints it; if it fails, or without one,
+    ``chromium --headless --print-to-pdf`` prints it.
     """
     if browser is not None:
         started = time.monotonic()

@@ -1,5 +1,7 @@
 """The board pack PDF: printed by Debian's headless Chromium, checked with pypdf and poppler."""
 
+import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -180,3 +182,38 @@ def test_board_pack_asset_fails_clearly_without_chromium(out, tmp_path, monkeypa
     description = failure.step_failure_data.user_failure_data.description
     assert "apt-get install chromium" in description
     assert not (tmp_path / "out" / "board_pack.pdf").exists()
+
+
+def _pages_text(pdf: Path) -> list[str]:
+    return [" ".join(_text(pdf, n).split()) for n in range(1, len(PdfReader(pdf).pages) + 1)]
+
+
+def test_browser_started_ahead_prints_what_the_one_shot_command_prints(out, tmp_path):
+    """The board pack's browser (Playwright over Debian's Chromium, started before the pack is
+    written) and ``chromium --print-to-pdf`` give the same pages."""
+    from dashboards import board_pack
+    from dashboards import chromium as browsers
+
+    html = board_pack.write_pack_html(tmp_path, _tables(out), list(pf.HEADLINE), dt.datetime(2025, 4, 1, 9, 0))
+    board_pack.prestart_chromium()
+    browser = browsers.take(board_pack.DEBIAN_CHROMIUM)
+    assert browser is not None
+    ahead, command = tmp_path / "ahead.pdf", tmp_path / "command.pdf"
+    board_pack.print_pdf(html, ahead, board_pack.DEBIAN_CHROMIUM, browser=browser)
+    board_pack.print_pdf(html, command, board_pack.DEBIAN_CHROMIUM)
+    assert _pages_text(ahead) == _pages_text(command)
+    assert PdfReader(ahead).pages[0].mediabox == PdfReader(command).pages[0].mediabox
+    info = subprocess.run(["pdfinfo", str(ahead)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Tagged:\s+yes$", info, re.M)
+
+
+def test_a_browser_that_cannot_start_falls_back_to_the_command(out, tmp_path):
+    from dashboards import board_pack
+    from dashboards import chromium as browsers
+
+    html = board_pack.write_pack_html(tmp_path, _tables(out), list(pf.HEADLINE), dt.datetime(2025, 4, 1, 9, 0))
+    broken = browsers.start(str(tmp_path / "no-such-browser"), board_pack.BROWSER_FLAGS)
+    pdf = tmp_path / "pack.pdf"
+    board_pack.print_pdf(html, pdf, board_pack.DEBIAN_CHROMIUM, browser=broken)
+    assert len(PdfReader(pdf).pages) == 1 + len(pf.HEADLINE) + 1
+    assert not broken.alive()
