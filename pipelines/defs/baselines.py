@@ -122,21 +122,6 @@ def assess_all(
     return out[STATUS_COLUMNS]
 
 
-BOARD_PACK = dg.AssetKey(["published", "board_pack"])
-# The definitions' executor, and the one execute_in_process (the oba CLI) runs with.
-IN_PROCESS_EXECUTORS = ("in_process", "execute_in_process_executor")
-
-
-def _prints_board_pack(context: dg.AssetExecutionContext) -> bool:
-    """This run goes on to print the board pack, in this process."""
-    job = context.job_def
-    if job.executor_def.name not in IN_PROCESS_EXECUTORS:
-        return False
-    layer = job.asset_layer
-    keys = getattr(layer, "selected_asset_keys", None) or layer.executable_asset_keys
-    return BOARD_PACK in keys
-
-
 @dg.asset(
     key=["marts", "measure_status"],
     group_name="marts",
@@ -152,11 +137,6 @@ def measure_status(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths
 ) -> dg.MaterializeResult:
     """Baseline forecast, turn-the-curve status and SPC signal of every measure series."""
-    if _prints_board_pack(context):
-        # Chromium starts up on the other core while the forecasts are fitted here.
-        from dashboards.board_pack import prestart_chromium
-
-        prestart_chromium()
     cfg = oba.config()
     with warehouse_connection(duckdb) as con:
         measures = con.execute("select * from marts.measures").df()

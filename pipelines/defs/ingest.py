@@ -84,6 +84,21 @@ def blocking_problems(files) -> list[str]:
     return problems
 
 
+BOARD_PACK = dg.AssetKey(["published", "board_pack"])
+# The definitions' executor, and the one execute_in_process (the oba CLI) runs with.
+IN_PROCESS_EXECUTORS = ("in_process", "execute_in_process_executor")
+
+
+def _prints_board_pack(context: dg.AssetExecutionContext) -> bool:
+    """This run goes on to print the board pack, in this process."""
+    job = context.job_def
+    if job.executor_def.name not in IN_PROCESS_EXECUTORS:
+        return False
+    layer = job.asset_layer
+    keys = getattr(layer, "selected_asset_keys", None) or layer.executable_asset_keys
+    return BOARD_PACK in keys
+
+
 @dg.asset(
     key=["raw", "export_files"],
     group_name="raw",
@@ -93,6 +108,11 @@ def blocking_problems(files) -> list[str]:
 def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """The exports folder's files: recognised as which source, ignored (and why), or in error."""
     expectations.prewarm()  # the contract checks' GX worker imports GX while the files load
+    if _prints_board_pack(context):
+        # The board pack's browser starts on the other core while the run loads and models.
+        from dashboards.board_pack import prestart_chromium
+
+        prestart_chromium()
     try:
         files = scan_exports(oba.exports)
     except ExportError as exc:
