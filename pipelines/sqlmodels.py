@@ -266,6 +266,13 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
     return catalogue
 
 
+# Layers whose tables are only ever aggregated, joined or read with an explicit order: DuckDB
+# may write their rows in any order, which lets it stream instead of buffering to keep the
+# order (int_measure_counts at national under the 2 GB budget: 39 s -> 29 s). Published and
+# marts tables keep insertion order.
+UNORDERED_LAYERS = ("staging", "intermediate")
+
+
 def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
     """Create or replace the model's table (returning its row count) or view (None: counting
     would compute it) in one transaction."""
@@ -284,7 +291,14 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
             con.execute(f"create or replace view {model.table} as\n{qualified_sql(con, model.sql)}")
             con.execute(f"select * from {model.table} limit 0")  # binds now: errors name the model
         else:
-            con.execute(f"create or replace table {model.table} as\n{model.sql}")
+            unordered = model.layer in UNORDERED_LAYERS
+            if unordered:
+                con.execute("set preserve_insertion_order = false")
+            try:
+                con.execute(f"create or replace table {model.table} as\n{model.sql}")
+            finally:
+                if unordered:
+                    con.execute("reset preserve_insertion_order")
         con.execute("commit")
     except duckdb.Error as exc:
         con.execute("rollback")
