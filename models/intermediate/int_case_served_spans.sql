@@ -11,30 +11,23 @@ with enrolments as (
     select * from int_program_enrolments
 ),
 
+scopes as (
+    select * from (values ('program'), ('client')) as scopes (scope)
+),
+
 scoped as (
     select
-        'program' as scope,
-        program,
-        client_id,
-        start_date,
-        coalesce(end_date, date '9999-12-31') as end_date,
-        date_of_birth,
-        sex,
-        ethnicity,
-        locality,
+        scopes.scope,
+        case when scopes.scope = 'program' then enrolments.program end as program,
+        enrolments.client_id,
+        enrolments.start_date,
+        coalesce(enrolments.end_date, date '9999-12-31') as end_date,
+        enrolments.date_of_birth,
+        enrolments.sex,
+        enrolments.ethnicity,
+        enrolments.locality,
     from enrolments
-    union all
-    select
-        'client' as scope,
-        null as program,
-        client_id,
-        start_date,
-        coalesce(end_date, date '9999-12-31') as end_date,
-        date_of_birth,
-        sex,
-        ethnicity,
-        locality,
-    from enrolments
+    cross join scopes
 ),
 
 ordered as (
