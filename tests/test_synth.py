@@ -17,6 +17,7 @@ import pytest
 import yaml
 from lxml import etree
 
+from pipelines.contracts import load_contracts
 from pipelines.synth import SCALES, generate
 from pipelines.synth.__main__ import main as synth_main
 
@@ -35,64 +36,15 @@ CASE_HEADERS = {
         "assessment_id,client_id,enrolment_id,assessment_date,tool,domain,score,higher_is_better"
     ),
 }
-PLACE_ALL = {
-    "A3",
-    "A4",
-    "A5",
-    "A6",
-    "H5",
-    "K1",
-    "K2",
-    "K3",
-    "P1",
-    "P2",
-    "P3",
-    "R1",
-    "R2",
-    "R3",
-    "R5",
-    "S1",
-    "T0",
-    "T1",
-    "T2",
-    "T3",
-    "T4",
-    "U1",
-    "U2",
-    "U3",
-    "U4",
-    "U5",
-    "U6",
-    "Z1",
-    "Z11",
-    "Z12",
-    "Z13",
-    "Z14",
-}
-REC_ALL = {
-    "X1",
-    "E11",
-    "E12",
-    "E13",
-    "E14",
-    "E15",
-    "E16",
-    "E17",
-    "E2",
-    "E3",
-    "E41",
-    "E45",
-    "E46",
-    "E47",
-    "E48",
-    "E4A",
-    "E4B",
-    "E5",
-    "E6",
-    "E7",
-    "E8",
-    "E9",
-}
+def contract_codes(list_name: str, year: int) -> set[str]:
+    """The SSDA903 episodes contract's codes of ``list_name`` in force for collection ``year``."""
+    versions = load_contracts()["ssda903_episodes"].code_lists[list_name]
+    return {
+        code
+        for v in versions
+        if (v.first_year is None or v.first_year <= year) and (v.last_year is None or year <= v.last_year)
+        for code in v.codes
+    }
 
 
 def label(y: int) -> str:
@@ -213,9 +165,9 @@ def test_dates_and_codes(tiny):
         assert ((dec > decom) | dec.isna()).all()
         # open episodes have no REC; closed ones do
         assert ((eps["DEC"] == "") == (eps["REC"] == "")).all()
-        assert set(eps["REC"]) - {""} <= REC_ALL
+        assert set(eps["REC"]) - {""} <= contract_codes("rec", y)
         assert set(eps["RNE"]) <= set("SLPTBU")
-        assert set(eps["PLACE"]) <= PLACE_ALL
+        assert set(eps["PLACE"]) <= contract_codes("place", y)
         assert eps["CHILD"].str.fullmatch(r"\d+").all()
         assert not eps.duplicated(["CHILD", "DECOM"]).any()
         places = set(eps["PLACE"])
