@@ -20,3 +20,13 @@ create or replace macro main.age_band(date_of_birth, on_day) as
         when age_years(date_of_birth, on_day) <= 17 then '16-17'
         else '18+'
     end;
+
+-- The last day of every month from the month of first_day to the month of last_day: the month
+-- ends the measures are counted on.
+create or replace macro main.month_ends(first_day, last_day) as table
+    select last_day(month_start)::date as period_end
+    from (
+        select unnest(generate_series(
+            date_trunc('month', first_day::date), date_trunc('month', last_day::date), interval 1 month
+        )) as month_start
+    ) as months;

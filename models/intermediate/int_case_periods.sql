@@ -32,19 +32,11 @@ coverage as (
     ) as recorded
 ),
 
-months as (
-    select
-        unnest(generate_series(
-            date_trunc('month', first_day), date_trunc('month', last_day), interval 1 month
-        )) as month_start,
-    from coverage
-    where first_day is not null and last_day is not null
-),
-
 final as (
-    select distinct
-        last_day(month_start)::date as period_end,
-    from months
+    select distinct months.period_end,
+    from coverage
+    cross join month_ends(coverage.first_day, coverage.last_day) as months
+    where coverage.first_day is not null and coverage.last_day is not null
 )
 
 select * from final order by period_end

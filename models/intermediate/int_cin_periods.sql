@@ -14,20 +14,14 @@ returns as (
     where collection_year is not null
 ),
 
-months as (
-    select
-        collection_year,
-        unnest(generate_series(
-            make_date(collection_year - 1, 4, 1), make_date(collection_year, 3, 1), interval 1 month
-        )) as month_start,
-    from returns
-),
-
 final as (
     select distinct
-        last_day(month_start)::date as period_end,
-        collection_year,
-    from months
+        months.period_end,
+        returns.collection_year,
+    from returns
+    cross join month_ends(
+        make_date(returns.collection_year - 1, 4, 1), make_date(returns.collection_year, 3, 31)
+    ) as months
 )
 
 select * from final order by period_end
