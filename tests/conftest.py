@@ -13,6 +13,26 @@ _KEY_DIR = tempfile.mkdtemp(prefix="oba-test-key-")
 os.environ["OBA_PSEUDONYM_KEY"] = os.path.join(_KEY_DIR, "pseudonym.key")
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# The core measures of DESIGN.md §2: population indicators (with a truth in the synthetic
+# council) and the programme measures of the case export.
+POPULATION_MEASURES = (
+    "cla_count",
+    "cla_rate_per_10k",
+    "cla_starts_12m",
+    "placement_stability_3plus_pct",
+    "cpp_count",
+    "cpp_rate_per_10k",
+    "cpp_repeat_pct_12m",
+    "care_leavers_suitable_accommodation_pct",
+    "care_leavers_eet_pct",
+)
+PROGRAM_MEASURES = (
+    "program_clients_served_12m",
+    "program_plan_within_30d_pct",
+    "program_improved_pct",
+)
+CORE_MEASURES = POPULATION_MEASURES + PROGRAM_MEASURES
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 
 
