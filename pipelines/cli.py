@@ -384,8 +384,13 @@ def cmd_serve(args) -> int:
     site = Path(args.out) / "site"
     if not (site / "index.html").is_file():
         raise UsageError(f"no site at {site}; run 'oba run' or 'oba demo' first")
+    import signal
+
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+    # SIGTERM (a service manager's stop) ends the server like Ctrl+C, even when the process was
+    # started with SIGTERM ignored or blocked (both are inherited from whatever launched it).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server, _terminate_as_interrupt():
         console.print(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
         try:
             server.serve_forever()
