@@ -30,3 +30,32 @@ create or replace macro main.month_ends(first_day, last_day) as table
             date_trunc('month', first_day::date), date_trunc('month', last_day::date), interval 1 month
         )) as month_start
     ) as months;
+
+-- Month-end arithmetic for counting from spans (int_measure_spans, int_measure_counts): a
+-- member counted on every month end from a span's first to its last is +1 on the first and
+-- -1 on the month end after the last.
+
+-- The month end after the month end x.
+create or replace macro main.next_month_end(x) as last_day(x::date + 1);
+
+-- The last month end strictly before day d: a range open on d-1 but not on d ends there.
+create or replace macro main.month_end_before(d) as (date_trunc('month', d::date) - interval 1 day)::date;
+
+-- The last month end X whose 12 months (X - 1 year, X] still hold day d: X - 1 year < d. It is
+-- the month end before d + 1 year, or the one on or after it when d is 29 February (X - 1 year
+-- of 28 February is 28 February, still before it).
+create or replace macro main.window_last_end(d) as
+    case
+        when (last_day(d::date + interval 1 year) - interval 1 year)::date < d::date
+            then last_day(d::date + interval 1 year)
+        else month_end_before(d::date + interval 1 year)
+    end;
+
+-- The first month end on which a child born on date_of_birth is age years old (age_years), so
+-- the first month end of the age band starting at that age; 0 gives the month of birth.
+create or replace macro main.age_band_start(date_of_birth, age) as
+    case
+        when age_years(date_of_birth, last_day(make_date(year(date_of_birth::date) + age, month(date_of_birth::date), 1))) >= age
+            then last_day(make_date(year(date_of_birth::date) + age, month(date_of_birth::date), 1))
+        else next_month_end(last_day(make_date(year(date_of_birth::date) + age, month(date_of_birth::date), 1)))
+    end;

@@ -571,6 +571,7 @@ GRAINS = {
     "int_program_clients_served_12m": ["period_end", "program", "client_id"],
     "int_program_plan_timeliness": ["period_end", "enrolment_id"],
     "int_program_assessment_outcomes": ["period_end", "program", "client_id"],
+    "int_program_assessment_occasions": ["program", "client_id", "assessment_id"],
     "int_case_served_spans": ["scope", "program", "client_id", "span_number"],
     "int_measure_counts": ["population", "period_end", "breakdown", "breakdown_value"],
 }

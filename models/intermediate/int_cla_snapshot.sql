@@ -22,8 +22,8 @@ open_on_day as (
         periods.period_end,
         episodes.child_id,
         max(episodes.decom) as decom,
-        arg_max(episodes.cin, episodes.decom) as cin,
-        arg_max(episodes.home_postcode_district, episodes.decom) as home_postcode_district,
+        arg_max_null(episodes.cin, episodes.decom) as cin,
+        arg_max_null(episodes.home_postcode_district, episodes.decom) as home_postcode_district,
     from periods
     inner join episodes
         on episodes.decom <= periods.period_end

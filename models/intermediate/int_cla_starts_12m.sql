@@ -23,8 +23,8 @@ starts as (
         episodes.child_id,
         count(*) as starts_in_window,
         max(episodes.decom) as latest_start,
-        arg_max(episodes.cin, episodes.decom) as cin,
-        arg_max(episodes.home_postcode_district, episodes.decom) as home_postcode_district,
+        arg_max_null(episodes.cin, episodes.decom) as cin,
+        arg_max_null(episodes.home_postcode_district, episodes.decom) as home_postcode_district,
     from periods
     inner join episodes
         on episodes.decom > (periods.period_end - interval 1 year)::date

@@ -21,7 +21,7 @@ open_on_day as (
         periods.period_end,
         plans.child_id,
         max(plans.cpp_start_date) as cpp_start_date,
-        arg_max(plans.primary_need_code, plans.cpp_start_date) as primary_need_code,
+        arg_max_null(plans.primary_need_code, plans.cpp_start_date) as primary_need_code,
     from periods
     inner join plans
         on plans.cpp_start_date <= periods.period_end

@@ -1,52 +1,15 @@
 -- One row per population, month end and breakdown value: how many members the population has
--- on the day (members) and how many of them carry its flag (flagged). Each row of the
--- intermediate a population reads is one member (a child, plan or client as that model says),
--- so count(*) counts each once. One grouping set per breakdown reads every population once.
--- Every month end of the population's source is present for every breakdown value seen in any
--- month (zero when none), and 'all'/'all' always.
+-- on the day (members) and how many of them carry its flag (flagged), as counting the rows of
+-- the population's one-row-per-member-per-month model would give (int_measure_spans lists
+-- them). Every month end of the population's source is present for every breakdown value seen
+-- in any month (zero when none), and 'all'/'all' always.
 --
---   population        members (one row of)                       flag
---   looked_after      int_cla_placements_12m: child on the day    3 or more placements in 12 months
---   cla_starts        int_cla_starts_12m: child starting care     -
---   child_protection  int_cp_snapshot: child on a plan            -
---   cp_plan_starts    int_cp_plan_starts_12m: plan started        a repeat plan
---   program_assessed  int_program_assessment_outcomes: client     improved since the first assessment
---   program_plans     int_program_plan_timeliness: enrolment      a plan within 30 days
---   clients_served    int_case_served_spans (scope client): client served in 12 months, once
---                     however many programmes served them        -
---   program_clients_served  int_program_clients_served_12m: client in a programme (breakdown
---                     program only)                              -
-with looked_after as (
-    select * from int_cla_placements_12m
-),
-
-cla_starts as (
-    select * from int_cla_starts_12m
-),
-
-child_protection as (
-    select * from int_cp_snapshot
-),
-
-cp_plan_starts as (
-    select * from int_cp_plan_starts_12m
-),
-
-program_assessed as (
-    select * from int_program_assessment_outcomes
-),
-
-program_plans as (
-    select * from int_program_plan_timeliness
-),
-
-program_clients_served as (
-    select * from int_program_clients_served_12m
-),
-
-client_spans as (
-    select * from int_case_served_spans
-    where scope = 'client'
+-- Counted from spans, not from member-months: a span adds 1 on its first month end and takes
+-- it away after its last, one grouping set per breakdown sums those steps, and a running sum
+-- over the month ends gives the count on each. A span is first cut where the child's age band
+-- changes (age_band_start), so each piece has one age band.
+with spans as (
+    select * from int_measure_spans
 ),
 
 periods as (
@@ -55,64 +18,6 @@ periods as (
     select 'cin' as periods_of, period_end from int_cin_periods
     union all
     select 'case' as periods_of, period_end from int_case_periods
-),
-
--- Spans of one client never share a month end: one row per client and day.
-clients_served as (
-    select
-        periods.period_end,
-        age_band(client_spans.date_of_birth, periods.period_end) as age_band,
-        client_spans.sex,
-        client_spans.ethnicity,
-        client_spans.locality,
-    from periods
-    inner join client_spans
-        on client_spans.start_date <= periods.period_end
-        and client_spans.end_date > (periods.period_end - interval 1 year)::date
-    where periods.periods_of = 'case'
-),
-
-members as (
-    select
-        'looked_after' as population, period_end, age_band, sex, ethnicity,
-        category_of_need, locality, null::varchar as program, placements >= 3 as flag,
-    from looked_after
-    union all
-    select
-        'cla_starts' as population, period_end, age_band, sex, ethnicity,
-        category_of_need, locality, null::varchar as program, null::boolean as flag,
-    from cla_starts
-    union all
-    select
-        'child_protection' as population, period_end, age_band, sex, ethnicity,
-        category_of_need, null::varchar as locality, null::varchar as program, null::boolean as flag,
-    from child_protection
-    union all
-    select
-        'cp_plan_starts' as population, period_end, age_band, sex, ethnicity,
-        category_of_need, null::varchar as locality, null::varchar as program, is_repeat as flag,
-    from cp_plan_starts
-    union all
-    select
-        'program_assessed' as population, period_end, age_band, sex, ethnicity,
-        null::varchar as category_of_need, locality, program, is_improved as flag,
-    from program_assessed
-    union all
-    select
-        'program_plans' as population, period_end, age_band, sex, ethnicity,
-        null::varchar as category_of_need, locality, program, has_plan_within_30d as flag,
-    from program_plans
-    union all
-    select
-        'clients_served' as population, period_end, age_band, sex, ethnicity,
-        null::varchar as category_of_need, locality, null::varchar as program, null::boolean as flag,
-    from clients_served
-    union all
-    select
-        'program_clients_served' as population, period_end, null::varchar as age_band,
-        null::varchar as sex, null::varchar as ethnicity, null::varchar as category_of_need,
-        null::varchar as locality, program, null::boolean as flag,
-    from program_clients_served
 ),
 
 population_periods as (
@@ -126,10 +31,95 @@ population_periods as (
     union all select 'program_clients_served', 'case'
 ),
 
+population_bounds as (
+    select
+        population_periods.population,
+        min(periods.period_end) as first_period,
+        max(periods.period_end) as last_period,
+    from population_periods
+    inner join periods on periods.periods_of = population_periods.periods_of
+    group by population_periods.population
+),
+
+-- Spans cut to the months the population is counted in.
+clipped as (
+    select
+        spans.* exclude (first_end, last_end),
+        greatest(spans.first_end, population_bounds.first_period) as first_end,
+        least(spans.last_end, population_bounds.last_period) as last_end,
+    from spans
+    inner join population_bounds on population_bounds.population = spans.population
+    where spans.first_end <= population_bounds.last_period
+        and spans.last_end >= population_bounds.first_period
+),
+
+-- Age bands in order, each from the age it starts at (Unborn: before the month of birth).
+bands as (
+    select * from (values
+        ('Unborn', null, 0),
+        ('0-4', 0, 5),
+        ('5-9', 5, 10),
+        ('10-15', 10, 16),
+        ('16-17', 16, 18),
+        ('18+', 18, null)
+    ) as bands (age_band, from_age, to_age)
+),
+
+-- Most spans keep one age band throughout; the rest are cut at the birthdays inside them.
+banded as (
+    select clipped.*, age_band(date_of_birth, first_end) as age_band,
+    from clipped
+    where not by_person
+        or date_of_birth is null
+        or age_band(date_of_birth, first_end) = age_band(date_of_birth, last_end)
+),
+
+cut_at_birthdays as (
+    select
+        clipped.* exclude (first_end, last_end),
+        bands.age_band,
+        greatest(clipped.first_end, coalesce(age_band_start(clipped.date_of_birth, bands.from_age), clipped.first_end))
+            as first_end,
+        least(clipped.last_end, coalesce(month_end_before(age_band_start(clipped.date_of_birth, bands.to_age)), clipped.last_end))
+            as last_end,
+    from clipped
+    cross join bands
+    where clipped.by_person
+        and clipped.date_of_birth is not null
+        and age_band(clipped.date_of_birth, clipped.first_end) <> age_band(clipped.date_of_birth, clipped.last_end)
+),
+
+pieces as (
+    select
+        population, first_end, last_end,
+        case when by_person then age_band end as age_band,
+        sex, ethnicity, category_of_need, locality, program, flag,
+    from banded
+    union all
+    select
+        population, first_end, last_end, age_band,
+        sex, ethnicity, category_of_need, locality, program, flag,
+    from cut_at_birthdays
+    where first_end <= last_end
+),
+
+steps as (
+    select
+        population, first_end as month_end, age_band, sex, ethnicity, category_of_need, locality, program,
+        1 as member_step, case when flag then 1 else 0 end as flagged_step,
+    from pieces
+    union all
+    select
+        population, next_month_end(last_end) as month_end, age_band, sex, ethnicity, category_of_need,
+        locality, program,
+        -1 as member_step, case when flag then -1 else 0 end as flagged_step,
+    from pieces
+),
+
 grouped as (
     select
         population,
-        period_end,
+        month_end,
         case
             when grouping(age_band) = 0 then 'age_band'
             when grouping(sex) = 0 then 'sex'
@@ -148,29 +138,29 @@ grouped as (
             when grouping(program) = 0 then program
             else 'all'
         end as breakdown_value,
-        count(*) as members,
-        count_if(flag) as flagged,
-    from members
+        sum(member_step) as member_step,
+        sum(flagged_step) as flagged_step,
+    from steps
     group by grouping sets (
-        (population, period_end),
-        (population, period_end, age_band),
-        (population, period_end, sex),
-        (population, period_end, ethnicity),
-        (population, period_end, category_of_need),
-        (population, period_end, locality),
-        (population, period_end, program)
+        (population, month_end),
+        (population, month_end, age_band),
+        (population, month_end, sex),
+        (population, month_end, ethnicity),
+        (population, month_end, category_of_need),
+        (population, month_end, locality),
+        (population, month_end, program)
     )
 ),
 
 -- A breakdown a population does not have (locality of a child protection plan, say) groups
 -- every member under null: dropped here.
-counts as (
+changes as (
     select * from grouped
     where breakdown_value is not null
 ),
 
 breakdown_values as (
-    select distinct population, breakdown, breakdown_value from counts
+    select distinct population, breakdown, breakdown_value from changes
     union
     select population, 'all' as breakdown, 'all' as breakdown_value from population_periods
 ),
@@ -186,20 +176,38 @@ grid as (
     inner join periods on periods.periods_of = population_periods.periods_of
 ),
 
+-- The count on a month end is the sum of the steps up to it.
+running as (
+    select
+        population, month_end, breakdown, breakdown_value, is_period,
+        sum(member_step) over value_order as members,
+        sum(flagged_step) over value_order as flagged,
+    from (
+        select population, month_end, breakdown, breakdown_value, member_step, flagged_step, false as is_period
+        from changes
+        union all
+        select population, period_end, breakdown, breakdown_value, 0, 0, true
+        from grid
+    ) as steps_and_periods
+    window value_order as (
+        partition by population, breakdown, breakdown_value
+        order by month_end
+        range between unbounded preceding and current row
+    )
+),
+
+-- A breakdown value is kept if it has a member on some month end counted.
 final as (
     select
-        grid.population,
-        grid.period_end,
-        grid.breakdown,
-        grid.breakdown_value,
-        coalesce(counts.members, 0) as members,
-        coalesce(counts.flagged, 0) as flagged,
-    from grid
-    left join counts
-        on counts.population = grid.population
-        and counts.period_end = grid.period_end
-        and counts.breakdown = grid.breakdown
-        and counts.breakdown_value = grid.breakdown_value
+        population,
+        month_end as period_end,
+        breakdown,
+        breakdown_value,
+        members::bigint as members,
+        flagged::bigint as flagged,
+    from running
+    where is_period
+    qualify breakdown = 'all' or max(members) over (partition by population, breakdown, breakdown_value) > 0
 )
 
 select * from final

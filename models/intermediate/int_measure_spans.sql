@@ -1,0 +1,315 @@
+-- One row per member span of a population that int_measure_counts counts: the member (a child,
+-- plan, enrolment or client, as the population says) counts on every month end from first_end
+-- to last_end, with these breakdown values and flag. The age band is not here: it changes
+-- with the month end, and int_measure_counts splits spans at the child's birthdays.
+--
+-- Each population means what its one-row-per-member-per-month model says (the column
+-- "per month"); a span stands for that model's rows of one member over consecutive month
+-- ends, so the cost follows episodes, plans and enrolments rather than months.
+--
+--   population              per month                        span of one
+--   looked_after            int_cla_placements_12m           child, while in care with the same
+--                                                            open episode and placement flag
+--   cla_starts              int_cla_starts_12m               start (RNE S), until 12 months on
+--                                                            or the child's next start
+--   child_protection        int_cp_snapshot                  child, while on a plan with the
+--                                                            same latest-starting open plan
+--   cp_plan_starts          int_cp_plan_starts_12m           plan, for 12 months from its start
+--   program_assessed        int_program_assessment_outcomes  occasion (2nd or later), for 12
+--                                                            months or until the next occasion
+--   program_plans           int_program_plan_timeliness      enrolment, from 30 days after its
+--                                                            start to 12 months after it
+--   clients_served          int_case_served_spans (client)   span served, in any programme
+--   program_clients_served  int_program_clients_served_12m   span served, in one programme
+--
+-- Looked after and child protection follow a child through the month ends on which any of
+-- their counts changes (an episode or plan opening or closing, a placement entering or leaving
+-- the 12 months); last_end 9999-12-31 is a span still open.
+--
+-- Month ends: a range open on days [a, b) covers month ends last_day(a) to month_end_before(b);
+-- a day d is in the 12 months ending on X, (X - 1 year, X], for X from last_day(d) to
+-- window_last_end(d) (models/macros.sql).
+-- materialized: view
+with episodes as (
+    select * from int_care_episodes
+    where not is_short_break
+),
+
+plans as (
+    select * from int_cp_plans
+),
+
+occasions as (
+    select * from int_program_assessment_occasions
+    where occasion_number >= 2
+),
+
+enrolments as (
+    select * from int_program_enrolments
+),
+
+served_spans as (
+    select * from int_case_served_spans
+),
+
+case_periods as (
+    select max(period_end) as last_period from int_case_periods
+),
+
+children as (
+    select * from int_child_attributes
+),
+
+-- Looked after and on a plan ---------------------------------------------------------------
+
+-- Episodes and plans: each is open on [begun, ended), and the latest-starting one open on a
+-- day gives the child's values that day.
+openings as (
+    select
+        'ssda903' as source, child_id, decom as begun, coalesce(dec, date '9999-12-31') as ended,
+        rne,
+    from episodes
+    union all
+    select
+        'cin' as source, child_id, cpp_start_date as begun, coalesce(cpp_end_date, date '9999-12-31') as ended,
+        null as rne,
+    from plans
+),
+
+-- Children with an opening that begins before the one before it has ended.
+overlapping_children as (
+    select distinct source, child_id
+    from (
+        select
+            source, child_id, ended,
+            lead(begun) over (partition by source, child_id order by begun) as next_begun,
+        from openings
+    ) as sequenced
+    where next_begun is not null and ended > next_begun
+),
+
+-- Each opening moves up to three counts of its child, each over one range of month ends:
+--   open    looked after or on a plan on the day (begun <= X < ended);
+--   started a placement started in the 12 months (RNE S, P, B, T or U; DECOM in the window);
+--   placed  placed on the window's first day, W = X - 1 year + 1 day (DECOM < W < DEC).
+-- placements(X) = started + (1 if placed > 0), as int_cla_placements_12m counts them.
+ranges as (
+    select
+        source, child_id, begun, 'open' as kind,
+        last_day(begun) as first_end,
+        month_end_before(ended) as last_end,
+    from openings
+    union all
+    select
+        source, child_id, begun, 'started' as kind,
+        last_day(begun) as first_end,
+        window_last_end(begun) as last_end,
+    from openings
+    where rne in ('S', 'P', 'B', 'T', 'U')
+    union all
+    select
+        source, child_id, begun, 'placed' as kind,
+        next_month_end(window_last_end(begun)) as first_end,
+        case when ended = date '9999-12-31' then ended else window_last_end(ended - 1) end as last_end,
+    from openings
+    where source = 'ssda903'
+),
+
+steps as (
+    select source, child_id, first_end as month_end, kind, 1 as step, begun from ranges
+    where first_end <= last_end
+    union all
+    select source, child_id, next_month_end(last_end) as month_end, kind, -1 as step, null as begun
+    from ranges
+    where first_end <= last_end and last_end < date '9999-12-31'
+),
+
+-- The counts hold from each month end on which one of them changes to the next such one.
+changes as (
+    select
+        source,
+        child_id,
+        month_end,
+        sum(step) filter (where kind = 'open') as open_step,
+        sum(step) filter (where kind = 'started') as started_step,
+        sum(step) filter (where kind = 'placed') as placed_step,
+        max(begun) filter (where kind = 'open') as begun,
+    from steps
+    group by source, child_id, month_end
+),
+
+states as (
+    select
+        source,
+        child_id,
+        month_end as first_end,
+        coalesce(month_end_before(lead(month_end) over child_order), date '9999-12-31') as last_end,
+        sum(coalesce(open_step, 0)) over child_order as openings,
+        sum(coalesce(started_step, 0)) over child_order as started,
+        sum(coalesce(placed_step, 0)) over child_order as placed,
+        max(begun) over child_order as latest_begun,
+    from changes
+    window child_order as (partition by source, child_id order by month_end rows unbounded preceding)
+),
+
+-- Where a child's openings never overlap, the one open is the latest begun; otherwise the
+-- latest-starting one of those open on the state's first month end.
+overlapping_owners as (
+    select states.source, states.child_id, states.first_end, max(openings.begun) as begun,
+    from states
+    semi join overlapping_children using (source, child_id)
+    inner join openings
+        on openings.source = states.source
+        and openings.child_id = states.child_id
+        and last_day(openings.begun) <= states.first_end
+        and month_end_before(openings.ended) >= states.first_end
+    where states.openings > 0
+    group by states.source, states.child_id, states.first_end
+),
+
+open_states as (
+    select
+        states.* exclude (latest_begun),
+        coalesce(overlapping_owners.begun, states.latest_begun) as begun,
+    from states
+    left join overlapping_owners using (source, child_id, first_end)
+    where states.openings > 0
+),
+
+looked_after as (
+    select
+        open_states.child_id,
+        open_states.first_end,
+        open_states.last_end,
+        coalesce(episodes.cin, 'Unknown') as category_of_need,
+        coalesce(episodes.home_postcode_district, 'Unknown') as locality,
+        open_states.started + case when open_states.placed > 0 then 1 else 0 end >= 3 as flag,
+    from open_states
+    inner join episodes
+        on episodes.child_id = open_states.child_id
+        and episodes.decom = open_states.begun
+    where open_states.source = 'ssda903'
+),
+
+child_protection as (
+    select
+        open_states.child_id,
+        open_states.first_end,
+        open_states.last_end,
+        coalesce(plans.primary_need_code, 'Unknown') as category_of_need,
+    from open_states
+    inner join plans
+        on plans.child_id = open_states.child_id
+        and plans.cpp_start_date = open_states.begun
+    where open_states.source = 'cin'
+),
+
+-- Starts of care ------------------------------------------------------------------------------
+
+care_starts as (
+    select
+        episodes.*,
+        lead(decom) over (partition by child_id order by decom) as next_start,
+    from episodes
+    where rne = 'S'
+),
+
+cla_starts as (
+    select
+        child_id,
+        last_day(decom) as first_end,
+        least(window_last_end(decom), coalesce(month_end_before(next_start), date '9999-12-31')) as last_end,
+        coalesce(cin, 'Unknown') as category_of_need,
+        coalesce(home_postcode_district, 'Unknown') as locality,
+    from care_starts
+),
+
+-- Populations ---------------------------------------------------------------------------------
+
+members as (
+    select
+        'looked_after' as population, looked_after.child_id as member_id, first_end, last_end,
+        true as by_person, children.date_of_birth,
+        coalesce(children.sex, 'Unknown') as sex, coalesce(children.ethnicity, 'Unknown') as ethnicity,
+        category_of_need, locality, null::varchar as program, flag,
+    from looked_after
+    left join children on children.source = 'ssda903' and children.child_id = looked_after.child_id
+    union all
+    select
+        'cla_starts', cla_starts.child_id, first_end, last_end,
+        true, children.date_of_birth,
+        coalesce(children.sex, 'Unknown'), coalesce(children.ethnicity, 'Unknown'),
+        category_of_need, locality, null, null,
+    from cla_starts
+    left join children on children.source = 'ssda903' and children.child_id = cla_starts.child_id
+    union all
+    select
+        'child_protection', child_protection.child_id, first_end, last_end,
+        true, children.date_of_birth,
+        coalesce(children.sex, 'Unknown'), coalesce(children.ethnicity, 'Unknown'),
+        category_of_need, null, null, null,
+    from child_protection
+    left join children on children.source = 'cin' and children.child_id = child_protection.child_id
+    union all
+    select
+        'cp_plan_starts', plans.child_id, last_day(plans.cpp_start_date), window_last_end(plans.cpp_start_date),
+        true, children.date_of_birth,
+        coalesce(children.sex, 'Unknown'), coalesce(children.ethnicity, 'Unknown'),
+        coalesce(plans.primary_need_code, 'Unknown'), null, null, plans.is_repeat,
+    from plans
+    left join children on children.source = 'cin' and children.child_id = plans.child_id
+    union all
+    select
+        'program_assessed', occasions.client_id, last_day(occasions.assessment_date),
+        least(
+            window_last_end(occasions.assessment_date),
+            coalesce(month_end_before(occasions.next_assessment_date), date '9999-12-31')
+        ),
+        true, children.date_of_birth,
+        coalesce(children.sex, 'Unknown'), coalesce(children.ethnicity, 'Unknown'),
+        null, coalesce(children.postcode_district, 'Unknown'), occasions.program, occasions.is_improved,
+    from occasions
+    left join children on children.source = 'case' and children.child_id = occasions.client_id
+    union all
+    select
+        'program_plans', client_id, last_day(start_date + 30), window_last_end(start_date),
+        true, date_of_birth, sex, ethnicity,
+        null, locality, program, has_plan_within_30d,
+    from enrolments
+    union all
+    select
+        case when scope = 'client' then 'clients_served' else 'program_clients_served' end,
+        client_id, last_day(start_date),
+        case
+            when end_date > case_periods.last_period then case_periods.last_period
+            else window_last_end(end_date)
+        end,
+        scope = 'client', date_of_birth,
+        case when scope = 'client' then sex end,
+        case when scope = 'client' then ethnicity end,
+        null,
+        case when scope = 'client' then locality end,
+        program, null,
+    from served_spans
+    cross join case_periods
+),
+
+final as (
+    select
+        population,
+        member_id,
+        first_end,
+        last_end,
+        by_person,
+        date_of_birth,
+        sex,
+        ethnicity,
+        category_of_need,
+        locality,
+        program,
+        flag,
+    from members
+    where first_end <= last_end
+)
+
+select * from final
