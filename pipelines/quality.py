@@ -77,17 +77,18 @@ def failures_sql(contract: Contract) -> str:
         f'"{c.sql_name}" as "raw__{c.sql_name}", {typed_expr(c)} as "{c.sql_name}"' for c in contract.columns
     )
     typed = f"select _source_file, _row_number, _collection_year, {typed_cols} from {table}"
+    row_rules = []  # (condition, struct of column_name, value, rule, message, action)
     selects = []
 
     def add(column: Column, rule: str, condition: str, message_sql: str, action: str = "quarantine"):
         value = f'"raw__{column.sql_name}"'
         if column.name in contract.identifiers:
             value = f"pseudonym({value})"
-        selects.append(
-            f"select _source_file, _row_number, {_q(column.name)} as column_name, {value} as value, "
-            f"{_q(rule)} as rule, {message_sql} as message, {_q(action)} as action, _collection_year "
-            f"from typed where {condition}"
-        )
+        row_rules.append((
+            f"({condition})",
+            f"{{'column_name': {_q(column.name)}, 'value': {value}::varchar, 'rule': {_q(rule)}, "
+            f"'message': ({message_sql})::varchar, 'action': {_q(action)}}}",
+        ))
 
     for c in contract.columns:
         raw = f'nullif(trim("raw__{c.sql_name}"), \'\')'
@@ -141,6 +142,17 @@ def failures_sql(contract: Contract) -> str:
             f"from typed semi join (select _source_file, {names} from typed where {not_null} "
             f"group by all having count(*) > 1) as repeated using (_source_file, {names})) where n > 1"
         )
+    if row_rules:
+        # One scan for every row rule: the rows failing any, then one row per failure.
+        any_failure = " or ".join(condition for condition, _ in row_rules)
+        failures = ", ".join(f"case when {condition} then {failure} end" for condition, failure in row_rules)
+        selects.insert(
+            0,
+            "select _source_file, _row_number, failure.column_name, failure.value, failure.rule, "
+            "failure.message, failure.action, _collection_year from ("
+            f"select _source_file, _row_number, _collection_year, unnest([{failures}]) as failure "
+            f"from typed where {any_failure}) where failure is not null",
+        )
     return f"with typed as ({typed})\n" + "\nunion all\n".join(selects)
 
 
@@ -154,7 +166,7 @@ def check_rows(con: duckdb.DuckDBPyConnection, contract: Contract) -> dict:
         f"insert into quality.quarantine select {_q(contract.source)}, _source_file, _row_number, "
         f"column_name, value, rule, message, action, _collection_year from ({failures_sql(contract)})"
     )
-    con.execute(f"update {table} set _quarantined = false")
+    con.execute(f"update {table} set _quarantined = false where _quarantined")
     con.execute(
         f"""update {table} as t set _quarantined = true
         from (select distinct source_file, row_number from quality.quarantine

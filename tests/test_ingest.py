@@ -372,3 +372,43 @@ def test_mutated_episodes_never_crash_and_conserve_rows(hand_council, tmp_path_f
     ).fetchone()[0]
     assert read == len(records)
     assert read == staged + quarantined
+
+
+@pytest.mark.parametrize("line_breaks", [False, True], ids=["parsed-in-parallel", "quoted-line-breaks"])
+def test_csv_rows_keep_their_file_row_numbers(tmp_path, line_breaks):
+    """A CSV large enough for DuckDB to parse on several threads: every row's _row_number is
+    its row in the file (header = 1), so quarantine messages name the right row. A file with
+    quoted line breaks is parsed on one thread (DuckDB cannot split it), with the same result."""
+    from pipelines.ingest.load import quoted_line_break
+
+    from pipelines.contracts import load_contracts
+    from pipelines.ingest import scan_exports, sync_source
+    from pipelines.ingest.load import insert_tabular
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = 600_000
+    with (exports / "services.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["service_id", "enrolment_id", "service_date", "service_type", "minutes"])
+        for i in range(rows):
+            kind = "Home visit\n(evening)" if line_breaks and i % 9973 == 0 else "Phone call, follow-up"
+            writer.writerow([f"SV{i:08d}", f"EN{i // 7:07d}", "2024-05-01", kind, str(i % 90)])
+    assert (exports / "services.csv").stat().st_size > 30_000_000
+    assert quoted_line_break(exports / "services.csv") is line_breaks
+    contract = load_contracts()["case_services"]
+    (f,) = [f for f in scan_exports(exports) if f.recognised]
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("set threads = 4")
+    con.execute("create schema raw")
+    parts = [(f, p, lambda table, f=f, p=p: insert_tabular(con, contract, f, p, table)) for p in f.parts]
+    sync_source(con, contract, parts)
+    numbered = con.execute(
+        "select count(*), count(distinct _row_number), min(_row_number), max(_row_number), "
+        "count(*) filter (where _row_number <> cast(substr(service_id, 3) as bigint) + 2) "
+        "from raw.case_services"
+    ).fetchone()
+    assert numbered == (rows, rows, 2, rows + 1, 0)
+    assert con.execute(
+        "select service_type from raw.case_services where _row_number = 2 + 9973"
+    ).fetchone() == ("Home visit\n(evening)" if line_breaks else "Phone call, follow-up",)

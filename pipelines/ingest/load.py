@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from pipelines.contracts import Contract
@@ -111,15 +112,50 @@ def insert_tabular(
         ) from exc
 
 
+CSV_OPTIONS = (
+    "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+    "null_padding = true, strict_mode = false, encoding = 'utf-8'"
+)
+
+
+def quoted_line_break(path: Path, block_size: int = 1 << 22) -> bool:
+    """Whether a quoted field of the CSV file spans lines: a line break after an odd number of
+    quote characters (an escaped quote, "", adds two). Blocks without a quote cost one scan."""
+    inside = 0
+    with path.open("rb") as handle:
+        while block := handle.read(block_size):
+            if b'"' not in block:
+                if inside and (b"\n" in block or b"\r" in block):
+                    return True
+                continue
+            data = np.frombuffer(block, dtype=np.uint8)
+            quotes = (np.cumsum(data == ord('"'), dtype=np.int64) + inside) & 1
+            if quotes[(data == ord("\n")) | (data == ord("\r"))].any():
+                return True
+            inside = int(quotes[-1])
+    return False
+
+
 def _insert_tabular(con, f: ExportFile, part: Part, table: str, select: str) -> None:
     if f.kind == "csv":
+        # The file is parsed on every core into a temporary table (which keeps the file's row
+        # order), then numbered in that order: numbering while parsing (with ordinality) holds
+        # the parse to one thread. DuckDB parses a file with a quoted line break (and short
+        # rows padded with nulls) on one thread only.
+        path = str(f.path).replace("'", "''")
+        parallel = "false" if quoted_line_break(f.path) else "true"
         con.execute(
-            f"""insert into {table}
-            select {select}, ?, ordinality + 1, ?, true, false
-            from read_csv(?, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
-                          null_padding = true, strict_mode = false, encoding = 'utf-8') with ordinality""",
-            [f.relative, f.collection_year, str(f.path)],
+            "create or replace temp table _export_rows as "
+            f"select * from read_csv('{path}', {CSV_OPTIONS}, parallel = {parallel})"
         )
+        try:
+            con.execute(
+                f"""insert into {table}
+                select {select}, ?, row_number() over () + 1, ?, true, false from _export_rows""",
+                [f.relative, f.collection_year],
+            )
+        finally:
+            con.execute("drop table if exists temp._export_rows")
     elif f.kind == "parquet":
         con.execute(
             f"""insert into {table}
@@ -224,11 +260,13 @@ def sync_source(
             )
             loaded.append(name)
         # A corrected re-submission of a year: the file loaded last is the active one.
+        # (only rows whose flag changes are written: a first load leaves every row as it is)
         con.execute(
             f"""update {table} as t set _active = (t._collection_year is null or t._source_file = w.source_file)
             from (select collection_year, arg_max(source_file, (loaded_at, source_file)) as source_file
                   from raw._loads where source = ? group by collection_year) as w
-            where t._collection_year is not distinct from w.collection_year""",
+            where t._collection_year is not distinct from w.collection_year
+                and t._active is distinct from (t._collection_year is null or t._source_file = w.source_file)""",
             [contract.source],
         )
         con.execute("commit")
