@@ -1,5 +1,11 @@
 """Pseudonymisation: child and client identifiers become HMAC-SHA256 pseudonyms at staging.
 
+A pseudonym is the first 128 bits of the HMAC-SHA256 of the trimmed identifier, held in
+DuckDB's UUID type (shown as 32 hex digits in 8-4-4-4-12 groups): truncating an HMAC to half
+its output keeps it a sound keyed hash (RFC 2104), and a fixed-width 128-bit key joins, groups
+and sorts several times faster than 64 hex characters across the millions of rows of a national
+warehouse (pandas and Python read it as uuid.UUID).
+
 The key is per installation: 32 random bytes generated on first use at the path in
 ``OBA_PSEUDONYM_KEY`` (default ``~/.config/turn-the-curve/pseudonym.key``), readable by its
 owner only, never in the repository or the warehouse. The same identifier always gives the same
@@ -14,6 +20,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -45,10 +52,10 @@ def load_or_create_key(path: Path | None = None) -> bytes:
     return key
 
 
-def pseudonymise(value: str | None, key: bytes) -> str | None:
+def pseudonymise(value: str | None, key: bytes) -> uuid.UUID | None:
     if value is None or not str(value).strip():
         return None
-    return hmac.new(key, str(value).strip().encode("utf-8"), hashlib.sha256).hexdigest()
+    return uuid.UUID(hmac.new(key, str(value).strip().encode("utf-8"), hashlib.sha256).hexdigest()[:32])
 
 
 def register_macro(con: duckdb.DuckDBPyConnection, key: bytes | None = None) -> None:
@@ -60,6 +67,7 @@ def register_macro(con: duckdb.DuckDBPyConnection, key: bytes | None = None) -> 
     # Null and blank identifiers give null: nullif makes the value null and null propagates
     # through encode, || and sha256 (a case expression around it evaluated trim twice per row).
     con.execute(
-        "create or replace temp macro pseudonym(x) as "
-        f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(nullif(trim(x::varchar), '')))))"
+        "create or replace temp macro pseudonym(x) as left("
+        f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(nullif(trim(x::varchar), ''))))), 32"
+        ")::uuid"
     )

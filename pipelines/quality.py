@@ -128,7 +128,7 @@ def failures_sql(contract: Contract) -> str:
         selects.append(
             f"select _source_file, _row_number, {_q(cols[-1].name)} as column_name, "
             + (
-                f'pseudonym("raw__{cols[0].sql_name}")'
+                f'pseudonym("raw__{cols[0].sql_name}")::varchar'
                 if cols[0].name in contract.identifiers
                 else f'"raw__{cols[-1].sql_name}"'
             )

@@ -4,7 +4,7 @@
 -- on 1 April after that return's 31 March (REC E99); such rows are flagged (DOMAIN.md §2).
 with episodes as (
     select * from stg_ssda903_episodes
-    where decom is not null and coalesce(child_id, '') <> ''
+    where decom is not null and child_id is not null
 ),
 
 returns as (

@@ -5,7 +5,7 @@
 -- "No information" (0) stays in the cohort with both flags false.
 with oc3 as (
     select * from stg_ssda903_oc3
-    where coalesce(child_id, '') <> '' and collection_year is not null
+    where child_id is not null and collection_year is not null
 ),
 
 children as (

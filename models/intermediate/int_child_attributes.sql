@@ -4,70 +4,52 @@
 -- are labelled for breakdowns: ethnicity in DfE major groups.
 with ssda903_header as (
     select * from stg_ssda903_header
-    where coalesce(child_id, '') <> ''
+    where child_id is not null
 ),
 
 cin_children as (
     select * from stg_cin_children
-    where coalesce(child_id, '') <> ''
+    where child_id is not null
 ),
 
 case_clients as (
     select * from stg_case_clients
-    where coalesce(client_id, '') <> ''
+    where client_id is not null
 ),
 
-ssda903_children as (
+records as (
     select
-        'ssda903' as source,
-        child_id,
-        sex,
-        date_of_birth,
-        ethnic_code,
-        null::varchar as postcode_district,
+        'ssda903' as source, child_id, sex, date_of_birth, ethnic_code, null::varchar as postcode_district,
+        collection_year, source_file, source_row_number,
     from ssda903_header
-    qualify row_number() over (
-        partition by child_id
-        order by collection_year desc nulls last, source_file desc, source_row_number desc
-    ) = 1
-),
-
-cin_census_children as (
+    union all
     select
-        'cin' as source,
-        child_id,
-        sex,
-        date_of_birth,
-        ethnic_code,
-        null::varchar as postcode_district,
+        'cin' as source, child_id, sex, date_of_birth, ethnic_code, null::varchar as postcode_district,
+        collection_year, source_file, source_row_number,
     from cin_children
-    qualify row_number() over (
-        partition by child_id
-        order by collection_year desc nulls last, source_file desc, source_row_number desc
-    ) = 1
+    union all
+    select
+        'case' as source, client_id as child_id, sex, date_of_birth, ethnic_code, postcode_district,
+        null::integer as collection_year, source_file, source_row_number,
+    from case_clients
 ),
 
-case_export_clients as (
+-- The newest record of each child: of the newest return (a record without one last), then
+-- the later file, then the later row. (A grouped arg_max: ranking every row took 3 times as long.)
+newest as (
     select
-        'case' as source,
-        client_id as child_id,
-        sex,
-        date_of_birth,
-        ethnic_code,
-        postcode_district,
-    from case_clients
-    qualify row_number() over (
-        partition by client_id
-        order by source_file desc, source_row_number desc
-    ) = 1
+        source,
+        child_id,
+        arg_max(
+            struct_pack(sex, date_of_birth, ethnic_code, postcode_district),
+            (coalesce(collection_year, -1), source_file, source_row_number)
+        ) as record,
+    from records
+    group by source, child_id
 ),
 
 all_children as (
-    select * from ssda903_children
-    union all
-    select * from cin_census_children
-    union all
-    select * from case_export_clients
+    select source, child_id, record.* from newest
 ),
 
 labelled as (

@@ -3,7 +3,7 @@
 -- with an earlier CPPstartDate in the data or NumberOfPreviousCPP > 0.
 with plans as (
     select * from stg_cp_plans
-    where cpp_start_date is not null and coalesce(child_id, '') <> ''
+    where cpp_start_date is not null and child_id is not null
 ),
 
 latest as (
