@@ -17,39 +17,57 @@ case_clients as (
     where client_id is not null
 ),
 
-records as (
+ssda903_children as (
     select
-        'ssda903' as source, child_id, sex, date_of_birth, ethnic_code, null::varchar as postcode_district,
-        collection_year, source_file, source_row_number,
+        'ssda903' as source,
+        child_id,
+        sex,
+        date_of_birth,
+        ethnic_code,
+        null::varchar as postcode_district,
     from ssda903_header
-    union all
-    select
-        'cin' as source, child_id, sex, date_of_birth, ethnic_code, null::varchar as postcode_district,
-        collection_year, source_file, source_row_number,
-    from cin_children
-    union all
-    select
-        'case' as source, client_id as child_id, sex, date_of_birth, ethnic_code, postcode_district,
-        null::integer as collection_year, source_file, source_row_number,
-    from case_clients
+    qualify row_number() over (
+        partition by child_id
+        order by collection_year desc nulls last, source_file desc, source_row_number desc
+    ) = 1
 ),
 
--- The newest record of each child: of the newest return (a record without one last), then
--- the later file, then the later row. (A grouped arg_max: ranking every row took 3 times as long.)
-newest as (
+cin_census_children as (
     select
-        source,
+        'cin' as source,
         child_id,
-        arg_max(
-            struct_pack(sex, date_of_birth, ethnic_code, postcode_district),
-            (coalesce(collection_year, -1), source_file, source_row_number)
-        ) as record,
-    from records
-    group by source, child_id
+        sex,
+        date_of_birth,
+        ethnic_code,
+        null::varchar as postcode_district,
+    from cin_children
+    qualify row_number() over (
+        partition by child_id
+        order by collection_year desc nulls last, source_file desc, source_row_number desc
+    ) = 1
+),
+
+case_export_clients as (
+    select
+        'case' as source,
+        client_id as child_id,
+        sex,
+        date_of_birth,
+        ethnic_code,
+        postcode_district,
+    from case_clients
+    qualify row_number() over (
+        partition by client_id
+        order by source_file desc, source_row_number desc
+    ) = 1
 ),
 
 all_children as (
-    select source, child_id, record.* from newest
+    select * from ssda903_children
+    union all
+    select * from cin_census_children
+    union all
+    select * from case_export_clients
 ),
 
 labelled as (
