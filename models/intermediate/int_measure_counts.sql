@@ -116,6 +116,17 @@ steps as (
     from pieces
 ),
 
+-- Steps of the same values on the same month end added first: far fewer rows to group by each
+-- breakdown.
+step_totals as (
+    select
+        population, month_end, age_band, sex, ethnicity, category_of_need, locality, program,
+        sum(member_step) as member_step,
+        sum(flagged_step) as flagged_step,
+    from steps
+    group by all
+),
+
 grouped as (
     select
         population,
@@ -140,7 +151,7 @@ grouped as (
         end as breakdown_value,
         sum(member_step) as member_step,
         sum(flagged_step) as flagged_step,
-    from steps
+    from step_totals
     group by grouping sets (
         (population, month_end),
         (population, month_end, age_band),
