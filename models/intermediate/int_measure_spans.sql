@@ -67,12 +67,13 @@ children as (
 openings as (
     select
         'ssda903' as source, child_id, decom as begun, coalesce(dec, date '9999-12-31') as ended,
-        rne,
+        rne, coalesce(cin, 'Unknown') as category_of_need,
+        coalesce(home_postcode_district, 'Unknown') as locality,
     from episodes
     union all
     select
         'cin' as source, child_id, cpp_start_date as begun, coalesce(cpp_end_date, date '9999-12-31') as ended,
-        null as rne,
+        null as rne, coalesce(primary_need_code, 'Unknown') as category_of_need, null as locality,
     from plans
 ),
 
@@ -176,32 +177,22 @@ open_states as (
     where states.openings > 0
 ),
 
-looked_after as (
+-- Looked after (episodes) and on a plan (plans), with the values of the opening that gives them.
+open_spans as (
     select
+        case open_states.source when 'ssda903' then 'looked_after' else 'child_protection' end as population,
+        open_states.source,
         open_states.child_id,
         open_states.first_end,
         open_states.last_end,
-        coalesce(episodes.cin, 'Unknown') as category_of_need,
-        coalesce(episodes.home_postcode_district, 'Unknown') as locality,
-        open_states.started + case when open_states.placed > 0 then 1 else 0 end >= 3 as flag,
+        openings.category_of_need,
+        openings.locality,
+        case
+            when open_states.source = 'ssda903'
+                then open_states.started + case when open_states.placed > 0 then 1 else 0 end >= 3
+        end as flag,
     from open_states
-    inner join episodes
-        on episodes.child_id = open_states.child_id
-        and episodes.decom = open_states.begun
-    where open_states.source = 'ssda903'
-),
-
-child_protection as (
-    select
-        open_states.child_id,
-        open_states.first_end,
-        open_states.last_end,
-        coalesce(plans.primary_need_code, 'Unknown') as category_of_need,
-    from open_states
-    inner join plans
-        on plans.child_id = open_states.child_id
-        and plans.cpp_start_date = open_states.begun
-    where open_states.source = 'cin'
+    inner join openings using (source, child_id, begun)
 ),
 
 -- Starts of care ------------------------------------------------------------------------------
@@ -226,50 +217,49 @@ cla_starts as (
 
 -- Populations ---------------------------------------------------------------------------------
 
-members as (
+-- Members who are children (or clients) of one source, whose sex, ethnicity and date of birth
+-- (and, for the case export, locality) come from the child's newest record.
+child_members as (
     select
-        'looked_after' as population, looked_after.child_id as member_id, first_end, last_end,
-        true as by_person, children.date_of_birth,
-        coalesce(children.sex, 'Unknown') as sex, coalesce(children.ethnicity, 'Unknown') as ethnicity,
+        population, source, child_id, first_end, last_end,
         category_of_need, locality, null::varchar as program, flag,
-    from looked_after
-    left join children on children.source = 'ssda903' and children.child_id = looked_after.child_id
+    from open_spans
     union all
     select
-        'cla_starts', cla_starts.child_id, first_end, last_end,
-        true, children.date_of_birth,
-        coalesce(children.sex, 'Unknown'), coalesce(children.ethnicity, 'Unknown'),
+        'cla_starts', 'ssda903', child_id, first_end, last_end,
         category_of_need, locality, null, null,
     from cla_starts
-    left join children on children.source = 'ssda903' and children.child_id = cla_starts.child_id
     union all
     select
-        'child_protection', child_protection.child_id, first_end, last_end,
-        true, children.date_of_birth,
-        coalesce(children.sex, 'Unknown'), coalesce(children.ethnicity, 'Unknown'),
-        category_of_need, null, null, null,
-    from child_protection
-    left join children on children.source = 'cin' and children.child_id = child_protection.child_id
-    union all
-    select
-        'cp_plan_starts', plans.child_id, last_day(plans.cpp_start_date), window_last_end(plans.cpp_start_date),
-        true, children.date_of_birth,
-        coalesce(children.sex, 'Unknown'), coalesce(children.ethnicity, 'Unknown'),
-        coalesce(plans.primary_need_code, 'Unknown'), null, null, plans.is_repeat,
+        'cp_plan_starts', 'cin', child_id, last_day(cpp_start_date), window_last_end(cpp_start_date),
+        coalesce(primary_need_code, 'Unknown'), null, null, is_repeat,
     from plans
-    left join children on children.source = 'cin' and children.child_id = plans.child_id
     union all
     select
-        'program_assessed', occasions.client_id, last_day(occasions.assessment_date),
+        'program_assessed', 'case', client_id, last_day(assessment_date),
         least(
-            window_last_end(occasions.assessment_date),
-            coalesce(month_end_before(occasions.next_assessment_date), date '9999-12-31')
+            window_last_end(assessment_date),
+            coalesce(month_end_before(next_assessment_date), date '9999-12-31')
         ),
-        true, children.date_of_birth,
-        coalesce(children.sex, 'Unknown'), coalesce(children.ethnicity, 'Unknown'),
-        null, coalesce(children.postcode_district, 'Unknown'), occasions.program, occasions.is_improved,
+        null, null, program, is_improved,
     from occasions
-    left join children on children.source = 'case' and children.child_id = occasions.client_id
+),
+
+members as (
+    select
+        child_members.population, child_members.child_id as member_id, first_end, last_end,
+        true as by_person, children.date_of_birth,
+        coalesce(children.sex, 'Unknown') as sex, coalesce(children.ethnicity, 'Unknown') as ethnicity,
+        category_of_need,
+        case
+            when child_members.source = 'case' then coalesce(children.postcode_district, 'Unknown')
+            else child_members.locality
+        end as locality,
+        program, flag,
+    from child_members
+    left join children
+        on children.source = child_members.source
+        and children.child_id = child_members.child_id
     union all
     select
         'program_plans', client_id, last_day(start_date + 30), window_last_end(start_date),
