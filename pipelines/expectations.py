@@ -132,18 +132,26 @@ def contract_frame(con, contract: Contract) -> tuple[pd.DataFrame, dict | None]:
         return frame, None
     step = max(1, -(-total // SAMPLE_ROWS))
     conditions = suspect_conditions(contract)
-    picks = [f"select _rid from active where _rid % {step} = 0"]
+    # One scan keeps the candidates (every k-th row and every suspect row); the picks per
+    # condition are then made among them rather than by a scan of the table each.
+    suspect = " or ".join(f"({condition})" for condition in conditions)
+    con.execute(
+        f"create or replace temp table _gx_candidates as "
+        f"select rowid as _rid, * exclude (_extra, _active, _quarantined) from {table} "
+        f"where _active and (rowid % {step} = 0{' or ' + suspect if suspect else ''})"
+    )
+    picks = [f"select _rid from _gx_candidates where _rid % {step} = 0"]
     picks += [
-        f"(select _rid from active where {condition} order by _rid limit {FLAGGED_ROWS + 1})"
+        f"(select _rid from _gx_candidates where {condition} order by _rid limit {FLAGGED_ROWS + 1})"
         for condition in conditions
     ]
-    con.execute(
-        f"create or replace temp table _gx_sample as "
-        f"with active as (select rowid as _rid, * exclude (_extra, _active, _quarantined) "
-        f"from {table} where _active), "
-        f"picked as ({' union '.join(picks)}) "
-        f"select * from active where _rid in (select _rid from picked)"
-    )
+    try:
+        con.execute(
+            f"create or replace temp table _gx_sample as "
+            f"select * from _gx_candidates where _rid in ({' union '.join(picks)})"
+        )
+    finally:
+        con.execute("drop table if exists _gx_candidates")
     try:
         capped = [
             i

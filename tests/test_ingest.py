@@ -412,3 +412,49 @@ def test_csv_rows_keep_their_file_row_numbers(tmp_path, line_breaks):
     assert con.execute(
         "select service_type from raw.case_services where _row_number = 2 + 9973"
     ).fetchone() == ("Home visit\n(evening)" if line_breaks else "Phone call, follow-up",)
+
+
+def test_gx_sample_is_every_kth_row_plus_the_first_suspect_rows_of_each_expectation(tmp_path, monkeypatch):
+    """Above FULL_ROWS the suite sees every k-th active row plus, for each expectation, the
+    first FLAGGED_ROWS + 1 rows (in table order) that could fail it, and nothing else."""
+    from pipelines import expectations
+    from pipelines.contracts import load_contracts
+    from pipelines.ingest import scan_exports, sync_source
+    from pipelines.ingest.load import insert_tabular
+
+    monkeypatch.setattr(expectations, "FULL_ROWS", 100)
+    monkeypatch.setattr(expectations, "SAMPLE_ROWS", 40)
+    monkeypatch.setattr(expectations, "FLAGGED_ROWS", 3)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    with (exports / "services.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["service_id", "enrolment_id", "service_date", "service_type", "minutes"])
+        for i in range(1000):
+            date = "31-12-2020" if i % 37 == 5 else ("" if i % 53 == 7 else "2024-05-01")
+            minutes = "lots" if i % 41 == 3 else str(i % 90)
+            writer.writerow([f"SV{i:05d}", "" if i % 97 == 11 else f"EN{i // 7:04d}", date, "Visit", minutes])
+    contract = load_contracts()["case_services"]
+    (f,) = [f for f in scan_exports(exports) if f.recognised]
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema raw")
+    sync_source(con, contract, [(f, p, lambda t, f=f, p=p: insert_tabular(con, contract, f, p, t)) for p in f.parts])
+    frame, sample = expectations.contract_frame(con, contract)
+
+    step = -(-1000 // 40)
+    wanted = {r for (r,) in con.execute(f"select rowid from raw.case_services where rowid % {step} = 0").fetchall()}
+    conditions = expectations.suspect_conditions(contract)
+    capped = []
+    for i, condition in enumerate(conditions):
+        suspects = [r for (r,) in con.execute(
+            f"select rowid from raw.case_services where {condition} order by rowid"
+        ).fetchall()]
+        wanted |= set(suspects[:4])
+        if len(suspects) > 3:
+            capped.append(i)
+    ids = con.execute(
+        f"select service_id from raw.case_services where rowid in ({', '.join(map(str, sorted(wanted)))}) order by rowid"
+    ).fetchall()
+    assert frame["service_id"].tolist() == [i for (i,) in ids]
+    assert sample == {"rows": 1000, "validated": len(ids), "capped": capped}
+    assert capped  # the planted bad dates and minutes exceed the per-expectation cap
