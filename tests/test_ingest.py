@@ -379,11 +379,9 @@ def test_csv_rows_keep_their_file_row_numbers(tmp_path, line_breaks):
     """A CSV large enough for DuckDB to parse on several threads: every row's _row_number is
     its row in the file (header = 1), so quarantine messages name the right row. A file with
     quoted line breaks is parsed on one thread (DuckDB cannot split it), with the same result."""
-    from pipelines.ingest.load import quoted_line_break
-
     from pipelines.contracts import load_contracts
     from pipelines.ingest import scan_exports, sync_source
-    from pipelines.ingest.load import insert_tabular
+    from pipelines.ingest.load import insert_tabular, quoted_line_break
 
     exports = tmp_path / "exports"
     exports.mkdir()

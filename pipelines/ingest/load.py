@@ -10,6 +10,7 @@ exactly as exported; extra columns the contract does not know are kept in ``_ext
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Callable
@@ -155,7 +156,9 @@ def _insert_tabular(con, f: ExportFile, part: Part, table: str, select: str) -> 
                 [f.relative, f.collection_year],
             )
         finally:
-            con.execute("drop table if exists temp._export_rows")
+            # (in a transaction a failed insert has aborted, the rollback removes it instead)
+            with contextlib.suppress(duckdb.Error):
+                con.execute("drop table if exists temp._export_rows")
     elif f.kind == "parquet":
         con.execute(
             f"""insert into {table}
