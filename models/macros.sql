@@ -31,6 +31,13 @@ create or replace macro main.month_ends(first_day, last_day) as table
         )) as month_start
     ) as months;
 
+-- The month ends of a collection year of the DfE returns (SSDA903, CIN census): April of the
+-- year before to March of the year itself.
+create or replace macro main.collection_year_month_ends(collection_year) as table
+    select period_end from month_ends(
+        make_date(collection_year - 1, 4, 1), make_date(collection_year, 3, 31)
+    );
+
 -- Month-end arithmetic for counting from spans (int_measure_spans, int_measure_counts): a
 -- member counted on every month end from a span's first to its last is +1 on the first and
 -- -1 on the month end after the last.

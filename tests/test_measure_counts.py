@@ -28,11 +28,11 @@ SSDA903_YEARS = (2020, 2021, 2023, 2024)
 CIN_YEARS = (2021, 2022, 2023, 2024)
 PERIODS = {
     "int_ssda903_periods": " union all ".join(
-        f"select period_end, {year} as collection_year from month_ends(date '{year - 1}-04-01', date '{year}-03-31')"
+        f"select period_end, {year} as collection_year from collection_year_month_ends({year})"
         for year in SSDA903_YEARS
     ),
     "int_cin_periods": " union all ".join(
-        f"select period_end, {year} as collection_year from month_ends(date '{year - 1}-04-01', date '{year}-03-31')"
+        f"select period_end, {year} as collection_year from collection_year_month_ends({year})"
         for year in CIN_YEARS
     ),
     "int_case_periods": "select period_end from month_ends(date '2019-01-01', date '2024-12-31')",

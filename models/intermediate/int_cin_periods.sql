@@ -19,9 +19,7 @@ final as (
         months.period_end,
         returns.collection_year,
     from returns
-    cross join month_ends(
-        make_date(returns.collection_year - 1, 4, 1), make_date(returns.collection_year, 3, 31)
-    ) as months
+    cross join collection_year_month_ends(returns.collection_year) as months
 )
 
 select * from final order by period_end
