@@ -278,6 +278,11 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
     would compute it) in one transaction."""
     prepare_connection(con)
     con.execute(f"create schema if not exists {model.layer}")
+    # (set and reset outside the transaction: an aborted transaction refuses even a reset, and
+    # that refusal would hide the model's own error)
+    unordered = model.materialized == "table" and model.layer in UNORDERED_LAYERS
+    if unordered:
+        con.execute("set preserve_insertion_order = false")
     try:
         con.execute("begin")
         existing = con.execute(
@@ -291,18 +296,14 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
             con.execute(f"create or replace view {model.table} as\n{qualified_sql(con, model.sql)}")
             con.execute(f"select * from {model.table} limit 0")  # binds now: errors name the model
         else:
-            unordered = model.layer in UNORDERED_LAYERS
-            if unordered:
-                con.execute("set preserve_insertion_order = false")
-            try:
-                con.execute(f"create or replace table {model.table} as\n{model.sql}")
-            finally:
-                if unordered:
-                    con.execute("reset preserve_insertion_order")
+            con.execute(f"create or replace table {model.table} as\n{model.sql}")
         con.execute("commit")
     except duckdb.Error as exc:
         con.execute("rollback")
         raise ModelError(f"{model.path}: {exc}") from exc
+    finally:
+        if unordered:
+            con.execute("reset preserve_insertion_order")
     if model.materialized == "view":
         return None
     return con.execute(f"select count(*) from {model.table}").fetchone()[0]

@@ -89,3 +89,19 @@ def test_a_broken_view_names_its_file_and_leaves_the_old_one(models, tmp_path):
     with pytest.raises(ModelError, match="int_people_bands.sql"):
         build_model(con, discover_models(models)["int_people_bands"])
     assert con.execute("select * from intermediate.int_people_bands").fetchall() == [("P1", "10-15")]
+
+
+def test_a_broken_table_reports_its_own_error_and_leaves_the_old_one(models, tmp_path):
+    found = discover_models(models)
+    con = _warehouse(tmp_path / "warehouse.duckdb")
+    con.execute("create table raw.people as select 'P1' as person, date '2010-02-28' as born")
+    build_model(con, found["stg_people"])
+    _write(models, "staging", "stg_people", "-- One row per person.\nselect nosuch from raw.people")
+    with pytest.raises(ModelError, match=r"stg_people\.sql: .*nosuch") as failure:
+        build_model(con, discover_models(models)["stg_people"])
+    assert "transaction is aborted" not in str(failure.value)
+    assert con.execute("select person from staging.stg_people").fetchall() == [("P1",)]
+    # The connection is left as it was: insertion order kept, no transaction open.
+    assert con.execute("select current_setting('preserve_insertion_order')").fetchone() == (True,)
+    con.execute("begin")
+    con.execute("rollback")
