@@ -24,7 +24,7 @@ sequenced as (
 final as (
     select
         child_id,
-        cin_id,
+        cin_referral_date,
         cpp_start_date,
         cpp_end_date,
         initial_category_of_abuse,

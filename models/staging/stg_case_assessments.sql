@@ -1,13 +1,18 @@
 -- One row per domain score of an assessment.
-with source as (
+with source as not materialized (
     select * from raw.case_assessments
     where _active and not _quarantined
+),
+
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct client_id as id from source)
 ),
 
 renamed as (
     select
         trim(assessment_id) as assessment_id,
-        pseudonym(client_id) as client_id,
+        pseudonyms.pseudonym as client_id,
         nullif(trim(enrolment_id), '') as enrolment_id,
         coalesce(
             try_strptime(nullif(trim(assessment_date), ''), '%Y-%m-%d'),
@@ -20,6 +25,7 @@ renamed as (
         _source_file as source_file,
         _row_number as source_row_number,
     from source
+    left join pseudonyms on source.client_id = pseudonyms.id
 )
 
 select * from renamed

@@ -1,12 +1,17 @@
 -- One row per client of the case export; postcode cut to its district.
-with source as (
+with source as not materialized (
     select * from raw.case_clients
     where _active and not _quarantined
 ),
 
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct client_id as id from source)
+),
+
 renamed as (
     select
-        pseudonym(client_id) as client_id,
+        pseudonyms.pseudonym as client_id,
         coalesce(
             try_strptime(nullif(trim(date_of_birth), ''), '%Y-%m-%d'),
             try_strptime(nullif(trim(date_of_birth), ''), '%d/%m/%Y')
@@ -35,6 +40,7 @@ renamed as (
         _source_file as source_file,
         _row_number as source_row_number,
     from source
+    left join pseudonyms on source.client_id = pseudonyms.id
 )
 
 select * from renamed

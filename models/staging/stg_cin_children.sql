@@ -1,12 +1,17 @@
 -- One row per child per CIN census return; sex harmonised (GenderCurrent before 2024, Sex after).
-with source as (
+with source as not materialized (
     select * from raw.cin_children
     where _active and not _quarantined
 ),
 
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct lachildid as id from source)
+),
+
 renamed as (
     select
-        pseudonym(lachildid) as child_id,
+        pseudonyms.pseudonym as child_id,
         try_strptime(nullif(trim(personbirthdate), ''), '%Y-%m-%d')::date as date_of_birth,
         case upper(trim(coalesce(nullif(trim(sex), ''), gendercurrent)))
             when '1' then 'M'
@@ -20,6 +25,7 @@ renamed as (
         _source_file as source_file,
         _row_number as source_row_number,
     from source
+    left join pseudonyms on source.lachildid = pseudonyms.id
 )
 
 select * from renamed

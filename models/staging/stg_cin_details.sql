@@ -1,13 +1,18 @@
--- One row per episode of need (CINdetails) per CIN census return.
-with source as (
+-- One row per episode of need (CINdetails) per CIN census return; an episode is keyed by
+-- child_id and referral_date (a child protection plan names its episode the same way).
+with source as not materialized (
     select * from raw.cin_details
     where _active and not _quarantined
 ),
 
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct lachildid as id from source)
+),
+
 renamed as (
     select
-        pseudonym(lachildid) as child_id,
-        child_id || ':' || trim(cinreferraldate) as cin_id,
+        pseudonyms.pseudonym as child_id,
         try_strptime(nullif(trim(cinreferraldate), ''), '%Y-%m-%d')::date as referral_date,
         nullif(upper(trim(referralsource)), '') as referral_source,
         nullif(upper(trim(primaryneedcode)), '') as primary_need_code,
@@ -18,6 +23,7 @@ renamed as (
         _source_file as source_file,
         _row_number as source_row_number,
     from source
+    left join pseudonyms on source.lachildid = pseudonyms.id
 )
 
 select * from renamed

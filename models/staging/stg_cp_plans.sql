@@ -1,13 +1,18 @@
 -- One row per child protection plan per CIN census return (a plan repeats while it is open).
-with source as (
+with source as not materialized (
     select * from raw.cin_cp_plans
     where _active and not _quarantined
 ),
 
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct lachildid as id from source)
+),
+
 renamed as (
     select
-        pseudonym(lachildid) as child_id,
-        child_id || ':' || trim(cinreferraldate) as cin_id,
+        pseudonyms.pseudonym as child_id,
+        try_strptime(nullif(trim(cinreferraldate), ''), '%Y-%m-%d')::date as cin_referral_date,
         try_strptime(nullif(trim(cppstartdate), ''), '%Y-%m-%d')::date as cpp_start_date,
         try_strptime(nullif(trim(cppenddate), ''), '%Y-%m-%d')::date as cpp_end_date,
         nullif(upper(trim(initialcategoryofabuse)), '') as initial_category_of_abuse,
@@ -18,6 +23,7 @@ renamed as (
         _source_file as source_file,
         _row_number as source_row_number,
     from source
+    left join pseudonyms on source.lachildid = pseudonyms.id
 )
 
 select * from renamed

@@ -1,12 +1,17 @@
 -- One row per child per SSDA903 return; SEX harmonised across the 1/2 and M/F/U code lists.
-with source as (
+with source as not materialized (
     select * from raw.ssda903_header
     where _active and not _quarantined
 ),
 
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct child as id from source)
+),
+
 renamed as (
     select
-        pseudonym(child) as child_id,
+        pseudonyms.pseudonym as child_id,
         case upper(trim(sex))
             when '1' then 'M'
             when '2' then 'F'
@@ -23,6 +28,7 @@ renamed as (
         _source_file as source_file,
         _row_number as source_row_number,
     from source
+    left join pseudonyms on source.child = pseudonyms.id
 )
 
 select * from renamed

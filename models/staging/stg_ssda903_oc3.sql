@@ -1,12 +1,17 @@
 -- One row per care leaver per SSDA903 return (OC3), typed and tidied.
-with source as (
+with source as not materialized (
     select * from raw.ssda903_oc3
     where _active and not _quarantined
 ),
 
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct child as id from source)
+),
+
 renamed as (
     select
-        pseudonym(child) as child_id,
+        pseudonyms.pseudonym as child_id,
         coalesce(
             try_strptime(trim(dob), '%d/%m/%Y'),
             try_strptime(trim(dob), '%Y-%m-%d')
@@ -18,6 +23,7 @@ renamed as (
         _source_file as source_file,
         _row_number as source_row_number,
     from source
+    left join pseudonyms on source.child = pseudonyms.id
 )
 
 select * from renamed
