@@ -301,11 +301,12 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                             cols = ", ".join(
                                 f'"{c.name}" as "{c.sql_name}"' for c in contracts[p.source].columns
                             )
-                            con.execute(
-                                f"insert into {table} select {cols}, null, ?, _row_number, ?, true, false "
-                                "from read_parquet(?)",
-                                [f.relative, s["year"], s["paths"][p.source]],
-                            )
+                            with phase("xml_insert", f"{f.relative}#{p.source}"):
+                                con.execute(
+                                    f"insert into {table} select {cols}, null, ?, _row_number, ?, true, false "
+                                    "from read_parquet(?)",
+                                    [f.relative, s["year"], s["paths"][p.source]],
+                                )
 
                         items[p.source].append((f, p, insert))
                 else:
