@@ -1,4 +1,7 @@
 -- One row per service delivered on an enrolment.
+-- (a view: no identifier to pseudonymise, and one model reads only its dates; writing its
+-- millions of rows cost more than reading them from raw)
+-- materialized: view
 with source as (
     select * from raw.case_services
     where _active and not _quarantined
