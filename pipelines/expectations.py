@@ -51,7 +51,12 @@ SAMPLE_ROWS = 50_000  # larger ones: a systematic sample of about this many rows
 FLAGGED_ROWS = 50_000  # ... plus up to this many rows per expectation that could fail it
 # Characters Python's str.strip() removes (pandas .str.strip), as an RE2 class.
 _PY_SPACE = r"[\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}]"
-_NON_ASCII = r"[^\x{00}-\x{7F}]"
+
+
+def _non_ascii(x: str) -> str:
+    """SQL true when the text has a character beyond ASCII: more bytes than characters (a
+    regular expression looked at every character; this compares two lengths)."""
+    return f"strlen({x}) <> length({x})"
 
 
 def build_expectations(contract: Contract) -> list[tuple[object, str]]:
@@ -104,15 +109,13 @@ def suspect_conditions(contract: Contract) -> list[str]:
         if c.type == "date" and c.formats:
             pattern = _date_regex(c.formats)[1:-1]  # GX uses ^...$; regexp_full_match anchors
             conditions.append(
-                f"({x} is not null and (regexp_matches({x}, '{_NON_ASCII}') "
-                f"or not regexp_full_match({x}, '{pattern}')))"
+                f"({x} is not null and ({_non_ascii(x)} or not regexp_full_match({x}, '{pattern}')))"
             )
         if c.codes:
             codes = sorted(set().union(*(v.codes for v in contract.code_lists[c.codes])))
             listed = ", ".join("'" + code.replace("'", "''") + "'" for code in codes)
             conditions.append(
-                f"({x} is not null and (regexp_matches({x}, '{_NON_ASCII}') "
-                f"or upper(trim({x})) not in ({listed})))"
+                f"({x} is not null and ({_non_ascii(x)} or upper(trim({x})) not in ({listed})))"
             )
     return conditions
 

@@ -456,3 +456,52 @@ def test_gx_sample_is_every_kth_row_plus_the_first_suspect_rows_of_each_expectat
     assert frame["service_id"].tolist() == [i for (i,) in ids]
     assert sample == {"rows": 1000, "validated": len(ids), "capped": capped}
     assert capped  # the planted bad dates and minutes exceed the per-expectation cap
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("0123456789-/ abAZ") + ["\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", "\x85", "\xa0",
+                                     "\u2003", "\u3000", "é", "\u0663", "\u200b", "ß"]
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(st.one_of(st.none(), _TEXT, st.sampled_from(["2024-05-01", "01/05/2024", " N1 ", "n2"])),
+                       min_size=1, max_size=20))
+def test_gx_suspect_conditions_hold_for_every_value_gx_would_flag(values):
+    """A sampled GX validation is exact only if every row GX would count as unexpected is a
+    suspect row: for any text, each expectation's SQL suspect condition holds where GX, after
+    the same preparation as ``validate`` (Python strip, blank as null, codes upper-cased),
+    would fail the value."""
+    from pipelines import expectations
+    from pipelines.contracts import load_contracts
+
+    contracts = load_contracts()
+    con = duckdb.connect()
+    for source in ("case_services", "cin_details"):
+        contract = contracts[source]
+        columns = [c.sql_name for c in contract.columns]
+        con.execute(f"create or replace table t ({', '.join(f'{c} varchar' for c in columns)})")
+        con.executemany(f"insert into t values ({', '.join('?' for _ in columns)})",
+                        [[v] * len(columns) for v in values])
+        conditions = expectations.suspect_conditions(contract)
+        checks = []  # (column, how GX judges the prepared value), in suspect_conditions' order
+        for c in contract.columns:
+            if not c.nullable:
+                checks.append(lambda s: s is None)
+            if c.type == "date" and c.formats:
+                pattern = re.compile(expectations._date_regex(c.formats))
+                checks.append(lambda s, p=pattern: s is not None and p.search(s) is None)
+            if c.codes:
+                codes = set().union(*(v.codes for v in contract.code_lists[c.codes]))
+                checks.append(lambda s, codes=codes, code=c.type == "code": s is not None
+                              and (s.upper() if code else s) not in codes)
+        assert len(checks) == len(conditions)
+        for condition, fails in zip(conditions, checks, strict=True):
+            flagged = [r for (r,) in con.execute(f"select {condition} from t order by rowid").fetchall()]
+            for value, suspect in zip(values, flagged, strict=True):
+                prepared = None if value is None else (value.strip() or None)
+                if fails(prepared):
+                    assert suspect, (source, condition, value)
