@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -218,6 +219,9 @@ def sync_source(
     )
     loaded, unchanged, removed = [], [], []
     current = {part_name(f, p) for f, p, _ in items}
+    # A file loaded before is hashed first (unchanged, it is skipped); a new one is hashed on
+    # another thread while it loads (hashlib releases the GIL).
+    hasher = ThreadPoolExecutor(1, "sha256")
     con.execute("begin transaction")
     try:
         for stale in sorted(set(previous) - current):
@@ -226,13 +230,18 @@ def sync_source(
             removed.append(stale)
         for f, part, insert in items:
             name = part_name(f, part)
-            digest = sha256_of(f.path)
-            if previous.get(name) == digest:
-                unchanged.append(name)
-                continue
+            if name in previous:
+                digest = sha256_of(f.path)
+                if previous[name] == digest:
+                    unchanged.append(name)
+                    continue
+            else:
+                digest = hasher.submit(sha256_of, f.path)
             con.execute(f"delete from {table} where _source_file = ?", [name])
             con.execute("delete from raw._loads where source = ? and source_file = ?", [contract.source, name])
             insert(table)
+            if isinstance(digest, Future):
+                digest = digest.result()
             undated = con.execute(
                 f"select count(*) from {table} where _source_file = ? and _collection_year is null", [name]
             ).fetchone()[0]
@@ -276,5 +285,7 @@ def sync_source(
     except Exception:
         con.execute("rollback")
         raise
+    finally:
+        hasher.shutdown(wait=True)
     total = con.execute(f"select count(*) from {table}").fetchone()[0]
     return {"loaded": loaded, "unchanged": unchanged, "removed": removed, "rows": total}
