@@ -65,55 +65,50 @@ bands as (
     ) as bands (age_band, from_age, to_age)
 ),
 
--- Most spans keep one age band throughout; the rest are cut at the birthdays inside them.
-banded as (
-    select clipped.*, age_band(date_of_birth, first_end) as age_band,
-    from clipped
-    where not by_person
-        or date_of_birth is null
-        or age_band(date_of_birth, first_end) = age_band(date_of_birth, last_end)
-),
-
-cut_at_birthdays as (
+-- Most spans keep one age band throughout; the rest are cut at the birthdays inside them: a
+-- span crossing one meets every band, and keeps the months it spends in each.
+crossing as (
     select
-        clipped.* exclude (first_end, last_end),
-        bands.age_band,
-        greatest(clipped.first_end, coalesce(age_band_start(clipped.date_of_birth, bands.from_age), clipped.first_end))
-            as first_end,
-        least(clipped.last_end, coalesce(month_end_before(age_band_start(clipped.date_of_birth, bands.to_age)), clipped.last_end))
-            as last_end,
+        clipped.*,
+        by_person
+            and date_of_birth is not null
+            and age_band(date_of_birth, first_end) <> age_band(date_of_birth, last_end) as crosses_birthday,
     from clipped
-    cross join bands
-    where clipped.by_person
-        and clipped.date_of_birth is not null
-        and age_band(clipped.date_of_birth, clipped.first_end) <> age_band(clipped.date_of_birth, clipped.last_end)
 ),
 
 pieces as (
     select
-        population, first_end, last_end,
-        case when by_person then age_band end as age_band,
+        population,
+        case
+            when crosses_birthday
+                then greatest(crossing.first_end, coalesce(age_band_start(date_of_birth, bands.from_age), crossing.first_end))
+            else crossing.first_end
+        end as first_end,
+        case
+            when crosses_birthday
+                then least(crossing.last_end, coalesce(month_end_before(age_band_start(date_of_birth, bands.to_age)), crossing.last_end))
+            else crossing.last_end
+        end as last_end,
+        case
+            when crosses_birthday then bands.age_band
+            when by_person then age_band(date_of_birth, crossing.first_end)
+        end as age_band,
         sex, ethnicity, category_of_need, locality, program, flag,
-    from banded
-    union all
-    select
-        population, first_end, last_end, age_band,
-        sex, ethnicity, category_of_need, locality, program, flag,
-    from cut_at_birthdays
-    where first_end <= last_end
+    from crossing
+    left join bands on crossing.crosses_birthday
 ),
 
+-- Each piece steps up on its first month end and down on the month end after its last: two
+-- rows from one read of the pieces (unnest walks the lists in step).
 steps as (
     select
-        population, first_end as month_end, age_band, sex, ethnicity, category_of_need, locality, program,
-        1 as member_step, case when flag then 1 else 0 end as flagged_step,
+        population,
+        unnest([first_end, next_month_end(last_end)]) as month_end,
+        age_band, sex, ethnicity, category_of_need, locality, program,
+        unnest([1, -1]) as member_step,
+        unnest(case when flag then [1, -1] else [0, 0] end) as flagged_step,
     from pieces
-    union all
-    select
-        population, next_month_end(last_end) as month_end, age_band, sex, ethnicity, category_of_need,
-        locality, program,
-        -1 as member_step, case when flag then -1 else 0 end as flagged_step,
-    from pieces
+    where first_end <= last_end
 ),
 
 -- Steps of the same values on the same month end added first: far fewer rows to group by each
