@@ -39,10 +39,6 @@ LOAD0 = os.getloadavg()
 
 STAGES = ("ingest", "contracts", "models", "baselines", "publish")
 CONTRACT_PHASES = ("row_checks", "expectations")
-CSV_OPTIONS = (
-    "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
-    "null_padding = true, strict_mode = false, encoding = 'utf-8'"
-)
 
 
 class PhaseRecorder(logging.Handler):
@@ -126,6 +122,7 @@ def scan_floor(exports: Path) -> dict:
     import duckdb
 
     from pipelines.ingest import scan_exports
+    from pipelines.ingest.load import CSV_OPTIONS  # the loader's own options
 
     files = [f for f in scan_exports(exports) if f.recognised and f.kind in ("csv", "parquet")]
     con = duckdb.connect()
