@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
+from pipelines.safeyaml import YamlFileError, load_yaml
 
 REGION_KEY = "region"
 
@@ -60,8 +60,15 @@ def load_region(path: str) -> Region:
     source = Path(path)
     if not source.is_file():
         raise AuthoritiesError(f"{source}: authorities file not found")
-    doc = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    try:
+        doc = load_yaml(source, what="authorities file") or {}
+    except YamlFileError as exc:
+        raise AuthoritiesError(str(exc)) from exc
+    if not isinstance(doc, dict):
+        raise AuthoritiesError(f"{source}: expected a mapping with 'region:' and 'authorities:'")
     region = doc.get("region") or {}
+    if not isinstance(region, dict):
+        raise AuthoritiesError(f"{source}: region must be a mapping with name and code, got {region!r}")
     entries = doc.get("authorities")
     if not isinstance(entries, list) or not entries:
         raise AuthoritiesError(f"{source}: expected an 'authorities:' list")

@@ -17,11 +17,25 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
-console = Console(stderr=True, highlight=False)
+from pipelines import outfolder
+from pipelines.failures import describe, describe_exception, root_cause
+
+# Markup off: file names, story text and error messages reach the console and are never read
+# as rich markup; styles are given as arguments (``say``).
+console = Console(stderr=True, highlight=False, markup=False)
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
-OUTPUTS = ("warehouse.duckdb", "site", "board_pack.pdf", "published")
+OUTPUTS = outfolder.OUTPUTS
+
+
+def say(*parts, style: str | None = None) -> None:
+    """Print plain text, or (text, style) pairs, to stderr; nothing in it is parsed as markup."""
+    if len(parts) == 1 and isinstance(parts[0], str):
+        console.print(Text(parts[0], style=style or ""))
+        return
+    console.print(Text.assemble(*parts))
 
 
 class UsageError(Exception):
@@ -37,12 +51,12 @@ class _ProgressHandler(logging.Handler):
         status, _, step = record.getMessage().partition(" ")
         name = step.replace("__", ".")
         elapsed = time.monotonic() - self.started
-        mark = "[green]✓[/green]" if status == "done" else "[red]✗[/red]"
-        console.print(f"  {mark} {name} [dim]({elapsed:5.1f} s)[/dim]")
+        mark = ("✓", "green") if status == "done" else ("✗", "red")
+        say("  ", mark, f" {name} ", (f"({elapsed:5.1f} s)", "dim"))
 
 
 def _scale(value: str) -> str | int:
-    if value.isdigit():
+    if value.isdigit() and int(value) >= 1:
         return int(value)
     if value in ("tiny", "council", "region", "national"):
         return value
@@ -53,10 +67,10 @@ def cmd_synth(args) -> int:
     from pipelines.synth import generate
 
     out = Path(args.out)
-    console.print(f"Simulating a synthetic council ([bold]{args.scale}[/bold], seed {args.seed}) into {out}")
+    say("Simulating a synthetic council (", (str(args.scale), "bold"), f", seed {args.seed}) into {out}")
     started = time.monotonic()
     summary = generate(out, scale=args.scale, seed=args.seed)
-    console.print(
+    say(
         f"Wrote {summary.get('n_children', '?')} children's histories in "
         f"{time.monotonic() - started:.1f} s; truth in {out / 'truth.json'}"
     )
@@ -72,9 +86,14 @@ def output_lock(out: Path):
     """Hold ``<out>/.oba.lock`` for the run: a second run on the same output is refused."""
     import fcntl
 
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / ".oba.lock"
-    handle = path.open("a+", encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = (out / outfolder.LOCK).open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise outfolder.OutFolderError(
+            f"cannot write to the output folder {out}: {exc.strerror}; choose a folder you can "
+            "write to for --out (or make this one writable)"
+        ) from exc
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -90,7 +109,8 @@ def output_lock(out: Path):
         handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
         handle.flush()
         for stale in out.glob(".run-*"):  # left by a run that was killed outright
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
         yield
     finally:
         handle.close()
@@ -129,28 +149,17 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _swap_outputs(work: Path, out: Path) -> None:
+def _swap_outputs(work: Path, out: Path, force: bool = False) -> None:
     """Move a successful run's outputs over the previous ones, each in one rename."""
+    clashing = [] if force else outfolder.conflicts(work, out)
+    if clashing:
+        shown = ", ".join(clashing[:8]) + (" …" if len(clashing) > 8 else "")
+        raise outfolder.OutFolderError(
+            f"{out} holds files turn-the-curve did not write where this run writes its outputs "
+            f"({shown}); move them away, or run again with --force to replace them"
+        )
     with _signals_deferred():
-        _swap(work, out)
-
-
-def _swap(work: Path, out: Path) -> None:
-    for name in OUTPUTS:
-        produced = work / name
-        if not produced.exists():
-            continue
-        target = out / name
-        if produced.is_dir():
-            old = out / f".{name}-old"
-            if old.exists():
-                shutil.rmtree(old)
-            if target.exists():
-                os.replace(target, old)
-            os.replace(produced, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(produced, target)
+        outfolder.swap(work, out)
 
 
 def run_pipeline(
@@ -161,11 +170,15 @@ def run_pipeline(
     *,
     authorities: Path | None = None,
     partition: str | None = None,
+    force: bool = False,
+    keep: tuple[str, ...] = (),
 ) -> int:
     """Materialise the job's assets into ``out``; previous outputs survive a failure.
 
     With ``authorities``, ``partition`` names one authority (its outputs go to ``out/<key>``);
-    no partition runs the regional roll-up into ``out/region``.
+    no partition runs the regional roll-up into ``out/region``. ``force`` lets the run use an
+    output folder that holds files it did not write; ``keep`` names entries the caller put
+    there itself (``oba demo``'s exports).
     """
     if authorities is None:
         if exports is None or not exports.is_dir():
@@ -177,8 +190,34 @@ def run_pipeline(
         target = out / (partition or REGION_KEY)
     if config is not None and not config.is_file():
         raise UsageError(f"config file not found: {config}")
-    with output_lock(target), _terminate_as_interrupt():
-        return _run_locked(exports, out, target, config, job_name, authorities, partition)
+    _check_config(exports, config, authorities, partition)
+    outfolder.claim(target, force=force, keep=keep)
+    outfolder.writable(target)
+    previous_umask = os.umask(0o077)  # what the run writes is its user's alone until swapped in
+    try:
+        with output_lock(target), _terminate_as_interrupt():
+            return _run_locked(exports, out, target, config, job_name, authorities, partition, force)
+    finally:
+        os.umask(previous_umask)
+
+
+def _check_config(
+    exports: Path | None, config: Path | None, authorities: Path | None, partition: str | None
+) -> None:
+    """Read the run's configuration before anything runs: a bad key is a usage error that
+    names the file, the key and the value."""
+    from pipelines.config import ConfigError, load_config
+
+    try:
+        if authorities is None:
+            load_config(config, exports)
+        elif partition:
+            from pipelines.authorities import load_region
+
+            authority = load_region(str(authorities.resolve())).authority(partition)
+            load_config(authority.config, authority.exports)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _run_locked(
@@ -189,6 +228,7 @@ def _run_locked(
     job_name: str,
     authorities: Path | None,
     partition: str | None,
+    force: bool = False,
 ) -> int:
     from pipelines import expectations
 
@@ -198,8 +238,14 @@ def _run_locked(
     scratch = target / f".run-{os.getpid()}-{int(time.time())}"
     work = scratch / target.name if authorities else scratch
     work.mkdir(parents=True)
-    if (target / "warehouse.duckdb").exists():
-        shutil.copy2(target / "warehouse.duckdb", work / "warehouse.duckdb")
+    for name in outfolder.STATE:  # the run starts from the previous warehouse and baseline locks
+        previous = target / name
+        if previous.is_dir() and not previous.is_symlink():
+            shutil.copytree(previous, work / name, symlinks=True)
+        elif previous.is_file() and not previous.is_symlink():
+            shutil.copy2(previous, work / name)
+    if (work / "warehouse.duckdb").exists():
+        os.chmod(work / "warehouse.duckdb", outfolder.PRIVATE_FILE)
     os.environ.update(
         OBA_EXPORTS=str(exports.resolve()) if exports else "",
         OBA_OUT=str(scratch.resolve()),
@@ -220,7 +266,7 @@ def _run_locked(
         from pipelines.definitions import defs
 
         where = f"authority {partition}" if partition else ("the region" if authorities else exports)
-        console.print(f"Running the asset graph on {where} → {target}")
+        say(f"Running the asset graph on {where} → {target}")
         job = defs.resolve_job_def(job_name)
         instance_cm = (
             contextlib.nullcontext(dg.DagsterInstance.get())
@@ -236,26 +282,31 @@ def _run_locked(
             )
             for entry in instance.all_logs(result.run_id):
                 if entry.dagster_event is None and entry.level >= logging.WARNING:
-                    console.print(f"[yellow]Warning:[/yellow] {entry.user_message}")
+                    say(("Warning: ", "yellow"), entry.user_message)
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
                     data = event.step_failure_data
-                    description = (data.user_failure_data.description if data.user_failure_data else None)
-                    message = description or (data.error.message.strip() if data.error else "unknown error")
-                    console.print(f"[red]Failed:[/red] {event.step_key.replace('__', '.')}: {message}")
+                    description = data.user_failure_data.description if data.user_failure_data else None
+                    if description:
+                        message = description
+                    elif data.error is not None:
+                        message = describe(*root_cause(data.error))
+                    else:
+                        message = "unknown error"
+                    say(("Failed: ", "red"), f"{event.step_key.replace('__', '.')}: {message}")
             if job_name == "oba_validate":
-                _swap_outputs(work, target)
+                _swap_outputs(work, target, force)
             else:
-                console.print("[red]Run failed; previous outputs left in place.[/red]")
+                say("Run failed; previous outputs left in place.", style="red")
             return EXIT_DATA
-        _swap_outputs(work, target)
+        _swap_outputs(work, target, force)
     finally:
         progress.removeHandler(handler)
         shutil.rmtree(scratch, ignore_errors=True)
         if "dashboards.chromium" in sys.modules:  # a browser started for a board pack never printed
             sys.modules["dashboards.chromium"].close_unused()
-    console.print(f"Finished in {time.monotonic() - started:.1f} s")
+    say(f"Finished in {time.monotonic() - started:.1f} s")
     return EXIT_OK
 
 
@@ -264,7 +315,9 @@ def cmd_run(args) -> int:
     if not args.authorities:
         if not args.exports:
             raise UsageError("--exports is required (or --authorities for several authorities)")
-        code = run_pipeline(Path(args.exports), out, Path(args.config) if args.config else None)
+        code = run_pipeline(
+            Path(args.exports), out, Path(args.config) if args.config else None, force=args.force
+        )
         if code == EXIT_OK:
             print(out.resolve() / "site" / "index.html")
         return code
@@ -281,28 +334,29 @@ def cmd_run(args) -> int:
         raise UsageError(str(exc)) from exc
     failed = []
     for key in keys:
-        if run_pipeline(None, out, authorities=authorities, partition=key) != EXIT_OK:
+        if run_pipeline(None, out, authorities=authorities, partition=key, force=args.force) != EXIT_OK:
             failed.append(key)
-    code = run_pipeline(None, out, job_name="oba_region", authorities=authorities)
+    code = run_pipeline(None, out, job_name="oba_region", authorities=authorities, force=args.force)
     for key in keys:
         if key not in failed:
             print(out.resolve() / key / "site" / "index.html")
     if code == EXIT_OK:
         print(out.resolve() / "region" / "site" / "index.html")
     if failed:
-        console.print(f"[red]Authorities that failed (previous outputs kept): {', '.join(failed)}[/red]")
+        say(f"Authorities that failed (previous outputs kept): {', '.join(failed)}", style="red")
     return EXIT_DATA if failed or code != EXIT_OK else EXIT_OK
 
 
 def cmd_demo(args) -> int:
     out = Path(args.out)
     exports = out / "exports"
+    outfolder.claim(out, force=args.force, keep=("exports",))  # before the exports land in it
     args.out = str(exports)
     cmd_synth(args)
-    code = run_pipeline(exports, out)
+    code = run_pipeline(exports, out, force=args.force, keep=("exports",))
     if code == EXIT_OK:
         index = (out / "site" / "index.html").resolve()
-        console.print(f"[bold]Site:[/bold] {index}")
+        say(("Site: ", "bold"), str(index))
         print(index)
     return code
 
@@ -316,18 +370,23 @@ def cmd_validate(args) -> int:
     keep = Path(args.out) if args.out else None
     with tempfile.TemporaryDirectory(prefix="oba-validate-") as scratch:
         out = keep or Path(scratch)
-        code = run_pipeline(exports, out, Path(args.config) if args.config else None, "oba_validate")
+        code = run_pipeline(
+            exports, out, Path(args.config) if args.config else None, "oba_validate",
+            force=bool(args.force) or keep is None,
+        )
         warehouse = out / "warehouse.duckdb"
         if warehouse.exists():
             blocking = print_report(warehouse, console)
             if keep:
                 page = write_report_page(warehouse, keep / "site")
-                console.print(f"Data-quality page: {page}")
+                outfolder.record(keep, page)
+                say(f"Data-quality page: {page}")
             if blocking:
                 code = EXIT_DATA
-    console.print(
-        "[green]No blocking problems.[/green]" if code == EXIT_OK else "[red]Blocking problems found.[/red]"
-    )
+    if code == EXIT_OK:
+        say("No blocking problems.", style="green")
+    else:
+        say("Blocking problems found.", style="red")
     return code
 
 
@@ -338,8 +397,8 @@ def cmd_rebaseline(args) -> int:
     import pandas as pd
 
     from pipelines.baselines import assess_series, lock_baseline
-    from pipelines.config import load_config
-    from pipelines.defs.baselines import series_key
+    from pipelines.config import ConfigError, load_config
+    from pipelines.defs.baselines import baseline_lock_dir, series_key
 
     try:
         end = dt.date.fromisoformat(args.end)
@@ -348,7 +407,10 @@ def cmd_rebaseline(args) -> int:
     warehouse = Path(args.out) / "warehouse.duckdb"
     if not warehouse.is_file():
         raise UsageError(f"no warehouse at {warehouse}; run 'oba run' first")
-    cfg = load_config(Path(args.config) if args.config else None, Path(args.exports))
+    try:
+        load_config(Path(args.config) if args.config else None, Path(args.exports))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         found = con.execute(
@@ -369,14 +431,16 @@ def cmd_rebaseline(args) -> int:
     series = values.set_index(pd.to_datetime(values["period_end"]))["value"].astype("float64")
     assessed = assess_series(series, found[0], baseline_end=end)
     if (assessed["status"] == "insufficient_data").all():
-        console.print(f"[red]{args.measure}: fewer than 12 points up to {end}; nothing locked.[/red]")
+        say(f"{args.measure}: fewer than 12 points up to {end}; nothing locked.", style="red")
         return EXIT_DATA
-    lock_dir = (cfg.stories_dir or Path(args.exports) / "stories") / "baselines"
     key = series_key(args.measure, breakdown[1])
     latest = series.dropna().index.max().date()
-    path = lock_baseline(key, assessed, lock_dir, data_vintage=f"data to {latest}; rebaselined")
-    console.print(f"Locked a new baseline for {key} ending {end}: {path}")
-    console.print("Run 'oba run' again to judge the curve against it.")
+    with output_lock(Path(args.out)):
+        path = lock_baseline(
+            key, assessed, baseline_lock_dir(Path(args.out)), data_vintage=f"data to {latest}; rebaselined"
+        )
+    say(f"Locked a new baseline for {key} ending {end}: {path}")
+    say("Run 'oba run' again to judge the curve against it.")
     return EXIT_OK
 
 
@@ -391,12 +455,18 @@ def cmd_serve(args) -> int:
     # started with SIGTERM ignored or blocked (both are inherited from whatever launched it).
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server, _terminate_as_interrupt():
-        console.print(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
+        say(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             pass
     return EXIT_OK
+
+
+FORCE_HELP = (
+    "use an --out folder that holds files turn-the-curve did not write (outputs of the same "
+    "name are replaced; other files are kept)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -417,18 +487,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="oba.yaml (default: <exports>/oba.yaml when present)")
     run.add_argument("--authorities", help="authorities.yaml: run each authority, then the region")
     run.add_argument("--authority", action="append", help="with --authorities: only this one (repeatable)")
+    run.add_argument("--force", action="store_true", help=FORCE_HELP)
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="synthesise a council and run everything on it")
     demo.add_argument("--out", default="demo", help="output folder (default: demo)")
     demo.add_argument("--scale", type=_scale, default="council")
     demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--force", action="store_true", help=FORCE_HELP)
     demo.set_defaults(func=cmd_demo)
 
     validate = sub.add_parser("validate", help="check exports against the data contracts")
     validate.add_argument("--exports", required=True, help="folder of export files")
     validate.add_argument("--out", help="keep the checked warehouse and data-quality page here")
     validate.add_argument("--config", help="oba.yaml (default: <exports>/oba.yaml when present)")
+    validate.add_argument("--force", action="store_true", help=FORCE_HELP)
     validate.set_defaults(func=cmd_validate)
 
     rebaseline = sub.add_parser("rebaseline", help="lock a new baseline forecast for a measure")
@@ -456,14 +529,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as exc:
-        console.print(f"[red]Usage error:[/red] {exc}")
+        say(("Usage error: ", "red"), str(exc))
+        return EXIT_USAGE
+    except outfolder.OutFolderError as exc:
+        say(("Refused: ", "red"), str(exc))
         return EXIT_USAGE
     except RunRefused as exc:
-        console.print(f"[red]Refused:[/red] {exc}")
+        say(("Refused: ", "red"), str(exc))
         return EXIT_DATA
     except KeyboardInterrupt:
-        console.print("[red]Stopped; previous outputs left in place.[/red]")
+        say("Stopped; previous outputs left in place.", style="red")
         return 130
+    except Exception as exc:  # no traceback for the user: the cause, and what to do
+        if os.environ.get("OBA_DEBUG"):
+            raise
+        say(("Failed: ", "red"), describe_exception(exc))
+        say("Previous outputs left in place. (OBA_DEBUG=1 shows the traceback.)", style="red")
+        return EXIT_DATA
 
 
 if __name__ == "__main__":

@@ -1,16 +1,56 @@
-"""The run configuration, ``oba.yaml``: authority, headline measures, baselines, targets, suppression."""
+"""The run configuration, ``oba.yaml``: authority, headline measures, baselines, targets,
+suppression, stories folder, comparators and publishing audience.
+
+```yaml
+authority: {name: Hartlepool, code: E06000001}
+headline_measures: [cla_rate_per_10k, cpp_rate_per_10k]
+baselines: {cla_rate_per_10k: 2024-09-30}
+targets: {cla_rate_per_10k: 65}
+suppression: {upper: 5}
+stories: stories
+comparators: {statistical_neighbours: [E06000002, E06000003]}
+publish: {audience: internal}
+```
+
+Every key is checked on load: :func:`load_config` raises one :class:`ConfigError` listing every
+problem, one line per key, naming the file, the key, the value found and what is expected.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from pipelines.safeyaml import YamlFileError, load_yaml
+
+MAX_BYTES = 1024 * 1024
+SUPPRESSION_MAX = 100
+AUDIENCES = ("internal", "public")
+KEYS = {
+    "authority": "a mapping with name and code",
+    "headline_measures": "a list of measure ids",
+    "baselines": "a mapping of measure id to a date YYYY-MM-DD",
+    "targets": "a mapping of measure id to a number",
+    "suppression": "a mapping with upper, a whole number",
+    "stories": "the path of the stories folder",
+    "comparators": "a mapping with statistical_neighbours, a list of LA codes",
+    "publish": "a mapping with audience, internal or public",
+}
+AUTHORITY_KEYS = ("name", "code")
+SUPPRESSION_KEYS = ("upper",)
+PUBLISH_KEYS = ("audience",)
 
 
 class ConfigError(ValueError):
-    """oba.yaml is malformed; the message names the file and the key."""
+    """oba.yaml is malformed; the message names the file and, one line each, every bad key.
+
+    ``problems`` holds those lines (``key: what is wrong``)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 @dataclass(frozen=True)
@@ -23,19 +63,198 @@ class ObaConfig:
     suppression_upper: int = 5
     stories_dir: Path | None = None
     source: Path | None = None
+    comparators: dict[str, object] = field(default_factory=dict)
+    publish_audience: str = "internal"
 
 
-def _as_date(value, path: Path, key: str) -> dt.date:
-    if isinstance(value, dt.date):
+class _Checker:
+    """Collects one line per bad key."""
+
+    def __init__(self):
+        self.problems: list[str] = []
+
+    def bad(self, key: str, expected: str, value) -> None:
+        self.problems.append(f"{key}: expected {expected}, got {value!r}")
+
+    def mapping(self, doc: dict, key: str, allowed: tuple[str, ...] | None = None) -> dict:
+        value = doc.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.bad(key, KEYS[key], value)
+            return {}
+        for sub in value:
+            if allowed is not None and sub not in allowed:
+                self.problems.append(
+                    f"{key}.{sub}: unknown key; {key} may hold {', '.join(allowed)}"
+                )
         return value
+
+    def text(self, value, key: str, expected: str, *, numbers: bool = True) -> str | None:
+        """Text (or, with ``numbers``, a whole number read as text); None when absent or blank."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) or (
+            numbers and isinstance(value, int) and not isinstance(value, bool)
+        ):
+            return str(value).strip()
+        self.bad(key, expected, value)
+        return None
+
+    def text_list(self, value, key: str, expected: str, item: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.bad(key, expected, value)
+            return []
+        out = []
+        for i, entry in enumerate(value, start=1):
+            text = self.text(entry, f"{key}[{i}]", item)
+            if text is None and (entry is None or isinstance(entry, str)):
+                self.bad(f"{key}[{i}]", item, entry)
+            elif text is not None:
+                out.append(text)
+        return out
+
+    def date(self, value, key: str) -> dt.date | None:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            self.bad(key, "a date YYYY-MM-DD", value)
+            return None
+
+    def number(self, value, key: str) -> float | None:
+        if not isinstance(value, bool) and isinstance(value, (int, float, str)):
+            try:
+                number = float(value)
+            except (ValueError, OverflowError):
+                number = math.nan
+            if math.isfinite(number):
+                return number
+        self.bad(key, "a number", value)
+        return None
+
+    def whole(self, value, key: str, low: int, high: int) -> int | None:
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and value.strip().isdigit():
+            number = int(value.strip())
+        if number is None or not low <= number <= high:
+            self.bad(key, f"a whole number from {low} to {high}", value)
+            return None
+        return number
+
+
+def _read(path: Path) -> dict:
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {key} must be a date YYYY-MM-DD, got {value!r}") from exc
+        doc = load_yaml(path, what="configuration", max_bytes=MAX_BYTES)
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from exc
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of keys ({', '.join(KEYS)}) at the top level, "
+            f"got {type(doc).__name__}"
+        )
+    return doc
+
+
+def parse_config(doc: dict, path: Path) -> ObaConfig:
+    """An ``ObaConfig`` from the mapping read from ``path``; every problem in one ConfigError."""
+    check = _Checker()
+    for key in doc:
+        if key not in KEYS:
+            check.problems.append(f"{key}: unknown key; the keys are {', '.join(KEYS)}")
+
+    authority = check.mapping(doc, "authority", AUTHORITY_KEYS)
+    name = check.text(authority.get("name"), "authority.name", "the authority's name as text")
+    code = check.text(
+        authority.get("code"), "authority.code", "the authority's code as text, e.g. E06000001"
+    )
+
+    headline = check.text_list(
+        doc.get("headline_measures"), "headline_measures", KEYS["headline_measures"], "a measure id"
+    )
+
+    baselines: dict[str, dt.date] = {}
+    for measure, value in check.mapping(doc, "baselines").items():
+        date = check.date(value, f"baselines.{measure}")
+        if date is not None:
+            baselines[str(measure)] = date
+
+    targets: dict[str, float] = {}
+    for measure, value in check.mapping(doc, "targets").items():
+        number = check.number(value, f"targets.{measure}")
+        if number is not None:
+            targets[str(measure)] = number
+
+    upper = 5
+    suppression = doc.get("suppression")
+    if isinstance(suppression, dict):
+        check.mapping(doc, "suppression", SUPPRESSION_KEYS)
+        if suppression.get("upper") is not None:
+            upper = check.whole(suppression["upper"], "suppression.upper", 0, SUPPRESSION_MAX)
+    elif suppression is not None:  # a bare number is the upper bound
+        upper = check.whole(suppression, "suppression", 0, SUPPRESSION_MAX)
+
+    stories = check.text(doc.get("stories"), "stories", KEYS["stories"], numbers=False)
+
+    comparators: dict[str, object] = {}
+    raw = doc.get("comparators")
+    if isinstance(raw, list):  # a bare list is the statistical neighbours
+        raw = {"statistical_neighbours": raw}
+    elif raw is not None and not isinstance(raw, dict):
+        check.bad("comparators", KEYS["comparators"], raw)
+        raw = None
+    for sub, value in (raw or {}).items():
+        if sub == "statistical_neighbours":
+            value = check.text_list(value, f"comparators.{sub}", "a list of LA codes", "an LA code")
+        comparators[str(sub)] = value
+
+    audience = "internal"
+    publish = check.mapping(doc, "publish", PUBLISH_KEYS)
+    if publish.get("audience") is not None:
+        value = publish["audience"]
+        if isinstance(value, str) and value.strip().lower() in AUDIENCES:
+            audience = value.strip().lower()
+        else:
+            check.bad("publish.audience", " or ".join(AUDIENCES), value)
+
+    if check.problems:
+        count = len(check.problems)
+        raise ConfigError(
+            f"{path}: {count} problem{'s' if count > 1 else ''} in the configuration:\n"
+            + "\n".join(f"  {line}" for line in check.problems),
+            check.problems,
+        )
+    return ObaConfig(
+        authority_name=name or "Local authority",
+        authority_code=code,
+        headline_measures=tuple(headline),
+        baselines=baselines,
+        targets=targets,
+        suppression_upper=upper if upper is not None else 5,
+        stories_dir=(path.parent / stories).resolve() if stories else None,
+        source=path,
+        comparators=comparators,
+        publish_audience=audience,
+    )
 
 
 def load_config(path: Path | None, exports_dir: Path | None = None) -> ObaConfig:
-    """Read ``path``; with no path, ``<exports_dir>/oba.yaml`` when it exists, else the defaults."""
+    """Read ``path``; with no path, ``<exports_dir>/oba.yaml`` when it exists, else the defaults.
+
+    Raises ConfigError (every bad key, one line each) when the file is missing, unreadable,
+    larger than 1 MiB, not safe plain YAML or holds a bad value: call it before a run to
+    stop early with a readable message."""
     if path is None and exports_dir is not None and (exports_dir / "oba.yaml").is_file():
         path = exports_dir / "oba.yaml"
     if path is None:
@@ -43,43 +262,4 @@ def load_config(path: Path | None, exports_dir: Path | None = None) -> ObaConfig
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    authority = doc.get("authority") or {}
-    if not isinstance(authority, dict):
-        raise ConfigError(f"{path}: authority must be a mapping with name and code")
-    headline = doc.get("headline_measures") or []
-    if not isinstance(headline, list):
-        raise ConfigError(f"{path}: headline_measures must be a list of measure ids")
-    baselines = {
-        str(k): _as_date(v, path, f"baselines.{k}") for k, v in (doc.get("baselines") or {}).items()
-    }
-    targets = {}
-    for k, v in (doc.get("targets") or {}).items():
-        try:
-            targets[str(k)] = float(v)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: targets.{k} must be a number, got {v!r}") from exc
-    suppression = doc.get("suppression") or {}
-    upper = suppression.get("upper", 5) if isinstance(suppression, dict) else suppression
-    try:
-        upper = int(upper)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: suppression.upper must be a whole number") from exc
-    stories = doc.get("stories")
-    stories_dir = (path.parent / stories).resolve() if stories else None
-    code = authority.get("code")
-    return ObaConfig(
-        authority_name=str(authority.get("name") or "Local authority"),
-        authority_code=str(code) if code else None,
-        headline_measures=tuple(str(m) for m in headline),
-        baselines=baselines,
-        targets=targets,
-        suppression_upper=upper,
-        stories_dir=stories_dir,
-        source=path,
-    )
+    return parse_config(_read(path), path)

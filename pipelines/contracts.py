@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from pipelines.safeyaml import YamlFileError, load_yaml
 from pipelines.settings import CONTRACTS_DIR
 
 TYPES = {"string", "code", "date", "integer", "number", "boolean"}
+# Kinds of personal value a column may hold: masked wherever a value is shown (quarantine,
+# ``oba validate``, the data-quality page), see ``pipelines.quality.mask_sql``.
+PERSONAL = {"date", "postcode", "name"}
 SEVERITIES = {"blocking", "warning"}
 ACTIONS = {"quarantine", "warn"}
 
@@ -34,6 +36,7 @@ class Column:
     formats: tuple[str, ...] = ()
     codes: str | None = None
     aliases: tuple[str, ...] = ()
+    personal: str | None = None  # date, postcode or name: masked wherever a value is shown
 
     @property
     def sql_name(self) -> str:
@@ -100,9 +103,11 @@ class Contract:
 def _parse(path: Path) -> Contract:
     where = str(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ContractError(f"{where}: not valid YAML ({exc})") from exc
+        doc = load_yaml(path, what="data contract")
+    except YamlFileError as exc:
+        raise ContractError(str(exc)) from exc
+    if not isinstance(doc, dict):
+        raise ContractError(f"{where}: expected a mapping at the top level")
     columns = []
     for i, c in enumerate(doc.get("columns") or [], start=1):
         ctype = c.get("type", "string")
@@ -111,6 +116,9 @@ def _parse(path: Path) -> Contract:
         formats = c.get("formats") or ([c["format"]] if c.get("format") else [])
         if ctype == "date" and not formats:
             formats = ["%Y-%m-%d"]
+        personal = c.get("personal")
+        if personal is not None and personal not in PERSONAL:
+            raise ContractError(f"{where} columns[{i}]: personal must be one of {sorted(PERSONAL)}")
         columns.append(
             Column(
                 name=c["name"],
@@ -120,6 +128,7 @@ def _parse(path: Path) -> Contract:
                 formats=tuple(formats),
                 codes=c.get("codes"),
                 aliases=tuple(c.get("aliases") or ()),
+                personal=personal,
             )
         )
     if not columns:

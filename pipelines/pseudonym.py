@@ -40,16 +40,35 @@ def key_path() -> Path:
 def load_or_create_key(path: Path | None = None) -> bytes:
     path = path or key_path()
     if path.is_file():
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        _owner_only(path, 0o600)
+        if path.parent == DEFAULT_KEY_PATH.expanduser().parent:  # the project's own folder
+            _owner_only(path.parent, 0o700)
+        try:
+            key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise KeyError_(
+                f"{path}: the pseudonymisation key is not hex text; restore it from your backup "
+                "(or delete it to generate a new one: pseudonyms then change)"
+            ) from exc
         if len(key) < 16:
             raise KeyError_(f"{path}: pseudonymisation key is too short; delete it to generate a new one")
         return key
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(path.parent, 0o700)
     key = secrets.token_bytes(KEY_BYTES)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key.hex() + "\n")
     return key
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    """Tighten ``path`` to ``mode`` when it is looser (a key copied in with 0644, its folder 0755)."""
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, mode)
+    except OSError:
+        pass  # not ours to change (a key provided read-only by an administrator): use it as it is
 
 
 def pseudonymise(value: str | None, key: bytes) -> uuid.UUID | None:

@@ -5,7 +5,9 @@ formats, code lists versioned by collection year, keys unique within a file and 
 own row rules. Rows failing a ``quarantine`` rule go to ``quality.quarantine`` with the file,
 row number, column, value, rule and message, and are flagged ``_quarantined`` in raw so staging
 leaves them out; ``warn`` rules are recorded but the row flows on. Identifier values are
-pseudonymised before they are written to the quality schema.
+pseudonymised before they are written to the quality schema, and personal values (a column the
+contract marks ``personal``: dates, postcodes, names) are masked in both value and message
+(``19**-**-**``, the postcode district only, the first letter of a name).
 """
 
 from __future__ import annotations
@@ -53,6 +55,43 @@ def typed_expr(column: Column, ref: str | None = None) -> str:
     return blank
 
 
+def mask_sql(kind: str, x: str) -> str:
+    """SQL masking the text ``x`` of a personal value of ``kind`` (see ``contracts.PERSONAL``).
+
+    A date keeps its separators and the century of its year (``1987-03-12`` and ``12/03/1987``
+    become ``19**-**-**`` and ``**/**/19**``); a postcode keeps its district (the outward code,
+    ``SW1A 1AA`` -> ``SW1A ***``); a name keeps its first letter. Every other digit or letter in
+    a date column is starred (a month name or a name typed into it included).
+    """
+    if kind == "date":
+        starred = f"regexp_replace({x}, '[0-9A-Za-z]', '*', 'g')"
+        century = f"regexp_extract({x}, '(?:^|[^0-9])(19|20)[0-9][0-9](?:[^0-9]|$)', 1)"
+        return (
+            f"case when {century} <> '' then regexp_replace({starred}, "
+            f"'(^|[^*])\\*\\*\\*\\*($|[^*])', '\\1' || {century} || '**\\2') "
+            f"else {starred} end"
+        )
+    if kind == "postcode":
+        compact = f"upper(regexp_replace(trim({x}), '\\s+', '', 'g'))"
+        return (
+            f"case when length({compact}) >= 5 then left({compact}, length({compact}) - 3) || ' ***' "
+            f"when length({compact}) > 0 then '***' end"
+        )
+    if kind == "name":
+        return f"case when length(trim({x})) > 0 then left(trim({x}), 1) || '***' end"
+    raise ValueError(f"unknown kind of personal value {kind!r}")
+
+
+def shown_value_sql(column: Column, x: str, identifiers=()) -> str:
+    """SQL for the value of ``column`` as the quality schema may show it: an identifier as its
+    pseudonym, a personal value masked, anything else as exported."""
+    if column.name in identifiers:
+        return f"pseudonym({x})::varchar"
+    if column.personal:
+        return mask_sql(column.personal, x)
+    return f"{x}::varchar"
+
+
 def _code_condition(contract: Column, versions, value: str) -> str:
     """SQL true when ``value`` is in the code list version of the row's collection year."""
     every = sorted(set().union(*(v.codes for v in versions)))
@@ -81,12 +120,10 @@ def failures_sql(contract: Contract) -> str:
     selects = []
 
     def add(column: Column, rule: str, condition: str, message_sql: str, action: str = "quarantine"):
-        value = f'"raw__{column.sql_name}"'
-        if column.name in contract.identifiers:
-            value = f"pseudonym({value})"
+        value = shown_value_sql(column, f'"raw__{column.sql_name}"', contract.identifiers)
         row_rules.append((
             f"({condition})",
-            f"{{'column_name': {_q(column.name)}, 'value': {value}::varchar, 'rule': {_q(rule)}, "
+            f"{{'column_name': {_q(column.name)}, 'value': {value}, 'rule': {_q(rule)}, "
             f"'message': ({message_sql})::varchar, 'action': {_q(action)}}}",
         ))
 
@@ -106,7 +143,9 @@ def failures_sql(contract: Contract) -> str:
                 c,
                 f"{c.type}_format",
                 f'{raw} is not null and "{c.sql_name}" is null',
-                f"{_q(c.name + ' ')} || {_q(chr(39))} || \"raw__{c.sql_name}\" || {_q(chr(39) + ' is not ' + label)}",
+                f"{_q(c.name + ' ')} || {_q(chr(39))} || "
+                f"{shown_value_sql(c, chr(34) + 'raw__' + c.sql_name + chr(34), contract.identifiers)} "
+                f"|| {_q(chr(39) + ' is not ' + label)}",
             )
         if c.codes:
             versions = contract.code_lists[c.codes]
@@ -130,7 +169,7 @@ def failures_sql(contract: Contract) -> str:
             + (
                 f'pseudonym("raw__{cols[0].sql_name}")::varchar'
                 if cols[0].name in contract.identifiers
-                else f'"raw__{cols[-1].sql_name}"'
+                else shown_value_sql(cols[-1], f'"raw__{cols[-1].sql_name}"')
             )
             + f" as value, 'duplicate_key' as rule, "
             f"{_q('duplicate ' + label + ' in this file; first given at row ')} || first_row::varchar as message, "

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import yaml
+
+from pipelines.safeyaml import YamlFileError, load_yaml
 
 LAYERS = ("staging", "intermediate", "marts", "published")
 SEARCH_PATH = "raw,staging,intermediate,marts,quality,published,main"
@@ -222,7 +223,10 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
     path = models_dir / "measures.yml"
     if not path.is_file():
         return {}
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        doc = load_yaml(path, what="measure catalogue") or {}
+    except YamlFileError as exc:
+        raise ModelError(str(exc)) from exc
     entries = doc.get("measures") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise ModelError(f"{path}: expected a top-level 'measures:' list")

@@ -3,16 +3,25 @@
 The YAML format is fixed (DOMAIN.md §2): measure, optional baseline_end and target, dated story
 items with a force, partners, what works and an action plan. A ``stories.csv`` with columns
 measure, date, title, text, force is also accepted.
+
+Files are read safely (:mod:`pipelines.safeyaml`: no aliases, no tags, a size limit per file);
+a story whose measure is not in the catalogue is kept but reported (``known_measures``).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
+import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from pipelines.safeyaml import YamlFileError, load_yaml, read_limited
+
+YAML_MAX_BYTES = 1024 * 1024
+CSV_MAX_BYTES = 10 * 1024 * 1024
 
 
 class StoryError(ValueError):
@@ -33,6 +42,11 @@ class Story:
     what_works: list[str] = field(default_factory=list)
     actions: list[dict] = field(default_factory=list)
     data_development: list[str] = field(default_factory=list)
+    source_files: list[str] = field(default_factory=list)  # every file that added to it
+
+    def __post_init__(self):
+        if not self.source_files:
+            self.source_files = [self.source_file]
 
 
 def _date(value, where: str) -> dt.date | None:
@@ -78,9 +92,9 @@ def _story_item(item, where: str) -> dict:
 def parse_story_yaml(path: Path, name: str | None = None) -> Story:
     where = name or str(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise StoryError(f"{where}: not valid UTF-8 YAML ({exc})") from exc
+        doc = load_yaml(path, what="story file", max_bytes=YAML_MAX_BYTES, where=where)
+    except YamlFileError as exc:
+        raise StoryError(str(exc)) from exc
     if not isinstance(doc, dict) or not doc.get("measure"):
         raise StoryError(f"{where}: expected a mapping with a 'measure:' key")
     target = doc.get("target")
@@ -124,19 +138,29 @@ def parse_story_yaml(path: Path, name: str | None = None) -> Story:
 def parse_story_csv(path: Path, name: str | None = None) -> list[Story]:
     where = name or str(path)
     stories: dict[str, Story] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
+    try:
+        data = read_limited(path, what="stories file", max_bytes=CSV_MAX_BYTES, where=where)
+        text = data.decode("utf-8-sig")
+    except YamlFileError as exc:
+        raise StoryError(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise StoryError(f"{where}: not UTF-8 text (byte {exc.start}); save it as CSV UTF-8") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         fields = {f.strip().lower() for f in reader.fieldnames or []}
         missing = {"measure", "date", "title", "text"} - fields
         if missing:
             raise StoryError(f"{where}: missing column(s) {', '.join(sorted(missing))}")
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num
             row = {k.strip().lower(): v for k, v in row.items() if k}
             measure = (row.get("measure") or "").strip()
             if not measure:
-                raise StoryError(f"{where} row {line}: measure is blank")
+                raise StoryError(f"{where} line {line}: measure is blank")
             story = stories.setdefault(measure, Story(measure_id=measure, source_file=where))
-            story.story.append(_story_item(row, f"{where} row {line}"))
+            story.story.append(_story_item(row, f"{where} line {line}"))
+    except csv.Error as exc:
+        raise StoryError(f"{where} line {reader.line_num}: not a readable CSV row ({exc})") from exc
     for story in stories.values():
         story.story.sort(key=lambda s: s["date"])
     return list(stories.values())
@@ -154,8 +178,17 @@ def story_files(directory: Path | None, exports: Path | None = None) -> list[Pat
     return paths
 
 
-def load_stories(paths: list[Path], root: Path | None = None) -> list[Story]:
-    """Stories from YAML and CSV files, one per measure: later files add items to earlier ones."""
+def load_stories(
+    paths: list[Path],
+    root: Path | None = None,
+    *,
+    known_measures: Iterable[str] | None = None,
+    warn: Callable[[str], object] | None = None,
+) -> list[Story]:
+    """Stories from YAML and CSV files, one per measure: later files add items to earlier ones.
+
+    With ``known_measures`` (the catalogue's ids), ``warn`` is called once for each story whose
+    measure is not among them (no page shows it), naming its files and the measure id."""
     merged: dict[str, Story] = {}
     for path in paths:
         name = path.relative_to(root).as_posix() if root and path.is_relative_to(root) else path.name
@@ -170,6 +203,28 @@ def load_stories(paths: list[Path], root: Path | None = None) -> list[Story]:
                     getattr(existing, attr).extend(getattr(story, attr))
                 existing.baseline_end = existing.baseline_end or story.baseline_end
                 existing.target = existing.target if existing.target is not None else story.target
+                existing.source_files += [f for f in story.source_files if f not in existing.source_files]
             else:
                 merged[story.measure_id] = story
-    return list(merged.values())
+    stories = list(merged.values())
+    if known_measures is not None and warn is not None:
+        for message in unknown_measure_warnings(stories, known_measures):
+            warn(message)
+    return stories
+
+
+def unknown_measure_warnings(stories: Iterable[Story], known_measures: Iterable[str]) -> list[str]:
+    """One message per story whose measure id is not a known measure: such a story is loaded
+    but no page shows it, so the message names its file(s), the id and the nearest known ids."""
+    known = sorted(set(known_measures))
+    messages = []
+    for story in stories:
+        if story.measure_id in known:
+            continue
+        close = difflib.get_close_matches(story.measure_id, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        messages.append(
+            f"{', '.join(story.source_files)}: the story's measure {story.measure_id!r} is not a "
+            f"known measure, so no page shows it; {hint}known measures: {', '.join(known)}"
+        )
+    return messages

@@ -60,12 +60,15 @@ def test_every_series_has_status_and_future_forecasts(council):
 def test_baseline_is_locked_and_survives_revised_history(council, tmp_path):
     exports = tmp_path / "exports"
     shutil.copytree(council / "exports", exports)
-    lock = exports / "stories" / "baselines" / "cla_rate_per_10k.json"
-    if lock.exists():
-        lock.unlink()
+    if (exports / "stories" / "baselines").exists():
+        shutil.rmtree(exports / "stories" / "baselines")
+    before = sorted(p.relative_to(exports) for p in exports.rglob("*"))
     out = tmp_path / "out"
+    lock = out / "baselines" / "cla_rate_per_10k.json"
     assert materialise_all(exports, out, groups=WAREHOUSE).success
     assert lock.is_file()
+    # the lock is state of the output folder: nothing is written into the exports folder
+    assert sorted(p.relative_to(exports) for p in exports.rglob("*")) == before
     locked = json.loads(lock.read_text())
     assert locked["baseline_end"][:10] == "2024-09-30" and locked["version"] == 1
     first = query(out, "select period_end, forecast from marts.measure_status "
@@ -90,7 +93,7 @@ def test_rebaseline_is_an_explicit_command(council, tmp_path):
     shutil.copytree(council / "exports", exports)
     out = tmp_path / "out"
     shutil.copytree(council / "out", out)
-    lock_dir = exports / "stories" / "baselines"
+    lock_dir = out / "baselines"
     assert main(["rebaseline", "cla_rate_per_10k", "--end", "2025-03-31",
                  "--exports", str(exports), "--out", str(out)]) == 0
     current = json.loads((lock_dir / "cla_rate_per_10k.json").read_text())

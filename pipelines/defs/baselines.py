@@ -3,6 +3,8 @@
 import datetime as dt
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -59,6 +61,20 @@ def headline_series(values: pd.DataFrame) -> dict[tuple[str, str, str], pd.Serie
             s = frame.set_index(pd.to_datetime(frame["period_end"]))["value"].astype("float64")
             series[(measure_id, breakdown, breakdown_value)] = s.sort_index()
     return series
+
+
+def baseline_lock_dir(out: Path, legacy: Path | None = None) -> Path:
+    """Where baseline locks live: ``<out>/baselines`` (state of the output folder, swapped in
+    with the run's other outputs; never written into the exports folder). Locks an earlier
+    version kept in ``<stories>/baselines`` are copied from there the first time."""
+    lock_dir = Path(out) / "baselines"
+    if legacy is not None and not lock_dir.exists() and Path(legacy).is_dir():
+        found = sorted(p for p in Path(legacy).glob("*.json") if p.is_file() and not p.is_symlink())
+        if found:
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            for path in found:
+                shutil.copyfile(path, lock_dir / path.name)
+    return lock_dir
 
 
 def assess_all(
@@ -159,8 +175,7 @@ def measure_status(
         f"data to {latest.date() if latest is not None else 'none'}; exports "
         + hashlib.sha256("".join(s for (s,) in loads).encode()).hexdigest()[:12]
     )
-    lock_dir = cfg.stories_dir or oba.exports / "stories"
-    lock_dir = lock_dir / "baselines"
+    lock_dir = baseline_lock_dir(oba.out, legacy=(cfg.stories_dir or oba.exports / "stories") / "baselines")
     status = assess_all(
         measures,
         values,

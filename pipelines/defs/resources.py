@@ -7,7 +7,7 @@ writes ``<OBA_OUT>/<authority>/``; an unpartitioned run (the regional roll-up) w
 
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,8 +16,8 @@ import duckdb as duckdb_lib
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from pipelines.authorities import REGION_KEY, load_region
-from pipelines.config import ObaConfig, load_config
+from pipelines.authorities import REGION_KEY, AuthoritiesError, load_region
+from pipelines.config import ConfigError, ObaConfig, load_config
 from pipelines.settings import apply_env_defaults
 
 apply_env_defaults()
@@ -66,6 +66,13 @@ class ObaPaths(dg.ConfigurableResource):
         return Path(root) / key
 
     def config(self) -> ObaConfig:
+        """The run's oba.yaml; a bad one fails the step with the file, key and value named."""
+        try:
+            return self._config()
+        except (ConfigError, AuthoritiesError) as exc:
+            raise dg.Failure(description=str(exc)) from exc
+
+    def _config(self) -> ObaConfig:
         region = self.region
         if region and self._authority:
             authority = region.authority(self._authority)
@@ -127,8 +134,13 @@ class Warehouse(DuckDBResource):
             self._schemas_ready = True
 
     def _connect(self):
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        return duckdb_lib.connect(self.path, config={"custom_user_agent": "dagster", **self.connection_config})
+        path = Path(self.path)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        con = duckdb_lib.connect(self.path, config={"custom_user_agent": "dagster", **self.connection_config})
+        # raw holds identifiers as exported: the file is its owner's alone, whoever started the run
+        with suppress(OSError):
+            os.chmod(path, 0o600)
+        return con
 
     def _release(self) -> None:
         held, self._held, self._schemas_ready = self._held, None, False

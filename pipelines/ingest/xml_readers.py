@@ -67,17 +67,24 @@ def _fields(element, wanted) -> dict[str, str | None]:
     return row
 
 
-def _iterparse(path: Path, tag: str):
+def _iterparse(path: Path, tag: str, parent: str | None = None):
+    """Elements ``tag`` (``{*}NAME``: any namespace) at their end, cleared once the caller is done.
+
+    With ``parent``, only elements whose parent's local name is ``parent`` are yielded and
+    cleared: an element of the same name nested inside one (``<CHILD><HEADER><CHILD>``, the
+    child's id) is left whole for the caller to read."""
     try:
         for _, element in etree.iterparse(
             str(path), events=("end",), tag=tag, huge_tree=True, resolve_entities=False, no_network=True
         ):
+            up = element.getparent()
+            if parent is not None and (up is None or _local(up.tag) != parent):
+                continue
             yield element
             element.clear(keep_tail=False)
-            parent = element.getparent()
-            if parent is not None:
+            if up is not None:
                 while element.getprevious() is not None:
-                    del parent[0]
+                    del up[0]
     except etree.XMLSyntaxError as exc:
         raise ExportError(
             f"{path.name}: not well-formed XML at line {exc.lineno}: {exc.msg}; export the file again"
@@ -85,20 +92,26 @@ def _iterparse(path: Path, tag: str):
 
 
 def read_ssda903_xml(path: Path) -> Iterator[tuple[str, dict]]:
-    """Rows of ssda903_header, ssda903_episodes and ssda903_oc3 from an ``<EXPSSDA903>`` file."""
-    for child in _iterparse(path, "{*}CHILD"):  # any namespace, or none
-        if child.getparent() is None or _local(child.getparent().tag) != "EXPSSDA903":
-            continue
+    """Rows of ssda903_header, ssda903_episodes and ssda903_oc3 from an ``<EXPSSDA903>`` file.
+
+    The child's id is ``CHILDID`` or ``CHILD`` inside ``HEADER`` (``<CHILD><HEADER><CHILD>``),
+    or a field of ``CHILD`` itself beside ``HEADER``; only the top-level ``CHILD`` elements are
+    records."""
+    for child in _iterparse(path, "{*}CHILD", parent="EXPSSDA903"):  # any namespace, or none
         header_el = None
         episodes = []
+        header = {"_row_number": child.sourceline}
+        oc3 = {}
         for element in child:
             name = _local(element.tag)
             if name == "HEADER":
                 header_el = element
             elif name == "EPISODE":
                 episodes.append(element)
-        header = {"_row_number": child.sourceline}
-        oc3 = {}
+            elif name in SSDA903_HEADER:  # header fields written directly under CHILD
+                header[SSDA903_HEADER[name]] = _text(element)
+            elif name in SSDA903_OC3:
+                oc3[name] = _text(element)
         if header_el is not None:
             header["_row_number"] = header_el.sourceline
             for element in header_el:

@@ -71,7 +71,8 @@ def simulate_cases(cfg: SynthConfig, rng: np.random.Generator, h) -> dict:
     # one enrolment per client and programme (the first)
     order = np.lexsort((start, prog, child))
     child, prog, start, length = child[order], prog[order], start[order], length[order]
-    first = np.r_[True, (child[1:] != child[:-1]) | (prog[1:] != prog[:-1])]
+    first = np.ones(len(child), dtype=bool)  # (empty in a small population)
+    first[1:] = (child[1:] != child[:-1]) | (prog[1:] != prog[:-1])
     child, prog, start, length = child[first], prog[first], start[first], length[first]
     m = len(child)
 

@@ -65,6 +65,6 @@ def resolve_scale(scale: str | int) -> tuple[str, int]:
                 f"unknown scale {scale!r}: use one of {', '.join(SCALES)} or a number of children"
             ) from None
         name = str(n)
-    if n < 50:
-        raise ValueError("scale must simulate at least 50 children")
+    if n < 1:
+        raise ValueError(f"scale must simulate at least 1 child, got {n}")
     return name, n

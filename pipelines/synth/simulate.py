@@ -65,6 +65,31 @@ def _ffill_index(valid: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(idx) if len(idx) else idx
 
 
+def _prev(values: np.ndarray, fill) -> np.ndarray:
+    """Each row's predecessor, ``fill`` for the first (an empty array stays empty: a small
+    population may have no rows of a kind)."""
+    return np.concatenate([np.full(min(len(values), 1), fill, dtype=values.dtype), values[:-1]])
+
+
+def _next(values: np.ndarray, fill) -> np.ndarray:
+    """Each row's successor, ``fill`` for the last (an empty array stays empty)."""
+    return np.concatenate([values[1:], np.full(min(len(values), 1), fill, dtype=values.dtype)])
+
+
+def _same_as_prev(values: np.ndarray) -> np.ndarray:
+    """Whether each row equals the row before (False for the first)."""
+    same = np.zeros(len(values), dtype=bool)
+    same[1:] = values[1:] == values[:-1]
+    return same
+
+
+def _same_as_next(values: np.ndarray) -> np.ndarray:
+    """Whether each row equals the row after (False for the last)."""
+    same = np.zeros(len(values), dtype=bool)
+    same[:-1] = values[1:] == values[:-1]
+    return same
+
+
 def _group_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Cumulative sum restarting for each consecutive group of sizes ``counts``."""
     cs = np.cumsum(values)
@@ -632,7 +657,7 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     pid, kind = E["pid"], E["kind"]
     ls = E["ls"][_ffill_index(E["ls"] >= 0)]
     is_start = E["prio"] == 0
-    prev_ls = np.r_[-1, ls[:-1]]
+    prev_ls = _prev(ls, -1)
     legal_only = ((kind & _EV_LEGAL) > 0) & ((kind & _EV_PLACE) == 0)
     noop = legal_only & ~is_start & (ls == prev_ls)
     # ---- placements: regular carers, same-carer changes, temporary placements
@@ -665,7 +690,7 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     same_c = (kind & _EV_SAME) > 0
     # a same-carer change must change the placement type: T without a change is
     # dropped, U without a change is only a legal change (L)
-    unchanged = ~is_start & (place == np.r_[-1, place[:-1]])
+    unchanged = ~is_start & (place == _prev(place, -1))
     kind = np.where(unchanged & same_c & has_l, _EV_LEGAL, kind)
     keep = ~(unchanged & same_c & ~has_l)
     E = {k: v[keep] for k, v in E.items()}
@@ -694,8 +719,8 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     provider, pl_post, urn = provider[carer_idx], pl_post[carer_idx], urn[carer_idx]
 
     # ---- DEC, REC, reason for placement change
-    nxt_same = np.r_[pid[1:] == pid[:-1], False]
-    dec = np.where(nxt_same, np.r_[E["day"][1:], 0], e[pid])
+    nxt_same = _same_as_next(pid)
+    dec = np.where(nxt_same, _next(E["day"], 0), e[pid])
     rec = np.where(nxt_same, C.REC["X1"], per["rec"][pid])
     # staying put (E17) is with foster carers; otherwise supported accommodation (E5)
     foster = np.isin(place, [C.PL[c] for c in ("U1", "U2", "U3", "U4", "U5", "U6")])
@@ -712,7 +737,7 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
         np.where(rng.random(nrow) < 0.7, C.REC["E47"], C.REC["E48"]),
         rec,
     )
-    nxt_rne = np.r_[rne[1:], -1]
+    nxt_rne = _next(rne, -1)
     rpc = np.full(nrow, -1)
     mv = nxt_same & np.isin(nxt_rne, [C.RNE["P"], C.RNE["B"]])
     rpc[mv] = C.draw(rng, C.RPC_P, mv.sum())
@@ -818,16 +843,16 @@ def _regulation_split(rng, cfg, ch, eps):
     z1 = pl == C.PL["Z1"]
     z1_new = np.where(eps["decom"] >= day("2025-04-01"), C.PL["Z11"], C.PL["K2"])
     new_pl = np.where(old, np.where(z1, z1_new, C.PL["K3"]), pl)
-    prev_same = np.r_[False, eps["period"][1:] == eps["period"][:-1]]
-    prev_pl = np.r_[-1, new_pl[:-1]]
+    prev_same = _same_as_prev(eps["period"])
+    prev_pl = _prev(new_pl, -1)
     changed = old & prev_same & (prev_pl != new_pl)
     rne = eps["rne"]
     rne = np.where(changed & (rne == C.RNE["L"]), np.where(z1, C.RNE["B"], C.RNE["U"]), rne)
     rne = np.where(changed & (rne == C.RNE["T"]) & z1, C.RNE["P"], rne)
     eps["place"], eps["rne"] = new_pl, rne
     # the reason on the episode before a recoded one
-    nxt_changed = np.r_[changed[1:], False]
-    nxt_rne = np.r_[rne[1:], -1]
+    nxt_changed = _next(changed, False)
+    nxt_rne = _next(rne, -1)
     eps["rpc"] = np.where(
         nxt_changed & np.isin(nxt_rne, [C.RNE["T"], C.RNE["U"]]),
         rpc_place,
@@ -861,7 +886,7 @@ def _short_break_episodes(rng, cfg, ch, sbs):
     ][rows]
     prov, post, urn = _carer_attrs(rng, place, home_post(ch, child), cfg)
     # one carer for the whole series
-    firsts = np.r_[True, rows[1:] != rows[:-1]]
+    firsts = ~_same_as_prev(rows)
     src = _ffill_index(firsts)
     return {
         "child": child,
@@ -903,7 +928,7 @@ def simulate_oc3(cfg: SynthConfig, rng: np.random.Generator, ch: dict, eps: dict
     after14 = np.maximum(0, np.minimum(b, b18) - np.maximum(a, b14))
     days14 = np.bincount(c, weights=after14, minlength=N)
     after16 = np.bincount(c, weights=(b > b16).astype(float), minlength=N) > 0
-    last = np.r_[c[1:] != c[:-1], True]
+    last = ~_same_as_next(c)
     last_rec = np.full(N, -1)
     last_rec[c[last]] = rec[last]
     last_dec = np.zeros(N, dtype=np.int64)
