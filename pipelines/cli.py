@@ -292,6 +292,8 @@ def _run_locked(
                         message = description
                     elif data.error is not None:
                         message = describe(*root_cause(data.error))
+                        if "[Errno" in message and str(target) not in message and "/" not in message:
+                            message += f" (while writing in {target})"
                     else:
                         message = "unknown error"
                     say(("Failed: ", "red"), f"{event.step_key.replace('__', '.')}: {message}")

@@ -38,6 +38,8 @@ import warnings
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from pipelines.sqlquote import quote_literal
+
 if TYPE_CHECKING:  # pandas is imported by the callers (and by the worker, for GX)
     import pandas as pd
 
@@ -109,11 +111,11 @@ def suspect_conditions(contract: Contract) -> list[str]:
         if c.type == "date" and c.formats:
             pattern = _date_regex(c.formats)[1:-1]  # GX uses ^...$; regexp_full_match anchors
             conditions.append(
-                f"({x} is not null and ({_non_ascii(x)} or not regexp_full_match({x}, '{pattern}')))"
+                f"({x} is not null and ({_non_ascii(x)} or not regexp_full_match({x}, {quote_literal(pattern)})))"
             )
         if c.codes:
             codes = sorted(set().union(*(v.codes for v in contract.code_lists[c.codes])))
-            listed = ", ".join("'" + code.replace("'", "''") + "'" for code in codes)
+            listed = ", ".join(quote_literal(code) for code in codes)
             conditions.append(
                 f"({x} is not null and ({_non_ascii(x)} or upper(trim({x})) not in ({listed})))"
             )

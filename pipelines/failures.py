@@ -8,6 +8,7 @@ functions find it and add the remedy for the common causes.
 from __future__ import annotations
 
 import errno
+import os
 import re
 
 _ERRNO = re.compile(r"\[Errno (\d+)\]")
@@ -34,10 +35,16 @@ _WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionErro
 
 
 def remedy(cls_name: str, message: str) -> str:
-    """What to do about an error of class ``cls_name`` with ``message`` ('' when unknown)."""
+    """What to do about an error of class ``cls_name`` with ``message`` ('' when unknown).
+
+    The errno is read from ``[Errno N]`` or, for libraries that give only the system's text
+    (DuckDB: "IO Error: ... No space left on device"), from that text."""
     found = _ERRNO.search(message)
     if found and int(found.group(1)) in REMEDIES:
         return REMEDIES[int(found.group(1))]
+    for code, text in REMEDIES.items():
+        if os.strerror(code) in message:
+            return text
     return _BY_CLASS.get(cls_name, "")
 
 

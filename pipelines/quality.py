@@ -15,6 +15,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.contracts import Column, Contract
+from pipelines.sqlquote import quote_literal
 
 QUARANTINE_DDL = """
 create table if not exists quality.quarantine (
@@ -30,8 +31,7 @@ create table if not exists quality.contract_results (
 _FORMAT_LABELS = {"%d/%m/%Y": "dd/mm/YYYY", "%Y-%m-%d": "YYYY-MM-DD"}
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+_q = quote_literal
 
 
 def typed_expr(column: Column, ref: str | None = None) -> str:

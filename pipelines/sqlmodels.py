@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.safeyaml import YamlFileError, load_yaml
+from pipelines.sqlquote import quote_literal
 
 LAYERS = ("staging", "intermediate", "marts", "published")
 SEARCH_PATH = "raw,staging,intermediate,marts,quality,published,main"
@@ -40,7 +41,7 @@ def apply_duckdb_settings(con: duckdb.DuckDBPyConnection) -> None:
     instance: each Dagster step opens its own, so every heavy step calls this)."""
     limit = os.environ.get("OBA_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
     if limit:
-        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+        con.execute(f"set memory_limit = {quote_literal(limit)}")
 
 
 def register_macros(con: duckdb.DuckDBPyConnection, models_dir: Path | None = None) -> None:

@@ -171,7 +171,9 @@ def story_files(directory: Path | None, exports: Path | None = None) -> list[Pat
     paths: list[Path] = []
     if directory is not None and directory.is_dir():
         paths += sorted(
-            [*directory.glob("*.yml"), *directory.glob("*.yaml"), *directory.glob("*.csv")]
+            p
+            for p in [*directory.glob("*.yml"), *directory.glob("*.yaml"), *directory.glob("*.csv")]
+            if not p.name.startswith((".", "~$")) and p.is_file()  # editors' and macOS's side files
         )
     if exports is not None and (exports / "stories.csv").is_file():
         paths.append(exports / "stories.csv")

@@ -71,6 +71,30 @@ def test_full_disk_during_a_step_names_errno_and_remedy(exports, tmp_path, capsy
     assert "DagsterExecutionStepExecutionError" not in text and "Traceback" not in text
 
 
+def test_real_full_disk_keeps_previous_outputs(exports, tmp_path, capsys):
+    """--out on a 2 MB file system: the run fails naming the full disk; nothing half-written."""
+    import subprocess
+
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        out = disk / "out"
+        code, text = _run(capsys, "run", "--exports", str(exports), "--out", str(out))
+        assert code == 1
+        assert "No space left on device" in text and "free space" in text
+        assert str(out) in text
+        assert "Traceback" not in text and "DagsterExecutionStepExecutionError" not in text
+        assert not (out / "site").exists() and not (out / "warehouse.duckdb").exists()
+        assert not list(out.glob(".run-*"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
 def test_unwritable_out_is_a_clear_refusal(exports, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 from dashboards.region import write_region_site
 from pipelines.authorities import configured_region
 from pipelines.defs.resources import ObaPaths, warehouse_connection
+from pipelines.sqlquote import quote_literal
 
 ROLLUP_SQL = """
 with authority_values as (
@@ -85,9 +86,9 @@ def build_rollup(con, sources: dict[str, tuple[str, str]]) -> int:
     unions = []
     for i, (_key, (name, path)) in enumerate(sorted(sources.items())):
         alias = f"authority_{i}"
-        con.execute(f"attach '{path}' as {alias} (read_only)")
+        con.execute(f"attach {quote_literal(str(path))} as {alias} (read_only)")
         unions.append(
-            f"select measure_id, period_end, '{name.replace(chr(39), chr(39) * 2)}' as breakdown_value, "
+            f"select measure_id, period_end, {quote_literal(name)} as breakdown_value, "
             f"numerator, denominator, value from {alias}.marts.measure_values where breakdown = 'all'"
         )
     first = "authority_0"
