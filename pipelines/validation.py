@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def _tables(con) -> set[str]:
@@ -62,6 +63,14 @@ def has_blocking(report: dict) -> bool:
     return failed is not None and (failed["severity"] == "blocking").any()
 
 
+STATUS_LABELS = {
+    "recognised": ("loaded", "green"),
+    "superseded": ("superseded", "yellow"),
+    "ignored": ("ignored", "yellow"),
+    "error": ("error", "red"),
+}
+
+
 def print_report(warehouse: Path, console: Console) -> bool:
     """Print the report; returns True when a blocking problem was found."""
     report = collect(warehouse)
@@ -78,10 +87,14 @@ def print_report(warehouse: Path, console: Console) -> bool:
                 key = r.source_file.split("#")[0]
                 rows_by_file[key] = rows_by_file.get(key, 0) + int(r.rows)
         for r in files.itertuples():
-            status = {"recognised": "[green]loaded[/green]", "ignored": "[yellow]ignored[/yellow]",
-                      "error": "[red]error[/red]"}[r.status]
-            detail = f" – {r.reason}" if r.reason else ""
-            table.add_row(r.source_file, r.sources or "–", str(rows_by_file.get(r.source_file, "–")), status + detail)
+            label, style = STATUS_LABELS.get(r.status, (str(r.status), ""))
+            status = Text(label, style=style)
+            if r.reason:
+                status.append(f" – {r.reason}")
+            table.add_row(
+                Text(str(r.source_file)), Text(str(r.sources or "–")),
+                str(rows_by_file.get(r.source_file, "–")), status,
+            )
         console.print(table)
     if quarantine is not None and len(quarantine):
         table = Table(title="Row problems (quarantined rows are left out; warnings flow on)")
@@ -90,8 +103,8 @@ def print_report(warehouse: Path, console: Console) -> bool:
         for r in quarantine.itertuples():
             label = r.rule + ("" if r.action == "quarantine" else " (warning)")
             table.add_row(
-                r.source_file, label, r.column_name, str(r.n),
-                ", ".join(str(x) for x in r.example_rows), r.example_message,
+                Text(str(r.source_file)), Text(label), Text(str(r.column_name)), str(r.n),
+                ", ".join(str(x) for x in r.example_rows), Text(str(r.example_message)),
             )
         console.print(table)
     elif quarantine is not None:
@@ -101,7 +114,7 @@ def print_report(warehouse: Path, console: Console) -> bool:
         for column in ("source", "check", "severity", "message"):
             table.add_column(column, overflow="fold")
         for r in failed.itertuples():
-            table.add_row(r.source, r.check_name, r.severity, r.message)
+            table.add_row(Text(str(r.source)), Text(str(r.check_name)), r.severity, Text(str(r.message)))
         console.print(table)
     return has_blocking(report)
 

@@ -11,7 +11,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import query
 
 
@@ -139,11 +138,14 @@ def test_markup_in_file_names_and_stories_is_plain_text(exports, tmp_path, capsy
         story.replace("measure: cla_count", 'measure: cla_count\nowner: "[/b] [bold]lead"', 1),
         encoding="utf-8",
     )
+    (exports / "stories" / "typo.yml").write_text("measure: cla_cuont\npartners: [Schools]\n")
     before = _files(exports)
     out = tmp_path / "out"
     code, text = _run(capsys, "run", "--exports", str(exports), "--out", str(out))
     assert code == 0, text
     assert "notes [/x] draft.doc" in text  # listed as ignored, verbatim
+    flat = " ".join(text.split())
+    assert "cla_cuont" in flat and "stories/typo.yml" in flat  # a story no page would show
     assert (out / "site" / "index.html").is_file() and (out / "board_pack.pdf").is_file()
     # baseline locks live in the output folder; the exports folder is only read
     assert _files(exports) == before

@@ -28,7 +28,8 @@ from pipelines.ingest.timing import phase
 from pipelines.ingest.xml_readers import cin_reference_date
 from pipelines.ingest.xml_stage import XmlStager
 from pipelines.quality import CONTRACT_RESULTS_DDL, check_rows
-from pipelines.sqlmodels import apply_duckdb_settings
+from pipelines.settings import models_dir
+from pipelines.sqlmodels import apply_duckdb_settings, load_catalogue
 from pipelines.stories import StoryError, load_stories, story_files
 
 
@@ -61,13 +62,40 @@ def inventory(files) -> pd.DataFrame:
                 "status": status,
                 "reason": reason or "",
                 "extra_columns": ", ".join(extra),
+                "superseded_by": None,  # set by the loads (sync_source decides which file is later)
             }
         )
     frame = pd.DataFrame(
         rows,
-        columns=["source_file", "kind", "family", "sources", "collection_year", "status", "reason", "extra_columns"],
+        columns=["source_file", "kind", "family", "sources", "collection_year", "status", "reason",
+                 "extra_columns", "superseded_by"],
     )
-    return frame.astype({"collection_year": "Int64"})
+    return frame.astype({"collection_year": "Int64", "superseded_by": "string"})
+
+
+def _mark_superseded(con, source: str) -> list[tuple[str, str]]:
+    """Copy the loader's supersession of ``source`` into raw.export_files (both files stay
+    listed; the earlier one names the later); returns (file, superseded by) pairs."""
+    pairs = con.execute(
+        "select source_file, superseded_by from raw._loads "
+        "where source = ? and superseded_by is not null order by source_file",
+        [source],
+    ).fetchall()
+    listed = con.execute(
+        "select count(*) from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'export_files' and column_name = 'superseded_by'"
+    ).fetchone()[0]
+    if pairs and listed:
+        con.execute(
+            """update raw.export_files as e
+            set superseded_by = l.superseded_by, status = 'superseded',
+                reason = 'superseded by ' || l.superseded_by || ' (a later file for the same collection year)'
+            from raw._loads as l
+            where l.source = ? and l.superseded_by is not null
+                and (l.source_file = e.source_file or starts_with(l.source_file, e.source_file || '#'))""",
+            [source],
+        )
+    return pairs
 
 
 def blocking_problems(files) -> list[str]:
@@ -203,6 +231,19 @@ def _report(context, con, files, source, outcome, rows, seconds, future):
                 con.execute("insert into quality.contract_results select * from _results")
             finally:
                 con.unregister("_results")
+        # The loader's warnings (a CSV file read as Windows-1252), kept with each file's load.
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        for source_file, warning in con.execute(
+            "select source_file, warning from raw._loads where source = ? and warning is not null "
+            "order by source_file",
+            [source],
+        ).fetchall():
+            context.log.warning(f"{source_file}: {warning}")
+            con.execute(
+                "insert into quality.contract_results values (?, 'file_encoding', false, 1, 'warning', ?, "
+                "'loader', ?)",
+                [source, f"{source_file}: {warning}", now],
+            )
     extra = [f.relative for f in files for p in f.parts if p.source == source and p.extra]
     if extra:
         context.log.warning(f"{source}: extra columns kept aside in _extra for {', '.join(extra)}")
@@ -312,7 +353,7 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                 else:
                     for p in f.parts:
                         def insert(table, f=f, p=p):
-                            insert_tabular(con, contracts[p.source], f, p, table)
+                            return insert_tabular(con, contracts[p.source], f, p, table)
 
                         items[p.source].append((f, p, insert))
             # Each source: load, row checks, then its GX suite handed to the worker process
@@ -327,6 +368,8 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                             outcome = sync_source(con, contract, items.get(source, []))
                         except ExportError as exc:
                             raise dg.Failure(description=str(exc)) from exc
+                        for old, new in _mark_superseded(con, source):
+                            context.log.info(f"{source}: {old} is superseded by {new} (a later file for the same year)")
                     with phase("row_checks", source, seconds):
                         rows = check_rows(con, contract)
                     with phase("expectations", source, seconds):
@@ -382,12 +425,17 @@ def oba_config(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     kinds={"duckdb", "python"},
     partitions_def=authority_partitions(),
 )
-def stories(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
+def stories(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """Stories behind the baseline (stories/*.yml or stories.csv), one row per measure."""
     cfg = oba.config()
     directory = cfg.stories_dir or oba.exports / "stories"
     try:
-        found = load_stories(story_files(directory, oba.exports), oba.exports)
+        found = load_stories(
+            story_files(directory, oba.exports),
+            oba.exports,
+            known_measures=load_catalogue(models_dir()).keys(),
+            warn=context.log.warning,
+        )
     except StoryError as exc:
         raise dg.Failure(description=str(exc)) from exc
     columns = ["measure_id", "baseline_end", "target", "story", "partners", "what_works",
