@@ -172,13 +172,15 @@ def run_pipeline(
     partition: str | None = None,
     force: bool = False,
     keep: tuple[str, ...] = (),
+    accept_shrink: bool = False,
 ) -> int:
     """Materialise the job's assets into ``out``; previous outputs survive a failure.
 
     With ``authorities``, ``partition`` names one authority (its outputs go to ``out/<key>``);
     no partition runs the regional roll-up into ``out/region``. ``force`` lets the run use an
     output folder that holds files it did not write; ``keep`` names entries the caller put
-    there itself (``oba demo``'s exports).
+    there itself (``oba demo``'s exports). ``accept_shrink`` lets a run publish over outputs
+    that had more (DESIGN §2b).
     """
     if authorities is None:
         if exports is None or not exports.is_dir():
@@ -196,7 +198,9 @@ def run_pipeline(
     previous_umask = os.umask(0o077)  # what the run writes is its user's alone until swapped in
     try:
         with output_lock(target), _terminate_as_interrupt():
-            return _run_locked(exports, out, target, config, job_name, authorities, partition, force)
+            return _run_locked(
+                exports, out, target, config, job_name, authorities, partition, force, accept_shrink
+            )
     finally:
         os.umask(previous_umask)
 
@@ -229,6 +233,7 @@ def _run_locked(
     authorities: Path | None,
     partition: str | None,
     force: bool = False,
+    accept_shrink: bool = False,
 ) -> int:
     from pipelines import expectations
 
@@ -302,6 +307,17 @@ def _run_locked(
             else:
                 say("Run failed; previous outputs left in place.", style="red")
             return EXIT_DATA
+        if job_name == "oba_refresh" and not accept_shrink:
+            shrunk = outfolder.shrinkage(target / "warehouse.duckdb", work / "warehouse.duckdb")
+            if shrunk:
+                for problem in shrunk:
+                    say(("Failed: ", "red"), problem)
+                say(
+                    "Run stopped before publishing; previous outputs left in place. If the exports "
+                    "truly hold less than before, run again with --accept-shrink.",
+                    style="red",
+                )
+                return EXIT_DATA
         _swap_outputs(work, target, force)
     finally:
         progress.removeHandler(handler)
@@ -318,7 +334,8 @@ def cmd_run(args) -> int:
         if not args.exports:
             raise UsageError("--exports is required (or --authorities for several authorities)")
         code = run_pipeline(
-            Path(args.exports), out, Path(args.config) if args.config else None, force=args.force
+            Path(args.exports), out, Path(args.config) if args.config else None,
+            force=args.force, accept_shrink=args.accept_shrink,
         )
         if code == EXIT_OK:
             print(out.resolve() / "site" / "index.html")
@@ -336,7 +353,11 @@ def cmd_run(args) -> int:
         raise UsageError(str(exc)) from exc
     failed = []
     for key in keys:
-        if run_pipeline(None, out, authorities=authorities, partition=key, force=args.force) != EXIT_OK:
+        code = run_pipeline(
+            None, out, authorities=authorities, partition=key, force=args.force,
+            accept_shrink=args.accept_shrink,
+        )
+        if code != EXIT_OK:
             failed.append(key)
     code = run_pipeline(None, out, job_name="oba_region", authorities=authorities, force=args.force)
     for key in keys:
@@ -490,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--authorities", help="authorities.yaml: run each authority, then the region")
     run.add_argument("--authority", action="append", help="with --authorities: only this one (repeatable)")
     run.add_argument("--force", action="store_true", help=FORCE_HELP)
+    run.add_argument(
+        "--accept-shrink", action="store_true",
+        help="publish even when the exports give no rows, or under half the rows, for a source "
+        "the outputs in place had",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="synthesise a council and run everything on it")

@@ -186,3 +186,50 @@ def writable(out: Path) -> None:
             f"cannot write to the output folder {out}: {exc.strerror}; choose a folder you can "
             "write to for --out (or make this one writable)"
         ) from exc
+
+
+def _rows_by_source(warehouse: Path) -> dict[str, int] | None:
+    """Rows of each source's files in force (superseded files left out), or None when the
+    warehouse is missing or unreadable."""
+    import duckdb
+
+    if not warehouse.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        columns = {
+            name
+            for (name,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'raw' and table_name = '_loads'"
+            ).fetchall()
+        }
+        if not columns:
+            return {}
+        in_force = "where superseded_by is null" if "superseded_by" in columns else ""
+        return dict(
+            con.execute(f"select source, sum(rows)::bigint from raw._loads {in_force} group by source").fetchall()
+        )
+    finally:
+        con.close()
+
+
+def shrinkage(previous: Path, new: Path) -> list[str]:
+    """Why the warehouse ``new`` must not replace ``previous`` (DESIGN §2b: never publish nothing
+    over something): no recognised export at all, a source the outputs in place had that now
+    gives no rows, or fewer than half as many rows."""
+    after = _rows_by_source(new) or {}
+    problems = []
+    if not any(after.values()):
+        problems.append("the exports gave no rows from any recognised export file")
+    before = _rows_by_source(previous) or {}
+    for source, rows in sorted(before.items()):
+        now = after.get(source, 0)
+        if rows and not now:
+            problems.append(f"{source}: no rows now, {rows:,} in the outputs in place")
+        elif rows and now * 2 < rows:
+            problems.append(f"{source}: {now:,} rows now, fewer than half the {rows:,} in the outputs in place")
+    return problems

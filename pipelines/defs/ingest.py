@@ -41,6 +41,11 @@ def _replace_table(con, table: str, frame: pd.DataFrame) -> None:
         con.unregister("_frame")
 
 
+def _title(source: str) -> str:
+    contract = load_contracts().get(source)
+    return f"{contract.title} ({source})" if contract else source
+
+
 def inventory(files) -> pd.DataFrame:
     rows = []
     for f in files:
@@ -48,7 +53,11 @@ def inventory(files) -> pd.DataFrame:
         extra = sorted({e for p in f.parts for e in p.extra})
         status = "error" if f.error or missing else ("recognised" if f.parts else "ignored")
         reason = f.error or (
-            f"missing required column(s) {', '.join(missing)}" if missing else f.reason
+            f"looks like {' and '.join(sorted({_title(p.source) for p in f.parts if p.missing}))} but "
+            f"lacks required column(s) {', '.join(missing)}; export it again with every column of "
+            "the return (a renamed column can be given as an alias in its data contract)"
+            if missing
+            else f.reason
         )
         rows.append(
             {
@@ -106,8 +115,9 @@ def blocking_problems(files) -> list[str]:
         for p in f.parts:
             if p.missing:
                 problems.append(
-                    f"{f.relative}{' sheet ' + p.sheet if p.sheet else ''}: recognised as {p.source} but "
-                    f"missing required column(s) {', '.join(p.missing)}; add them to the export"
+                    f"{f.relative}{' sheet ' + p.sheet if p.sheet else ''}: looks like {_title(p.source)} "
+                    f"but lacks required column(s) {', '.join(p.missing)}; export it again with every "
+                    "column of the return (a renamed column can be given as an alias in its data contract)"
                 )
     return problems
 

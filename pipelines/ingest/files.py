@@ -213,12 +213,46 @@ def match_contract(
         if contract.recognise_by <= present and len(contract.recognise_by) > best_size:
             best, best_size = contract, len(contract.recognise_by)
     if best is None:
-        return None
+        best = _near_miss(header, contracts, formats)
+        if best is None:
+            return None
     mapped = best.header_map(header)
     known = {v.upper() for v in mapped.values()}
-    missing = tuple(c.name for c in best.columns if c.required and c.name not in mapped)
+    missing = tuple(
+        c.name for c in best.columns
+        if c.name not in mapped and (c.required or c.name.upper() in best.recognise_by)
+    )
     extra = tuple(h for h in header if h.strip() and h.upper() not in known)
     return Part(best.source, None, header, mapped, missing, extra)
+
+
+def _near_miss(
+    header: tuple[str, ...], contracts: dict[str, Contract], formats: tuple[str, ...]
+) -> Contract | None:
+    """The export a header nearly matches: all but one of its recognising columns, and at least
+    half of its columns (two at the least). Such a file is an error naming what it lacks, never
+    "ignored" (a renamed or dropped column would otherwise empty a source without a word)."""
+    best, best_size = None, 0
+    for contract in contracts.values():
+        if contract.format not in formats:
+            continue
+        mapped = contract.header_map(header)
+        present = {name.upper() for name in mapped}
+        if (
+            len(contract.recognise_by - present) <= 1
+            and len(mapped) >= max(2, len(contract.columns) / 2)
+            and len(mapped) > best_size
+        ):
+            best, best_size = contract, len(mapped)
+    return best
+
+
+ANNEX_A_SHEET = re.compile(r"^\s*list\s*\d{1,2}\b", re.IGNORECASE)
+
+
+def is_annex_a(sheets: list[str]) -> bool:
+    """An Ofsted Annex A workbook: its sheets are the numbered lists (List 1 … List 11)."""
+    return sum(bool(ANNEX_A_SHEET.match(name)) for name in sheets) >= 3
 
 
 def _xml_root(path: Path, head: bytes) -> str:
@@ -329,6 +363,12 @@ def recognise(path: Path, root: Path, contracts: dict[str, Contract] | None = No
                     parts.append(replace(part, sheet=sheet.title))
         finally:
             workbook.close()
+        if not parts and is_annex_a(sheets):
+            return ExportFile(
+                **base, kind=kind, family=None,
+                reason="Annex A: not supported yet (an Ofsted Annex A workbook of lists; "
+                "its figures are not read, so it adds nothing to the measures)",
+            )
         if not parts:
             return ExportFile(
                 **base, kind=kind, family=None,
