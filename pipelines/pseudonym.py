@@ -53,8 +53,11 @@ def load_or_create_key(path: Path | None = None) -> bytes:
         if len(key) < 16:
             raise KeyError_(f"{path}: pseudonymisation key is too short; delete it to generate a new one")
         return key
+    # A folder made here is its owner's alone; a folder that exists is someone's choice (the key
+    # may be kept in a shared folder such as /tmp), so only the project's own folder is tightened.
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _owner_only(path.parent, 0o700)
+    if path.parent == DEFAULT_KEY_PATH.expanduser().parent:
+        _owner_only(path.parent, 0o700)
     key = secrets.token_bytes(KEY_BYTES)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
