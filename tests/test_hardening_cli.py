@@ -215,3 +215,24 @@ def test_malformed_dates_of_birth_are_masked(exports, tmp_path, capsys):
     assert not values["message"].str.contains("1987-13-45").any()
     page = (out / "site" / "data-quality.html").read_text(encoding="utf-8")
     assert "1987-13-45" not in page
+
+
+def test_key_file_is_private_and_a_shared_folder_is_left_as_it_is(tmp_path):
+    from pipelines.pseudonym import load_or_create_key
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    load_or_create_key(shared / "pseudonym.key")
+    assert stat.S_IMODE((shared / "pseudonym.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+    made = tmp_path / "new" / "keys"
+    load_or_create_key(made / "pseudonym.key")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+
+    loose = tmp_path / "loose.key"
+    loose.write_text("00" * 32 + "\n")
+    loose.chmod(0o644)
+    load_or_create_key(loose)
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o600
