@@ -34,7 +34,7 @@ import plotly.offline
 from dashboards import charts, theme
 from dashboards import chromium as browsers
 from dashboards.formatting import KIND_LABELS, generated_text, period_text
-from dashboards.published import PublishedTables
+from dashboards.published import LEFT_OUT, PublishedTables
 from dashboards.site import (
     DIRECTION_TEXT,
     _target_text,
@@ -72,6 +72,7 @@ CHART_SIZE = (600, 420)
 STORY_ITEMS, STORY_TEXT = 5, 170
 ACTION_ROWS = 6
 COVER_ROWS = 14
+NOT_COMPUTED_GROUPS, NOT_COMPUTED_TEXT = 7, 230
 BREAKDOWN_VALUES = 12
 INSTALL_HINT = (
     "install it with `apt-get install chromium` (Debian/Ubuntu), or set OBA_CHROMIUM to the "
@@ -134,11 +135,26 @@ class PackBuilder:
             cards = [(None, t.card(measure_id))] if t.card(measure_id) else [
                 (p, t.card(measure_id, p)) for p in t.programs() if t.card(measure_id, p)
             ]
+            entry = t.not_computed_for(measure_id)
+            if not cards and entry:
+                # A headline measure that could not be computed keeps its row, saying why.
+                rows.append({
+                    "not_computed": True,
+                    "name": measure.get("name") or measure_id,
+                    "kind_label": KIND_LABELS.get(measure.get("oba_kind"), ""),
+                    "coverage_label": entry["coverage_label"],
+                    "reason": _shorten(entry.get("reason") or "", 200),
+                })
+                continue
             for program, card in cards:
                 spark = (t.series(measure_id) if program is None
                          else t.series(measure_id, "program", program))
                 view = card_view(card, href="", spark=spark,
                                  spark_id=f"spark-{page}-{len(rows)}")
+                if entry and program is None:
+                    view["coverage_note"] = _shorten(
+                        f"{entry['coverage_label']}: {entry.get('reason') or ''}", 160
+                    )
                 view["target_text"] = _target_text(plain(card), t.story(measure_id),
                                                    measure.get("unit"))
                 if view["target_text"] == "None set":
@@ -195,6 +211,12 @@ class PackBuilder:
                     for r in rows[rows["period_end"] == latest].sort_values(
                         "breakdown_value").itertuples()
                 ]
+        entry = t.not_computed_for(measure_id)
+        view["not_computed"] = {
+            "label": entry["coverage_label"],
+            "reason": _shorten(entry.get("reason") or "", 400),
+            "fix": _shorten(entry.get("fix") or "", 400),
+        } if entry else None
         view["target_text"] = _target_text(card or {}, t.story(measure_id), unit)
         view["breakdowns"] = breakdown_views(t, measure, config=charts.STATIC_CONFIG)
         for b in view["breakdowns"]:
@@ -216,7 +238,7 @@ class PackBuilder:
         view["actions_more"] = max(len(story["actions"]) - ACTION_ROWS, 0)
         return view
 
-    def quality(self) -> dict:
+    def quality(self, failure_rows: int = 10) -> dict:
         t = self.t
         checks = t.contract_results if t.contract_results is not None else pd.DataFrame(
             columns=["source", "check_name", "success", "severity", "message"]
@@ -227,6 +249,8 @@ class PackBuilder:
         quarantine = t.quarantine if t.quarantine is not None else pd.DataFrame(
             columns=["source", "rows"]
         )
+        if "action" in quarantine:  # rows left out of the figures; cleared values keep their rows
+            quarantine = quarantine[quarantine["action"].fillna("excluded").isin(LEFT_OUT)]
         by_source = (
             quarantine.groupby("source", as_index=False)["rows"].sum().to_dict("records")
             if len(quarantine) else []
@@ -237,12 +261,32 @@ class PackBuilder:
             "failed": len(failures),
             "blocking": sum(1 for r in failures if r.get("severity") == "blocking"),
             "failures": [
-                dict(r, message=_shorten(r.get("message") or "", 150)) for r in failures[:10]
+                dict(r, message=_shorten(r.get("message") or "", 150))
+                for r in failures[:failure_rows]
             ],
-            "failures_more": max(len(failures) - 10, 0),
+            "failures_more": max(len(failures) - failure_rows, 0),
             "quarantined": int(quarantine["rows"].sum()) if len(quarantine) else 0,
             "quarantine": [plain(r) for r in by_source],
         }
+
+    def not_computed(self) -> tuple[list[dict], int]:
+        """The measures not computed, grouped where they share the reason and the fix (so the
+        caveats page stays one page), headline measures first; and how many groups are left
+        for the site."""
+        groups: dict[tuple, dict] = {}
+        for row in self.t.not_computed_list():
+            key = (row.get("coverage_label"), row.get("reason"), row.get("fix"))
+            group = groups.setdefault(key, {
+                "label": row.get("coverage_label"),
+                "names": [],
+                "reason": _shorten(row.get("reason") or "", NOT_COMPUTED_TEXT),
+                "fix": _shorten(row.get("fix") or "", NOT_COMPUTED_TEXT),
+            })
+            group["names"].append(
+                (row.get("name") or row.get("measure_id")) + (" (headline)" if row["is_headline"] else "")
+            )
+        listed = list(groups.values())
+        return listed[:NOT_COMPUTED_GROUPS], max(len(listed) - NOT_COMPUTED_GROUPS, 0)
 
     def html(self, headline: list[str]) -> str:
         t = self.t
@@ -253,7 +297,10 @@ class PackBuilder:
             if t.card(m).get("status") == "insufficient_data"
         ]
         latest = t.report_card["latest_period"].max() if len(t.report_card) else None
+        not_computed, not_computed_more = self.not_computed()
         return self.env.get_template("board_pack.html").render(
+            not_computed=not_computed,
+            not_computed_more=not_computed_more,
             authority=t.authority,
             generated_text=generated_text(self.generated),
             latest_period=period_text(latest) if latest is not None and not pd.isna(latest) else "–",
@@ -261,7 +308,8 @@ class PackBuilder:
             cover_more=max(len(cover) - COVER_ROWS, 0),
             pages=pages,
             quality_available=t.has_quality_results,
-            quality=self.quality(),
+            # the not-computed list shares the caveats page: fewer failures, the rest on the site
+            quality=self.quality(4 if not_computed else 10),
             insufficient=[n for n in insufficient if n],
             suppression_upper=t.suppression_upper,
         )

@@ -53,6 +53,11 @@ DOWNLOADS = {
          "year_ago_text", "change_text", "status", "spc_signal", "assurance", "target"],
         "The report card: latest value, change on a year ago, status and SPC signal.",
     ),
+    "not_computed.csv": (
+        "pub_not_computed",
+        ["measure_id", "name", "coverage", "reason", "fix", "missing_inputs"],
+        "Measures this run could not compute (or only for some periods): why, and what to do.",
+    ),
 }
 
 

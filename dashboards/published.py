@@ -15,6 +15,9 @@ import pandas as pd
 
 from dashboards.formatting import is_missing
 
+# Quarantine actions that leave a row out of the figures ("quarantine": warehouses before
+# DESIGN §2b); "kept" rows stay in with the failing value cleared, "warn" rows as they are.
+LEFT_OUT = ("excluded", "quarantine")
 STORY_KEYS = ("story", "partners", "what_works", "actions", "data_development")
 
 # The published tables by name, with the columns the writers rely on.
@@ -49,7 +52,16 @@ TABLES = {
         "source", "check_name", "success", "unexpected_count", "severity", "message",
     ),
     "pub_quarantine_summary": ("source", "source_file", "column_name", "rule", "action", "rows"),
+    "pub_export_files": (
+        "source_file", "recognised_as", "collection_year", "year_from", "year_note", "rows_read",
+        "rows_kept", "rows_quarantined", "rows_cleared", "status", "superseded_by", "reason",
+    ),
+    "pub_not_computed": (
+        "measure_id", "name", "oba_kind", "unit", "is_headline", "headline_order", "coverage",
+        "reason_code", "reason", "fix", "missing_inputs",
+    ),
 }
+COVERAGE_LABELS = {"not_computed": "Not computed", "partly_computed": "Partly computed"}
 
 
 def _empty(name: str) -> pd.DataFrame:
@@ -82,6 +94,8 @@ class PublishedTables:
     stories: pd.DataFrame
     contract_results: pd.DataFrame | None = None
     quarantine: pd.DataFrame | None = None
+    not_computed: pd.DataFrame | None = None
+    export_files: pd.DataFrame | None = None
     _program_slugs: dict[str, str] = field(default_factory=dict, repr=False)
     _values_by_measure: tuple = field(default=(None, {}), repr=False)
 
@@ -114,6 +128,8 @@ class PublishedTables:
             stories=get("pub_stories"),
             contract_results=tables.get("pub_contract_results"),
             quarantine=tables.get("pub_quarantine_summary"),
+            not_computed=get("pub_not_computed"),
+            export_files=tables.get("pub_export_files"),
         )
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -123,6 +139,8 @@ class PublishedTables:
             "pub_measure_values": self.values,
             "pub_measure_status": self.status,
             "pub_report_card": self.report_card,
+            "pub_not_computed": self.not_computed if self.not_computed is not None
+            else _empty("pub_not_computed"),
         }
 
     # --- measures ---------------------------------------------------------------------------
@@ -226,6 +244,27 @@ class PublishedTables:
         story["baseline_end"] = row.get("baseline_end")
         return story
 
+    # --- measures not computed ---------------------------------------------------------------
+
+    def not_computed_list(self) -> list[dict]:
+        """Every measure not computed (or computed for some periods only), headline measures
+        first: name, coverage and its label, reason and fix."""
+        frame = self.not_computed if self.not_computed is not None else _empty("pub_not_computed")
+        rows = []
+        for row in frame.to_dict("records"):
+            row = {k: (None if is_missing(v) else v) for k, v in row.items()}
+            row["is_headline"] = bool(row.get("is_headline"))
+            row["coverage_label"] = COVERAGE_LABELS.get(row.get("coverage"), "Not computed")
+            rows.append(row)
+        return rows
+
+    def not_computed_for(self, measure_id: str) -> dict:
+        """The measure's not-computed entry, or {} when it was computed."""
+        for row in self.not_computed_list():
+            if row.get("measure_id") == measure_id:
+                return row
+        return {}
+
     # --- data quality -----------------------------------------------------------------------
 
     @property
@@ -243,7 +282,7 @@ class PublishedTables:
         failed = checks[~checks["success"].fillna(False).astype(bool)]
         rows = quarantine[quarantine["source"].isin(sources)]
         if "action" in rows:
-            rows = rows[rows["action"].fillna("quarantine") == "quarantine"]
+            rows = rows[rows["action"].fillna("excluded").isin(LEFT_OUT)]
         return {
             "checks": len(checks),
             "failed": failed.to_dict("records"),

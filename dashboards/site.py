@@ -140,6 +140,23 @@ def card_view(card: dict, *, href: str, spark: pd.DataFrame | None, spark_id: st
     return view
 
 
+def not_computed_view(entry: dict, *, href: str) -> dict:
+    """A report-card row for a measure that could not be computed: its name, why and the fix."""
+    return {
+        "not_computed": True,
+        "measure_id": entry.get("measure_id"),
+        "name": entry.get("name") or entry.get("measure_id"),
+        "oba_kind": entry.get("oba_kind"),
+        "unit": entry.get("unit"),
+        "is_headline": bool(entry.get("is_headline")),
+        "kind_label": KIND_LABELS.get(entry.get("oba_kind"), entry.get("oba_kind") or ""),
+        "coverage_label": entry.get("coverage_label") or "Not computed",
+        "reason": entry.get("reason") or "",
+        "fix": entry.get("fix") or "",
+        "href": href,
+    }
+
+
 def measure_view(tables: PublishedTables, measure: dict) -> dict:
     measure = plain(measure)
     view = dict(measure)
@@ -388,15 +405,24 @@ class SiteBuilder:
         ordered = headline + [m for m in t.measures["measure_id"] if m not in headline]
         for measure_id in ordered:
             card = t.card(measure_id)
-            if not card:
-                continue
+            entry = t.not_computed_for(measure_id)
             page = t.page_name(measure_id)
-            view = card_view(
-                card,
-                href=f"measures/{page}.html",
-                spark=t.series(measure_id),
-                spark_id=f"spark-{page}",
-            )
+            if not card:
+                # A headline measure that could not be computed keeps its row, saying why.
+                if not entry or measure_id not in headline or any(
+                    t.card(measure_id, p) for p in t.programs()
+                ):
+                    continue
+                view = not_computed_view(entry, href=f"measures/{page}.html")
+            else:
+                view = card_view(
+                    card,
+                    href=f"measures/{page}.html",
+                    spark=t.series(measure_id),
+                    spark_id=f"spark-{page}",
+                )
+                if entry:
+                    view["coverage_note"] = f"{entry['coverage_label']}: {entry.get('reason') or ''}"
             if kinds.get(measure_id) != "population_indicator":
                 all_programs.append(view)
             elif measure_id in headline:
@@ -431,6 +457,14 @@ class SiteBuilder:
                 )
         return population, other, groups
 
+    def not_computed_rows(self, root: str = "") -> list[dict]:
+        """The not-computed list with each measure's page link."""
+        return [
+            dict(row, href=f"{root}measures/{self.t.page_name(row['measure_id'])}.html",
+                 kind_label=KIND_LABELS.get(row.get("oba_kind"), row.get("oba_kind") or ""))
+            for row in self.t.not_computed_list()
+        ]
+
     def index(self) -> str:
         population, other, groups = self.index_cards()
         latest = self.t.report_card["latest_period"].max() if len(self.t.report_card) else None
@@ -441,6 +475,7 @@ class SiteBuilder:
             population_cards=population,
             other_cards=other,
             program_groups=groups,
+            not_computed=self.not_computed_rows(),
             latest_period=period_text(latest) if latest is not None and not pd.isna(latest) else "",
             downloads=[{"file": f, "description": d[2]} for f, d in DOWNLOADS.items()],
         )
@@ -498,6 +533,7 @@ class SiteBuilder:
             quality_available=t.has_quality_results,
             quality=t.quality_for_sources(sources),
             notes=measure_notes(t, measure, card),
+            not_computed=t.not_computed_for(measure["measure_id"]) or None,
         )
 
     def program_page(self, program: str) -> str:
@@ -556,6 +592,7 @@ class SiteBuilder:
         rows.sort(key=lambda r: (bool(r.get("success")), r.get("severity") != "blocking",
                                  str(r.get("source")), str(r.get("check_name"))))
         quarantine = t.quarantine if t.quarantine is not None else pd.DataFrame()
+        files = t.export_files if t.export_files is not None else pd.DataFrame()
         return self.render(
             "data_quality.html",
             page="data-quality",
@@ -570,6 +607,8 @@ class SiteBuilder:
                                 and r.get("severity") == "blocking"),
             },
             quarantine=[plain(r) for r in quarantine.to_dict("records")],
+            not_computed=self.not_computed_rows(),
+            export_files=[plain(r) for r in files.to_dict("records")],
         )
 
 

@@ -10,7 +10,14 @@ suppression: {upper: 5}
 stories: stories
 comparators: {statistical_neighbours: [E06000002, E06000003]}
 publish: {audience: internal}
+collection_years: {"returns/903 March.csv": 2018, "old_returns/*": 2017}
 ```
+
+``collection_years`` pins the collection year (the year of the return's 31 March; ``2018`` or
+``2017-18``) of the files a key names: a file or folder path relative to the exports folder, or
+a glob (``*``, ``?``, ``[...]``) matched against the file's path or any of its folders. A pin
+beats every other way of dating a file (DESIGN §2b); of several keys naming one file, an exact
+file path wins, then a folder, then a glob, the longest key first.
 
 Every key is checked on load: :func:`load_config` raises one :class:`ConfigError` listing every
 problem, one line per key, naming the file, the key, the value found and what is expected.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,9 +45,11 @@ KEYS = {
     "stories": "the path of the stories folder",
     "comparators": "a mapping with statistical_neighbours, a list of LA codes",
     "publish": "a mapping with audience, internal or public",
+    "collection_years": "a mapping of file or folder path (or glob) to a collection year, e.g. 2018 or 2017-18",
 }
 AUTHORITY_KEYS = ("name", "code")
 SUPPRESSION_KEYS = ("upper",)
+YEAR_RANGE = (2000, 2100)
 PUBLISH_KEYS = ("audience",)
 
 
@@ -65,6 +75,7 @@ class ObaConfig:
     source: Path | None = None
     comparators: dict[str, object] = field(default_factory=dict)
     publish_audience: str = "internal"
+    collection_years: dict[str, int] = field(default_factory=dict)
 
 
 class _Checker:
@@ -115,6 +126,27 @@ class _Checker:
             elif text is not None:
                 out.append(text)
         return out
+
+    def collection_year(self, value, key: str) -> int | None:
+        """A collection year: ``2018``, or the academic year it ends, ``2017-18``, ``2017/18``."""
+        low, high = YEAR_RANGE
+        year = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            year = value
+        elif isinstance(value, str):
+            text = value.strip()
+            match = re.fullmatch(r"(\d{4})(?:\s*[-/_]\s*(\d{2}|\d{4}))?", text)
+            if match:
+                first = int(match.group(1))
+                second = match.group(2)
+                if second is None:
+                    year = first
+                elif int(second) in ((first + 1) % 100, first + 1):
+                    year = first + 1
+        if year is None or not low <= year <= high:
+            self.bad(key, f"a collection year from {low} to {high}, e.g. 2018 or 2017-18", value)
+            return None
+        return year
 
     def date(self, value, key: str) -> dt.date | None:
         if isinstance(value, dt.datetime):
@@ -228,6 +260,26 @@ def parse_config(doc: dict, path: Path) -> ObaConfig:
         else:
             check.bad("publish.audience", " or ".join(AUDIENCES), value)
 
+    collection_years: dict[str, int] = {}
+    for pattern, value in check.mapping(doc, "collection_years").items():
+        key = f"collection_years.{pattern}"
+        name = str(pattern).strip().replace("\\", "/") if isinstance(pattern, (str, int)) else ""
+        absolute = name.startswith("/") or bool(re.match(r"[A-Za-z]:/", name))
+        while name.startswith("./"):
+            name = name[2:]
+        name = name.rstrip("/")
+        if not name or absolute or ".." in name.split("/"):
+            check.problems.append(
+                f"{key}: expected a file or folder path (or glob) inside the exports folder, "
+                f"got {pattern!r}"
+            )
+            continue
+        year = check.collection_year(value, key)
+        if year is not None:
+            if name in collection_years and collection_years[name] != year:
+                check.problems.append(f"{key}: {name!r} is pinned twice, to different years")
+            collection_years[name] = year
+
     if check.problems:
         count = len(check.problems)
         raise ConfigError(
@@ -246,6 +298,7 @@ def parse_config(doc: dict, path: Path) -> ObaConfig:
         source=path,
         comparators=comparators,
         publish_audience=audience,
+        collection_years=collection_years,
     )
 
 

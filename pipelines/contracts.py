@@ -1,13 +1,16 @@
 """Data contracts: ``data_contracts/<source>.yml`` is the one place a source is declared.
 
 A contract names a source's columns (type, formats, aliases, code list), its keys, the columns
-that identify its files, its identifier columns (pseudonymised after raw) and its row rules.
+that identify its files, its identifier columns (pseudonymised after raw) and its row rules,
+which may use values derived from a row's neighbours (``derived``, window functions over
+``windows``: DfE's rules comparing an episode with the child's previous one).
 From it come file recognition, the row checks that quarantine bad rows (set-based SQL in
 DuckDB) and the great-expectations suite of contract-level checks.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,6 +24,10 @@ TYPES = {"string", "code", "date", "integer", "number", "boolean"}
 PERSONAL = {"date", "postcode", "name"}
 SEVERITIES = {"blocking", "warning"}
 ACTIONS = {"quarantine", "warn"}
+# A derived value or named window: a lower-case SQL identifier (used unquoted in rule SQL).
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Columns every row of a raw table has besides the contract's own (see ``quality.failures_sql``).
+META_NAMES = {"_source_file", "_row_number", "_collection_year", "_record"}
 
 
 class ContractError(ValueError):
@@ -48,6 +55,9 @@ class CodeListVersion:
     codes: frozenset[str]
     first_year: int | None = None
     last_year: int | None = None
+    # The guidance the codes come from (e.g. "DfE SSDA903 guide 2018 to 2019"); the loader
+    # refuses a version without one, so every list in force cites its source.
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,10 +83,27 @@ class Contract:
     code_lists: dict[str, tuple[CodeListVersion, ...]] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
     path: Path | None = None
+    # Values a row's rules may use besides its own columns: name -> SQL expression over the
+    # typed columns, typically a window function comparing a row with its neighbours (the
+    # previous episode of the same child). ``windows`` names window specifications
+    # (``over <name>``) these expressions share.
+    derived: dict[str, str] = field(default_factory=dict)
+    windows: dict[str, str] = field(default_factory=dict)
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def row_key(self) -> frozenset[str]:
+        """Columns without which a row cannot be used (DESIGN §2b): its keys, its non-nullable
+        identifiers and its non-nullable dates that are not personal (a start date such as
+        DECOM). A problem in one of these excludes the row; anywhere else the value is cleared
+        and the row kept."""
+        key = {name for k in self.keys for name in k}
+        key |= {c.name for c in self.columns if not c.nullable and c.name in self.identifiers}
+        key |= {c.name for c in self.columns if not c.nullable and c.type == "date" and not c.personal}
+        return frozenset(key)
 
     @property
     def required_columns(self) -> set[str]:
@@ -136,12 +163,19 @@ def _parse(path: Path) -> Contract:
     code_lists = {}
     for name, versions in (doc.get("code_lists") or {}).items():
         parsed = []
-        for v in versions:
+        for i, v in enumerate(versions or [], start=1):
+            source = v.get("source")
+            if not isinstance(source, str) or not source.strip():
+                raise ContractError(
+                    f"{where} code_lists.{name}[{i}]: a code list version needs a source "
+                    "(the guidance its codes come from, e.g. \"DfE SSDA903 guide 2018 to 2019\")"
+                )
             parsed.append(
                 CodeListVersion(
                     codes=frozenset(str(x).upper() for x in v["codes"]),
                     first_year=v.get("from"),
                     last_year=v.get("to"),
+                    source=source.strip(),
                 )
             )
         code_lists[name] = tuple(parsed)
@@ -162,6 +196,22 @@ def _parse(path: Path) -> Contract:
                 action=action,
             )
         )
+    taken = {c.sql_name for c in columns} | META_NAMES
+    named = {}
+    for key in ("windows", "derived"):
+        entries = doc.get(key) or {}
+        if not isinstance(entries, dict):
+            raise ContractError(f"{where}: {key} must be a mapping of name to SQL")
+        named[key] = {}
+        for name, sql in entries.items():
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise ContractError(f"{where} {key}.{name}: a name must be lower-case letters, digits and _")
+            if name in taken or name.startswith("raw__"):
+                raise ContractError(f"{where} {key}.{name}: the name is already a column of the source")
+            if not isinstance(sql, str) or not sql.strip() or ";" in sql:
+                raise ContractError(f"{where} {key}.{name}: expected one SQL expression")
+            taken.add(name)
+            named[key][name] = sql.strip()
     required = {c.name.upper() for c in columns if c.required}
     return Contract(
         source=doc["source"],
@@ -176,6 +226,8 @@ def _parse(path: Path) -> Contract:
         code_lists=code_lists,
         rules=tuple(rules),
         path=path,
+        derived=named["derived"],
+        windows=named["windows"],
     )
 
 

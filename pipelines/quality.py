@@ -2,7 +2,9 @@
 
 Every rule a source must meet is declared in its contract: required values, date and number
 formats, code lists versioned by collection year, keys unique within a file and the contract's
-own row rules. Rows failing a ``quarantine`` rule go to ``quality.quarantine`` with the file,
+own row rules, which may compare a row with its neighbours through the contract's ``derived``
+values (window functions, e.g. the child's previous episode for DfE's rules ``dfe_<code>``).
+Rows failing a ``quarantine`` rule go to ``quality.quarantine`` with the file,
 row number, column, value, rule and message, and are flagged ``_quarantined`` in raw so staging
 leaves them out; ``warn`` rules are recorded but the row flows on. Identifier values are
 pseudonymised before they are written to the quality schema, and personal values (a column the
@@ -12,6 +14,8 @@ contract marks ``personal``: dates, postcodes, names) are masked in both value a
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from pipelines.contracts import Column, Contract
@@ -20,8 +24,14 @@ from pipelines.sqlquote import quote_literal
 QUARANTINE_DDL = """
 create table if not exists quality.quarantine (
     source varchar, source_file varchar, row_number bigint, column_name varchar, value varchar,
-    rule varchar, message varchar, action varchar, collection_year integer
+    rule varchar, message varchar, action varchar, collection_year integer, record_id varchar
 )"""
+QUARANTINE_COLUMNS = (
+    "source, source_file, row_number, column_name, value, rule, message, action, collection_year, record_id"
+)
+# What a failing value does to its row (DESIGN §2b): ``excluded`` the row leaves the figures (its
+# key is unusable); ``kept`` the value is cleared to null and the row stays; ``warn`` recorded only.
+EXCLUDED, KEPT, WARN = "excluded", "kept", "warn"
 CONTRACT_RESULTS_DDL = """
 create table if not exists quality.contract_results (
     source varchar, check_name varchar, success boolean, unexpected_count bigint,
@@ -115,13 +125,32 @@ def failures_sql(contract: Contract) -> str:
     typed_cols = ", ".join(
         f'"{c.sql_name}" as "raw__{c.sql_name}", {typed_expr(c)} as "{c.sql_name}"' for c in contract.columns
     )
-    typed = f"select _source_file, _row_number, _collection_year, {typed_cols} from {table}"
-    row_rules = []  # (condition, struct of column_name, value, rule, message, action)
+    record = (
+        f'"{contract.column(contract.identifiers[0]).sql_name}"' if contract.identifiers else "null::varchar"
+    )
+    typed = f"select _source_file, _row_number, _collection_year, {record} as _record, {typed_cols} from {table}"
+    ctes = [f"typed as not materialized ({typed})"]
+    if contract.derived:
+        # Values derived from a row's neighbours (the contract's ``derived``: window functions
+        # over the typed rows, e.g. the previous episode's DEC). The rules using them scan this
+        # relation; DuckDB carries only the columns those rules read through the window's sort.
+        values = ", ".join(f'({sql}) as "{name}"' for name, sql in contract.derived.items())
+        windows = ", ".join(f"{name} as ({spec})" for name, spec in contract.windows.items())
+        window_clause = f" window {windows}" if windows else ""
+        ctes.append(f"derived as not materialized (select typed.*, {values} from typed{window_clause})")
+    # scanned relation (typed or derived) -> [(condition, struct of column_name, value, rule, message, action)]
+    row_rules: dict[str, list[tuple[str, str]]] = {}
     selects = []
+    row_key = contract.row_key
 
-    def add(column: Column, rule: str, condition: str, message_sql: str, action: str = "quarantine"):
+    def add(
+        column: Column, rule: str, condition: str, message_sql: str, action: str = "quarantine",
+        scan: str = "typed",
+    ):
+        if action != "warn":  # a failing key excludes the row; any other value is cleared, the row kept
+            action = EXCLUDED if column.name in row_key else KEPT
         value = shown_value_sql(column, f'"raw__{column.sql_name}"', contract.identifiers)
-        row_rules.append((
+        row_rules.setdefault(scan, []).append((
             f"({condition})",
             f"{{'column_name': {_q(column.name)}, 'value': {value}, 'rule': {_q(rule)}, "
             f"'message': ({message_sql})::varchar, 'action': {_q(action)}}}",
@@ -156,9 +185,11 @@ def failures_sql(contract: Contract) -> str:
                 f"{_q(c.name + ' ')} || {_q(chr(39))} || \"{c.sql_name}\" || {_q(chr(39) + ' is not in the code list for ')} "
                 f"|| coalesce(_collection_year::varchar, 'any year')",
             )
+    derived_name = re.compile(r"\b(?:" + "|".join(map(re.escape, contract.derived)) + r")\b")
     for rule in contract.rules:
         column = contract.column(rule.column) if rule.column else contract.columns[0]
-        add(column, rule.name, f"coalesce(({rule.fails_when}), false)", _q(rule.message), rule.action)
+        scan = "derived" if contract.derived and derived_name.search(rule.fails_when) else "typed"
+        add(column, rule.name, f"coalesce(({rule.fails_when}), false)", _q(rule.message), rule.action, scan)
     for key in contract.keys:
         cols = [contract.column(k) for k in key]
         names = ", ".join(f'"{c.sql_name}"' for c in cols)
@@ -173,7 +204,7 @@ def failures_sql(contract: Contract) -> str:
             )
             + f" as value, 'duplicate_key' as rule, "
             f"{_q('duplicate ' + label + ' in this file; first given at row ')} || first_row::varchar as message, "
-            f"'quarantine' as action, _collection_year from ("
+            f"'{EXCLUDED}' as action, _collection_year, pseudonym(_record)::varchar as record_id from ("
             f"select typed.*, row_number() over (partition by _source_file, {names} order by _row_number) as n, "
             f"min(_row_number) over (partition by _source_file, {names}) as first_row "
             # Window only over keys that may repeat: those whose 64-bit hash repeats (a hash
@@ -183,38 +214,69 @@ def failures_sql(contract: Contract) -> str:
             f"from typed where {not_null} and hash(_source_file, {names}) in (select hash(_source_file, {names}) "
             f"from typed where {not_null} group by all having count(*) > 1)) where n > 1"
         )
-    if row_rules:
-        # One scan for every row rule: the rows failing any, then one row per failure.
-        any_failure = " or ".join(condition for condition, _ in row_rules)
-        failures = ", ".join(f"case when {condition} then {failure} end" for condition, failure in row_rules)
-        selects.insert(
-            0,
+    scans = []
+    for scanned, rules in row_rules.items():
+        # One scan for every row rule (and one of the derived rows for the rules using derived
+        # values): the rows failing any, then one row per failure.
+        any_failure = " or ".join(condition for condition, _ in rules)
+        failures = ", ".join(f"case when {condition} then {failure} end" for condition, failure in rules)
+        scans.append(
             "select _source_file, _row_number, failure.column_name, failure.value, failure.rule, "
-            "failure.message, failure.action, _collection_year from ("
-            f"select _source_file, _row_number, _collection_year, unnest([{failures}]) as failure "
-            f"from typed where {any_failure}) where failure is not null",
+            "failure.message, failure.action, _collection_year, pseudonym(_record)::varchar as record_id from ("
+            f"select _source_file, _row_number, _collection_year, _record, "
+            f"unnest(list_filter([{failures}], lambda f: f is not null)) as failure "
+            f"from {scanned} where {any_failure})"
         )
-    return f"with typed as not materialized ({typed})\n" + "\nunion all\n".join(selects)
+    return "with " + ",\n".join(ctes) + "\n" + "\nunion all\n".join(scans + selects)
+
+
+def checked_view(contract: Contract) -> str:
+    """Name of the view staging reads: the active rows not excluded, each value a check
+    cleared (``action = 'kept'``) as null, every other value as exported."""
+    return f"raw.{contract.source}_checked"
+
+
+def _create_checked_view(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    columns = ", ".join(
+        f"case when list_contains(cleared.columns, {_q(c.sql_name)}) then null else t.\"{c.sql_name}\" end "
+        f"as \"{c.sql_name}\""
+        for c in contract.columns
+    )
+    con.execute(
+        f"""create or replace view {checked_view(contract)} as
+        select {columns}, t._extra, t._source_file, t._row_number, t._collection_year
+        from raw.{contract.source} as t
+        left join (
+            select source_file, row_number, list(distinct lower(column_name)) as columns
+            from quality.quarantine where source = {_q(contract.source)} and action = '{KEPT}'
+            group by all
+        ) as cleared on t._source_file = cleared.source_file and t._row_number = cleared.row_number
+        where t._active and not t._quarantined"""
+    )
 
 
 def check_rows(con: duckdb.DuckDBPyConnection, contract: Contract) -> dict:
-    """Recompute the quarantine of one source and flag its raw rows; returns counts by rule."""
+    """Recompute the quarantine of one source, flag its excluded raw rows and (re)create the
+    checked view staging reads; returns counts by rule."""
     con.execute("create schema if not exists quality")
     con.execute(QUARANTINE_DDL)
+    con.execute("alter table quality.quarantine add column if not exists record_id varchar")
     table = f"raw.{contract.source}"
     con.execute("delete from quality.quarantine where source = ?", [contract.source])
     con.execute(
-        f"insert into quality.quarantine select {_q(contract.source)}, _source_file, _row_number, "
-        f"column_name, value, rule, message, action, _collection_year from ({failures_sql(contract)})"
+        f"insert into quality.quarantine ({QUARANTINE_COLUMNS}) select {_q(contract.source)}, _source_file, "
+        f"_row_number, column_name, value, rule, message, action, _collection_year, record_id "
+        f"from ({failures_sql(contract)})"
     )
     con.execute(f"update {table} set _quarantined = false where _quarantined")
     con.execute(
         f"""update {table} as t set _quarantined = true
         from (select distinct source_file, row_number from quality.quarantine
-              where source = ? and action = 'quarantine') as q
+              where source = ? and action = '{EXCLUDED}') as q
         where t._source_file = q.source_file and t._row_number = q.row_number""",
         [contract.source],
     )
+    _create_checked_view(con, contract)
     rows = con.execute(
         "select rule, action, count(*) from quality.quarantine where source = ? group by all order by all",
         [contract.source],

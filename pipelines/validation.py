@@ -1,10 +1,14 @@
-"""The `oba validate` report: per file, what it was recognised as, its rows, and its problems."""
+"""The `oba validate` report: per file, what it was recognised as, its collection year and where
+that came from (config, name, header or content), its rows read, kept and excluded, what
+superseded it, and its problems. Files come from ``quality.export_files`` (DESIGN §2), or from
+``raw.export_files`` in a warehouse built before it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -24,11 +28,14 @@ def collect(warehouse: Path) -> dict:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         present = _tables(con)
-        files = (
-            con.execute("select * from raw.export_files order by source_file").df()
-            if "raw.export_files" in present
-            else None
-        )
+        if "quality.export_files" in present:
+            files = con.execute("select * from quality.export_files order by source_file").df()
+        elif "raw.export_files" in present:
+            files = con.execute(
+                "select *, sources as recognised_as from raw.export_files order by source_file"
+            ).df()
+        else:
+            files = None
         loads = (
             con.execute("select source, source_file, rows from raw._loads order by source_file").df()
             if "raw._loads" in present
@@ -64,11 +71,80 @@ def has_blocking(report: dict) -> bool:
 
 
 STATUS_LABELS = {
-    "recognised": ("loaded", "green"),
+    "loaded": ("loaded", "green"),
+    "recognised": ("recognised, not loaded", "yellow"),
     "superseded": ("superseded", "yellow"),
     "ignored": ("ignored", "yellow"),
     "error": ("error", "red"),
 }
+
+
+# What a row problem did (quality.quarantine.action), as the report says it.
+ACTION_LABELS = {
+    "excluded": " (row excluded)",
+    "quarantine": " (row excluded)",
+    "kept": " (value cleared, row kept)",
+    "warn": " (warning)",
+}
+
+
+def _value(row, name: str):
+    """A row's value, None when the column is absent or the value missing."""
+    value = getattr(row, name, None)
+    try:
+        return None if value is None or pd.isna(value) else value
+    except (TypeError, ValueError):
+        return value
+
+
+def year_text(year, year_from, note) -> str:
+    """``2017-18, from content (its dates: ...)`` or ``not known (...)``."""
+    if year is None:
+        return "not known" + (f" ({note})" if note else "")
+    year = int(year)
+    text = f"{year - 1}-{year % 100:02d}"
+    if year_from:
+        text += f", from {year_from}"
+    return text + (f": {note}" if note else "")
+
+
+def rows_text(row) -> str | None:
+    read = _value(row, "rows_read")
+    if read is None:
+        return None
+    kept, excluded, cleared = (_value(row, c) for c in ("rows_kept", "rows_quarantined", "rows_cleared"))
+    text = f"rows read {int(read):,}, kept {int(kept if kept is not None else read):,}, excluded {int(excluded or 0):,}"
+    if cleared:
+        text += f" ({int(cleared):,} kept with a value cleared)"
+    return text
+
+
+def file_lines(row) -> list[Text]:
+    """One file of the report: status and what it is; year; rows; superseded by."""
+    status = str(row.status)
+    label, style = STATUS_LABELS.get(status, (status, ""))
+    first = Text(str(row.source_file), style="bold")
+    first.append(": ")
+    first.append(label, style=style)
+    recognised = _value(row, "recognised_as")
+    if recognised:
+        first.append(f" as {recognised}")
+    reason = _value(row, "reason")
+    if reason and status in ("error", "ignored", "recognised"):
+        first.append(f" – {reason}")
+    lines = [first]
+    if status in ("loaded", "superseded", "recognised") or _value(row, "rows_read") is not None:
+        year = _value(row, "collection_year")
+        lines.append(Text("  year " + year_text(year, _value(row, "year_from"), _value(row, "year_note"))))
+        rows = rows_text(row)
+        if rows:
+            lines.append(Text("  " + rows))
+        superseded = _value(row, "superseded_by")
+        if superseded:
+            lines.append(Text(f"  superseded by {superseded}", style="yellow"))
+        if reason and status in ("loaded", "superseded"):
+            lines.append(Text(f"  {reason}"))
+    return lines
 
 
 def print_report(warehouse: Path, console: Console) -> bool:
@@ -78,30 +154,28 @@ def print_report(warehouse: Path, console: Console) -> bool:
         report["files"], report["loads"], report["quarantine"], report["failed_checks"],
     )
     if files is not None:
-        table = Table(title="Export files", show_lines=False)
-        for column in ("file", "recognised as", "rows", "status"):
-            table.add_column(column, overflow="fold")
-        rows_by_file = {}
-        if loads is not None:
+        if "rows_read" not in files.columns and loads is not None:  # (a warehouse built before)
+            rows = {}
             for r in loads.itertuples():
                 key = r.source_file.split("#")[0]
-                rows_by_file[key] = rows_by_file.get(key, 0) + int(r.rows)
-        for r in files.itertuples():
-            label, style = STATUS_LABELS.get(r.status, (str(r.status), ""))
-            status = Text(label, style=style)
-            if r.reason:
-                status.append(f" – {r.reason}")
-            table.add_row(
-                Text(str(r.source_file)), Text(str(r.sources or "–")),
-                str(rows_by_file.get(r.source_file, "–")), status,
+                rows[key] = rows.get(key, 0) + int(r.rows)
+            files = files.assign(
+                rows_read=files["source_file"].map(rows),
+                status=files["status"].replace({"recognised": "loaded"}),
             )
-        console.print(table)
+        console.print(Text("Export files (year: the collection year, e.g. 2017-18, and where it came from)",
+                           style="bold"))
+        if not len(files):
+            console.print("  No files found.")
+        for r in files.itertuples():
+            for line in file_lines(r):
+                console.print(line)
     if quarantine is not None and len(quarantine):
-        table = Table(title="Row problems (quarantined rows are left out; warnings flow on)")
+        table = Table(title="Row problems (an excluded row is left out; a cleared value leaves its row in)")
         for column in ("file", "rule", "column", "rows", "e.g. rows", "example"):
             table.add_column(column, overflow="fold")
         for r in quarantine.itertuples():
-            label = r.rule + ("" if r.action == "quarantine" else " (warning)")
+            label = r.rule + ACTION_LABELS.get(r.action, f" ({r.action})")
             table.add_row(
                 Text(str(r.source_file)), Text(label), Text(str(r.column_name)), str(r.n),
                 ", ".join(str(x) for x in r.example_rows), Text(str(r.example_message)),
@@ -127,13 +201,13 @@ th,td{border-bottom:1px solid #ccc;padding:.35rem .5rem;text-align:left}.error{c
 </head><body><main>
 <h1>Data quality: export check</h1>
 <p>{{ 'Blocking problems found: the run would stop until they are fixed.' if blocking else 'No blocking problems.' }}</p>
-{% if files is not none %}<table><caption>Export files and what each was recognised as</caption>
-<thead><tr><th scope="col">File</th><th scope="col">Recognised as</th><th scope="col">Status</th><th scope="col">Detail</th></tr></thead><tbody>
-{% for r in files %}<tr><td>{{ r.source_file }}</td><td>{{ r.sources or '–' }}</td><td class="{{ r.status }}">{{ r.status }}</td><td>{{ r.reason }}</td></tr>{% endfor %}
+{% if files is not none %}<table><caption>Export files: what each was recognised as, its collection year and where that came from, its rows</caption>
+<thead><tr><th scope="col">File</th><th scope="col">Recognised as</th><th scope="col">Collection year</th><th scope="col">Year from</th><th scope="col">Rows read</th><th scope="col">Rows kept</th><th scope="col">Rows excluded</th><th scope="col">Status</th><th scope="col">Superseded by</th><th scope="col">Detail</th></tr></thead><tbody>
+{% for r in files %}<tr><td>{{ r.source_file }}</td><td>{{ r.recognised_as or '–' }}</td><td>{{ r.year_label }}</td><td>{{ r.year_from or '–' }}{% if r.year_note %} ({{ r.year_note }}){% endif %}</td><td>{{ r.rows_read | default('–', true) }}</td><td>{{ r.rows_kept | default('–', true) }}</td><td>{{ r.rows_quarantined | default('–', true) }}</td><td class="{{ r.status }}">{{ r.status }}</td><td>{{ r.superseded_by or '–' }}</td><td>{{ r.reason or '' }}</td></tr>{% endfor %}
 </tbody></table>{% endif %}
-{% if quarantine %}<table><caption>Row problems by file and rule (quarantined rows are left out of every measure)</caption>
+{% if quarantine %}<table><caption>Row problems by file and rule (an excluded row is left out of every measure; a cleared value leaves its row in)</caption>
 <thead><tr><th scope="col">File</th><th scope="col">Rule</th><th scope="col">Column</th><th scope="col">Rows</th><th scope="col">Example rows</th><th scope="col">Example</th></tr></thead><tbody>
-{% for r in quarantine %}<tr><td>{{ r.source_file }}</td><td>{{ r.rule }}{% if r.action != 'quarantine' %} (warning){% endif %}</td><td>{{ r.column_name }}</td><td>{{ r.n }}</td><td>{{ r.example_rows | join(', ') }}</td><td>{{ r.example_message }}</td></tr>{% endfor %}
+{% for r in quarantine %}<tr><td>{{ r.source_file }}</td><td>{{ r.rule }}{{ action_labels.get(r.action, ' (' ~ r.action ~ ')') }}</td><td>{{ r.column_name }}</td><td>{{ r.n }}</td><td>{{ r.example_rows | join(', ') }}</td><td>{{ r.example_message }}</td></tr>{% endfor %}
 </tbody></table>{% else %}<p>No row problems.</p>{% endif %}
 {% if failed %}<table><caption>Contract checks that failed</caption>
 <thead><tr><th scope="col">Source</th><th scope="col">Check</th><th scope="col">Severity</th><th scope="col">Message</th></tr></thead><tbody>
@@ -154,11 +228,21 @@ def write_report_page(warehouse: Path, site_dir: Path) -> Path:
     }
     for r in records["quarantine"] or []:
         r["example_rows"] = [str(x) for x in r["example_rows"]]
+    for r in records["files"] or []:
+        for key, value in list(r.items()):
+            if not isinstance(value, (list, tuple)) and pd.isna(value):
+                r[key] = None
+        for key in ("rows_read", "rows_kept", "rows_quarantined"):
+            if r.get(key) is not None:
+                r[key] = f"{int(r[key]):,}"
+        year = r.get("collection_year")
+        r["year_label"] = "–" if year is None else f"{int(year) - 1}-{int(year) % 100:02d}"
     html = env.from_string(_PAGE).render(
         blocking=has_blocking(report),
         files=records["files"],
         quarantine=records["quarantine"],
         failed=records["failed_checks"],
+        action_labels=ACTION_LABELS,
     )
     site_dir.mkdir(parents=True, exist_ok=True)
     path = site_dir / "data-quality.html"

@@ -1,7 +1,6 @@
 -- One row per domain score of an assessment.
 with source as not materialized (
-    select * from raw.case_assessments
-    where _active and not _quarantined
+    select * from raw.case_assessments_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

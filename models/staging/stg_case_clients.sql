@@ -1,7 +1,6 @@
 -- One row per client of the case export; postcode cut to its district.
 with source as not materialized (
-    select * from raw.case_clients
-    where _active and not _quarantined
+    select * from raw.case_clients_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

@@ -1,7 +1,6 @@
 -- One row per enrolment of a client in a programme.
 with source as not materialized (
-    select * from raw.case_enrolments
-    where _active and not _quarantined
+    select * from raw.case_enrolments_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

@@ -1,7 +1,6 @@
 -- One row per service plan agreed on an enrolment.
 with source as (
-    select * from raw.case_service_plans
-    where _active and not _quarantined
+    select * from raw.case_service_plans_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 renamed as (

@@ -3,8 +3,7 @@
 -- millions of rows cost more than reading them from raw)
 -- materialized: view
 with source as (
-    select * from raw.case_services
-    where _active and not _quarantined
+    select * from raw.case_services_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 renamed as (

@@ -1,7 +1,6 @@
 -- One row per child per CIN census return; sex harmonised (GenderCurrent before 2024, Sex after).
 with source as not materialized (
-    select * from raw.cin_children
-    where _active and not _quarantined
+    select * from raw.cin_children_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

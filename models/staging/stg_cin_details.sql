@@ -1,8 +1,7 @@
 -- One row per episode of need (CINdetails) per CIN census return; an episode is keyed by
 -- child_id and referral_date (a child protection plan names its episode the same way).
 with source as not materialized (
-    select * from raw.cin_details
-    where _active and not _quarantined
+    select * from raw.cin_details_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

@@ -1,7 +1,6 @@
 -- One row per child protection plan per CIN census return (a plan repeats while it is open).
 with source as not materialized (
-    select * from raw.cin_cp_plans
-    where _active and not _quarantined
+    select * from raw.cin_cp_plans_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

@@ -1,7 +1,6 @@
 -- One row per area, mid-year and age (single year, or '0-17' for a total row).
 with source as (
-    select * from raw.population
-    where _active and not _quarantined
+    select * from raw.population_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 renamed as (

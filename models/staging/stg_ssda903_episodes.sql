@@ -1,7 +1,6 @@
--- One row per episode row of each active SSDA903 return, typed and tidied; quarantined rows left out.
+-- One row per episode row of each active SSDA903 return, typed and tidied; rows excluded by a check left out (values a check cleared are null).
 with source as not materialized (
-    select * from raw.ssda903_episodes
-    where _active and not _quarantined
+    select * from raw.ssda903_episodes_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

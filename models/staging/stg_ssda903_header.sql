@@ -1,7 +1,6 @@
 -- One row per child per SSDA903 return; SEX harmonised across the 1/2 and M/F/U code lists.
 with source as not materialized (
-    select * from raw.ssda903_header
-    where _active and not _quarantined
+    select * from raw.ssda903_header_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

@@ -1,7 +1,6 @@
 -- One row per care leaver per SSDA903 return (OC3), typed and tidied.
 with source as not materialized (
-    select * from raw.ssda903_oc3
-    where _active and not _quarantined
+    select * from raw.ssda903_oc3_checked  -- active rows not excluded; values a check cleared are null
 ),
 
 pseudonyms as (

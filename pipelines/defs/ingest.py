@@ -23,10 +23,17 @@ from pipelines.contracts import load_contracts
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
 from pipelines.ingest import ExportError, scan_exports, sync_source
-from pipelines.ingest.load import LOADS_DDL, insert_tabular, sha256_of
+from pipelines.ingest.load import (
+    LOADS_DDL,
+    build_export_files,
+    insert_tabular,
+    mark_load_error,
+    record_excluded,
+    sha256_of,
+)
 from pipelines.ingest.timing import phase
-from pipelines.ingest.xml_readers import cin_reference_date
 from pipelines.ingest.xml_stage import XmlStager
+from pipelines.ingest.years import date_files, dating_order, unused_pins
 from pipelines.quality import CONTRACT_RESULTS_DDL, check_rows
 from pipelines.settings import models_dir
 from pipelines.sqlmodels import apply_duckdb_settings, load_catalogue
@@ -68,6 +75,8 @@ def inventory(files) -> pd.DataFrame:
                     p.source + (f" (sheet {p.sheet})" if p.sheet else "") for p in f.parts
                 ),
                 "collection_year": f.collection_year,
+                "year_from": f.year_from,
+                "year_note": f.year_note or None,
                 "status": status,
                 "reason": reason or "",
                 "extra_columns": ", ".join(extra),
@@ -76,10 +85,12 @@ def inventory(files) -> pd.DataFrame:
         )
     frame = pd.DataFrame(
         rows,
-        columns=["source_file", "kind", "family", "sources", "collection_year", "status", "reason",
-                 "extra_columns", "superseded_by"],
+        columns=["source_file", "kind", "family", "sources", "collection_year", "year_from", "year_note",
+                 "status", "reason", "extra_columns", "superseded_by"],
     )
-    return frame.astype({"collection_year": "Int64", "superseded_by": "string"})
+    return frame.astype(
+        {"collection_year": "Int64", "superseded_by": "string", "year_from": "string", "year_note": "string"}
+    )
 
 
 def _mark_superseded(con, source: str) -> list[tuple[str, str]]:
@@ -151,14 +162,18 @@ def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba:
         from dashboards.board_pack import prestart_chromium
 
         prestart_chromium()
+    pins = oba.config().collection_years
     try:
-        files = scan_exports(oba.exports)
+        files = date_files(scan_exports(oba.exports), pins)
     except ExportError as exc:
         raise dg.Failure(description=str(exc)) from exc
+    for key in unused_pins(files, pins):
+        context.log.warning(f"oba.yaml collection_years: {key!r} names no file in the exports folder")
     frame = inventory(files)
     problems = blocking_problems(files)
     with warehouse_connection(duckdb) as con:
         _replace_table(con, "raw.export_files", frame)
+        build_export_files(con)
         con.execute(CONTRACT_RESULTS_DDL)
         con.execute("delete from quality.contract_results where source = 'export_files'")
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -187,17 +202,9 @@ def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba:
 
 
 def _xml_year(family: str, f) -> int | None:
-    """The collection year of an XML export: the CIN census's ReferenceDate, else its name."""
-    year = f.collection_year
-    if family == "cin":
-        reference = cin_reference_date(f.path)
-        if reference:
-            try:
-                ref = dt.date.fromisoformat(reference[:10])
-                year = ref.year + (1 if ref.month >= 4 else 0)
-            except ValueError:
-                pass
-    return year
+    """The collection year of an XML export as far as it is known before loading (config, name,
+    the CIN census's ReferenceDate: ``years.date_files``); else its dates date it once loaded."""
+    return f.collection_year
 
 
 def _xml_to_load(con, xml_files: list, sources: list[str]) -> list:
@@ -315,7 +322,10 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
 
     @dg.multi_asset(name=f"load_{family}", specs=specs, check_specs=check_specs)
     def _load(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths):
-        files = [f for f in scan_exports(oba.exports) if f.family == family and f.recognised]
+        files = [
+            f for f in date_files(scan_exports(oba.exports), oba.config().collection_years)
+            if f.family == family and f.recognised
+        ]
         with (
             warehouse_connection(duckdb) as con,
             tempfile.TemporaryDirectory(prefix="oba-xml-") as scratch,
@@ -370,23 +380,29 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
             # while the next source loads; results are written and reported once all are in.
             pending = []
             try:
-                for source in sources:
+                # The table that dates a return first, then those with dates: the others take
+                # the year of their file's or their folder's dated tables (years.py).
+                for source in dating_order({s: contracts[s] for s in sources}):
                     contract = contracts[source]
                     seconds: dict[str, float] = {}
                     with phase("load", source, seconds):
                         try:
                             outcome = sync_source(con, contract, items.get(source, []))
                         except ExportError as exc:
+                            build_export_files(con)
+                            mark_load_error(con, exc)
                             raise dg.Failure(description=str(exc)) from exc
                         for old, new in _mark_superseded(con, source):
                             context.log.info(f"{source}: {old} is superseded by {new} (a later file for the same year)")
                     with phase("row_checks", source, seconds):
                         rows = check_rows(con, contract)
+                        record_excluded(con, contract)
                     with phase("expectations", source, seconds):
                         frame, sample = expectations.contract_frame(con, contract)
                         future = expectations.validate_async(contract, frame, sample)
                         del frame
                     pending.append((source, outcome, rows, seconds, future))
+                build_export_files(con)  # each file's year, rows and supersession (quality.*)
             except Exception:
                 for entry in pending:  # sources done before the failure are reported as before
                     yield from _report(context, con, files, *entry)

@@ -26,6 +26,8 @@ MARTS_PYTHON_TABLES = ("measures", "measure_values", "measure_status")
 def known_tables(models: dict[str, SqlModel]) -> dict[str, dg.AssetKey]:
     """Every table a model may read, by bare name, mapped to the asset that builds it."""
     known = {name: dg.AssetKey(["raw", name]) for name in load_contracts()}
+    # the checked view of a source (pipelines.quality.checked_view), made by its raw asset
+    known.update({f"{name}_checked": dg.AssetKey(["raw", name]) for name in load_contracts()})
     known.update({name: dg.AssetKey(["raw", name]) for name in RAW_PYTHON_TABLES})
     known.update({name: dg.AssetKey(["marts", name]) for name in MARTS_PYTHON_TABLES})
     known.update({m.name: dg.AssetKey([m.layer, m.name]) for m in models.values()})

@@ -26,9 +26,16 @@ SQL_TABLES = (
     "pub_report_card",
     "pub_stories",
 )
-QUALITY_TABLES = ("pub_contract_results", "pub_quarantine_summary")
+QUALITY_TABLES = ("pub_contract_results", "pub_quarantine_summary", "pub_export_files")
 SQL_DEPS = [dg.AssetKey(["published", name]) for name in SQL_TABLES]
 QUALITY_DEPS = [dg.AssetKey(["published", name]) for name in QUALITY_TABLES]
+NOT_COMPUTED = dg.AssetKey(["published", "pub_not_computed"])
+NOT_COMPUTED_UPSTREAM = [
+    dg.AssetKey(["marts", "measure_coverage"]),
+    dg.AssetKey(["marts", "measures"]),
+    dg.AssetKey(["marts", "measure_values"]),
+    dg.AssetKey(["published", "pub_measures"]),
+]
 # The data-quality summary runs after every raw loader (they write quality.*) and the marts.
 RAW_KEYS = sorted(
     {
@@ -75,6 +82,21 @@ from quality.quarantine
 group by all
 order by source, source_file, column_name, rule
 """
+# Each export file: what it was recognised as, its collection year and where that came from,
+# its rows and status (DESIGN §2b: shown on the data-quality page). File facts, never a value.
+EXPORT_FILES_SQL = """
+create or replace table published.pub_export_files as
+select source_file, recognised_as, collection_year, year_from, year_note, rows_read, rows_kept,
+    rows_quarantined, rows_cleared, status, superseded_by, reason,
+from quality.export_files
+order by source_file
+"""
+EMPTY_EXPORT_FILES = """
+create or replace table published.pub_export_files (
+    source_file varchar, recognised_as varchar, collection_year integer, year_from varchar,
+    year_note varchar, rows_read bigint, rows_kept bigint, rows_quarantined bigint,
+    rows_cleared bigint, status varchar, superseded_by varchar, reason varchar
+)"""
 EMPTY_CONTRACT_RESULTS = """
 create or replace table published.pub_contract_results (
     source varchar, check_name varchar, success boolean, unexpected_count bigint,
@@ -84,6 +106,76 @@ EMPTY_QUARANTINE = """
 create or replace table published.pub_quarantine_summary (
     source varchar, source_file varchar, column_name varchar, rule varchar, action varchar,
     rows bigint
+)"""
+
+
+# The measures this run could not compute, or computed for some periods only (DESIGN §2b "Say
+# what cannot be computed"): marts.measure_coverage's reasons and fixes name sources, area codes
+# and periods, never a record.
+NOT_COMPUTED_SQL = """
+create or replace table published.pub_not_computed as
+select
+    coverage.measure_id,
+    coverage.name,
+    coverage.oba_kind,
+    coverage.unit,
+    coalesce({is_headline}, false) as is_headline,
+    {headline_order} as headline_order,
+    coverage.coverage,
+    coverage.reason_code,
+    coverage.reason,
+    coverage.fix,
+    coverage.missing_inputs,
+from marts.measure_coverage as coverage
+{join}
+where coverage.coverage <> 'computed'
+order by headline_order nulls last, coverage.coverage desc, coverage.oba_kind, coverage.measure_id
+"""
+# Without marts.measure_coverage (a warehouse built before it, or the marts built elsewhere): the
+# catalogue measures without a single value, with no more precise reason.
+NOT_COMPUTED_FALLBACK_SQL = """
+create or replace table published.pub_not_computed as
+with coverage as (
+    select
+        measures.measure_id,
+        measures.name,
+        measures.oba_kind,
+        measures.unit,
+        'not_computed' as coverage,
+        'no_values' as reason_code,
+        'This run gave no figures for it: its inputs are missing or hold no rows in its periods.'
+            as reason,
+        'Check that the exports include ' || coalesce(nullif(measures.sources, ''), 'its sources')
+        || '; the data-quality page lists each file and the rows left out.' as fix,
+        nullif(measures.sources, '') as missing_inputs,
+    from marts.measures as measures
+    where not exists (
+        select 1 from marts.measure_values as v
+        where v.measure_id = measures.measure_id and v.breakdown in ('all', 'program')
+            and v.value is not null and not isnan(v.value)
+    )
+)
+select
+    coverage.measure_id,
+    coverage.name,
+    coverage.oba_kind,
+    coverage.unit,
+    coalesce({is_headline}, false) as is_headline,
+    {headline_order} as headline_order,
+    coverage.coverage,
+    coverage.reason_code,
+    coverage.reason,
+    coverage.fix,
+    coverage.missing_inputs,
+from coverage
+{join}
+order by headline_order nulls last, coverage.oba_kind, coverage.measure_id
+"""
+EMPTY_NOT_COMPUTED = """
+create or replace table published.pub_not_computed (
+    measure_id varchar, name varchar, oba_kind varchar, unit varchar, is_headline boolean,
+    headline_order bigint, coverage varchar, reason_code varchar, reason varchar, fix varchar,
+    missing_inputs varchar
 )"""
 
 
@@ -116,10 +208,34 @@ def build_quality_summary(con) -> dict[str, int]:
         con.execute(QUARANTINE_SQL.format(action=action))
     else:
         con.execute(EMPTY_QUARANTINE)
+    con.execute(EXPORT_FILES_SQL if "quality.export_files" in present else EMPTY_EXPORT_FILES)
     return {
         name: con.execute(f"select count(*) from published.{name}").fetchone()[0]
         for name in QUALITY_TABLES
     }
+
+
+def build_not_computed(con) -> int:
+    """published.pub_not_computed: the measures not computed (or only for some periods), with
+    the reason and the fix, from marts.measure_coverage; headline flags from pub_measures."""
+    present = _existing_tables(con)
+    con.execute("create schema if not exists published")
+    if "published.pub_measures" in present:
+        parts = {
+            "is_headline": "measures.is_headline",
+            "headline_order": "measures.headline_order",
+            "join": "left join published.pub_measures as measures "
+            "on coverage.measure_id = measures.measure_id",
+        }
+    else:
+        parts = {"is_headline": "null", "headline_order": "null::bigint", "join": ""}
+    if "marts.measure_coverage" in present:
+        con.execute(NOT_COMPUTED_SQL.format(**parts))
+    elif {"marts.measures", "marts.measure_values"} <= present:
+        con.execute(NOT_COMPUTED_FALLBACK_SQL.format(**parts))
+    else:
+        con.execute(EMPTY_NOT_COMPUTED)
+    return con.execute("select count(*) from published.pub_not_computed").fetchone()[0]
 
 
 def read_published(con) -> PublishedTables:
@@ -157,6 +273,14 @@ def read_published(con) -> PublishedTables:
             description="Quarantined rows counted by source, file, column and rule.",
             deps=QUALITY_UPSTREAM,
         ),
+        dg.AssetSpec(
+            key=dg.AssetKey(["published", "pub_export_files"]),
+            group_name="published",
+            partitions_def=authority_partitions(),
+            kinds={"duckdb", "python"},
+            description="Each export file: recognised as, collection year and its origin, rows, status.",
+            deps=QUALITY_UPSTREAM,
+        ),
     ],
 )
 def pub_quality(duckdb: DuckDBResource):
@@ -171,11 +295,26 @@ def pub_quality(duckdb: DuckDBResource):
 
 
 @dg.asset(
+    key=NOT_COMPUTED,
+    group_name="published",
+    partitions_def=authority_partitions(),
+    kinds={"duckdb", "python"},
+    deps=NOT_COMPUTED_UPSTREAM,
+)
+def pub_not_computed(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Measures this run could not compute, or computed for some periods only: why, and what to
+    do (shown on the report card, the data-quality page and the board pack's caveats)."""
+    with warehouse_connection(duckdb) as con:
+        rows = build_not_computed(con)
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+
+
+@dg.asset(
     key=["published", "downloads"],
     group_name="published",
     partitions_def=authority_partitions(),
     kinds={"python", "csv"},
-    deps=SQL_DEPS,
+    deps=[*SQL_DEPS, NOT_COMPUTED],
 )
 def downloads(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """CSV downloads of the published tables (suppressed, rounded, spreadsheet-safe)."""
@@ -198,7 +337,7 @@ def downloads(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: Ob
     group_name="published",
     partitions_def=authority_partitions(),
     kinds={"python", "html"},
-    deps=[*SQL_DEPS, *QUALITY_DEPS],
+    deps=[*SQL_DEPS, *QUALITY_DEPS, NOT_COMPUTED],
 )
 def site(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """The static dashboard site: report card, measure, programme and data-quality pages."""
@@ -221,7 +360,7 @@ def site(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPath
     group_name="published",
     partitions_def=authority_partitions(),
     kinds={"python", "pdf"},
-    deps=[*SQL_DEPS, *QUALITY_DEPS],
+    deps=[*SQL_DEPS, *QUALITY_DEPS, NOT_COMPUTED],
 )
 def board_pack(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """The board pack PDF: cover report card, a page per headline measure, data-quality caveats."""
@@ -243,4 +382,4 @@ def board_pack(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: O
     )
 
 
-defs = dg.Definitions(assets=[pub_quality, downloads, site, board_pack])
+defs = dg.Definitions(assets=[pub_quality, pub_not_computed, downloads, site, board_pack])

@@ -28,8 +28,15 @@ class ExportError(ValueError):
 
 
 XML_FAMILIES = {
-    "EXPSSDA903": ("ssda903", ("ssda903_header", "ssda903_episodes", "ssda903_oc3")),
-    "Message": ("cin", ("cin_children", "cin_details", "cin_cp_plans")),
+    "EXPSSDA903": ("ssda903", (
+        "ssda903_header", "ssda903_episodes", "ssda903_oc3", "ssda903_uasc", "ssda903_missing",
+        "ssda903_reviews", "ssda903_oc2", "ssda903_ad1", "ssda903_placed_adoption", "ssda903_prev_perm",
+        "ssda903_sw_episodes", "ssda903_dolo",
+    )),
+    "Message": ("cin", (
+        "cin_children", "cin_details", "cin_cp_plans", "cin_assessments", "cin_assessment_factors",
+        "cin_plan_dates", "cin_section47", "cin_pre_proceedings",
+    )),
 }
 TABULAR = {".csv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".parquet": "parquet", ".pq": "parquet"}
 SKIP_SUFFIXES = {".md", ".json", ".yaml", ".yml", ".txt", ".duckdb", ".wal", ".pdf", ".html", ".key"}
@@ -71,6 +78,11 @@ class ExportFile:
     collection_year: int | None = None
     reason: str = ""
     error: str = ""
+    # Where the collection year came from (DESIGN §2b): config, name, header or content (None:
+    # from the file's dates once loaded); a note saying how; a YEAR column giving each row's own.
+    year_from: str | None = None
+    year_note: str = ""
+    year_column: str | None = None
 
     @property
     def recognised(self) -> bool:
@@ -203,19 +215,29 @@ def read_header(text: str, delimiter: str = ",") -> tuple[str, ...]:
 def match_contract(
     header: tuple[str, ...], contracts: dict[str, Contract], formats: tuple[str, ...] = ("csv",)
 ) -> Part | None:
-    """The contract whose recognising columns the header holds (the most specific one wins)."""
-    best, best_size = None, 0
+    """The contract whose recognising columns the header holds (the most specific one wins),
+    else the one it nearly matches: all but one of its recognising columns and at least half of
+    its columns (two at the least). A near miss comes back with the columns it lacks in
+    ``missing``, an error naming them, never "ignored" (a renamed or dropped column would
+    otherwise empty a source without a word)."""
+    best, best_size, near, near_size = None, 0, None, 0
     for contract in contracts.values():
         if contract.format not in formats:
             continue
         mapped = contract.header_map(header)
         present = {name.upper() for name in mapped}
-        if contract.recognise_by <= present and len(contract.recognise_by) > best_size:
-            best, best_size = contract, len(contract.recognise_by)
+        if contract.recognise_by <= present:
+            if len(contract.recognise_by) > best_size:
+                best, best_size = contract, len(contract.recognise_by)
+        elif (
+            len(contract.recognise_by - present) <= 1
+            and len(mapped) >= max(2, len(contract.columns) / 2)
+            and len(mapped) > near_size
+        ):
+            near, near_size = contract, len(mapped)
+    best = best or near
     if best is None:
-        best = _near_miss(header, contracts, formats)
-        if best is None:
-            return None
+        return None
     mapped = best.header_map(header)
     known = {v.upper() for v in mapped.values()}
     missing = tuple(
@@ -224,27 +246,6 @@ def match_contract(
     )
     extra = tuple(h for h in header if h.strip() and h.upper() not in known)
     return Part(best.source, None, header, mapped, missing, extra)
-
-
-def _near_miss(
-    header: tuple[str, ...], contracts: dict[str, Contract], formats: tuple[str, ...]
-) -> Contract | None:
-    """The export a header nearly matches: all but one of its recognising columns, and at least
-    half of its columns (two at the least). Such a file is an error naming what it lacks, never
-    "ignored" (a renamed or dropped column would otherwise empty a source without a word)."""
-    best, best_size = None, 0
-    for contract in contracts.values():
-        if contract.format not in formats:
-            continue
-        mapped = contract.header_map(header)
-        present = {name.upper() for name in mapped}
-        if (
-            len(contract.recognise_by - present) <= 1
-            and len(mapped) >= max(2, len(contract.columns) / 2)
-            and len(mapped) > best_size
-        ):
-            best, best_size = contract, len(mapped)
-    return best
 
 
 ANNEX_A_SHEET = re.compile(r"^\s*list\s*\d{1,2}\b", re.IGNORECASE)
@@ -295,7 +296,10 @@ def recognise(path: Path, root: Path, contracts: dict[str, Contract] | None = No
     relative = path.relative_to(root).as_posix()
     year = collection_year_from_name(relative)
     suffix = path.suffix.lower()
-    base = {"path": path, "relative": relative, "collection_year": year}
+    base = {
+        "path": path, "relative": relative, "collection_year": year,
+        "year_from": "name" if year is not None else None,
+    }
     try:
         if path.stat().st_size == 0:
             raise ExportError(f"{relative}: the file is empty (0 bytes); export it again")

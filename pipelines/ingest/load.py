@@ -26,17 +26,20 @@ import codecs
 import contextlib
 import datetime as dt
 import hashlib
+import json
+import posixpath
 import re
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.contracts import Contract
+from pipelines.contracts import Contract, load_contracts
 from pipelines.ingest.files import (
     DELIMITER_NAMES,
     MAX_COLUMNS,
@@ -47,16 +50,31 @@ from pipelines.ingest.files import (
     decode_line,
     encoding_error,
 )
+from pipelines.ingest.years import (
+    DATES_NOTE,
+    PER_ROW_NOTE,
+    RETURN_TABLE,
+    dates_note,
+    year_from_dates,
+    year_label,
+)
 from pipelines.sqlquote import quote_identifier, quote_literal
 
 LOADS_DDL = """
 create table if not exists raw._loads (
     source varchar, source_file varchar, sha256 varchar, rows bigint,
     collection_year integer, loaded_at timestamp, modified_at timestamp,
-    superseded_by varchar, warning varchar
+    superseded_by varchar, warning varchar,
+    year_from varchar, year_note varchar, year_via varchar, rows_excluded bigint
 )"""
 # Columns added to raw._loads since its first version (a warehouse built before gains them).
-LOADS_ADDED = (("modified_at", "timestamp"), ("superseded_by", "varchar"), ("warning", "varchar"))
+# year_from: config, name, header or content (DESIGN §2b); year_note: how; year_via: the other
+# file (or table of the same file) whose year an undated table took; rows_excluded: rows the
+# contract checks exclude (an unusable key), set after them.
+LOADS_ADDED = (
+    ("modified_at", "timestamp"), ("superseded_by", "varchar"), ("warning", "varchar"),
+    ("year_from", "varchar"), ("year_note", "varchar"), ("year_via", "varchar"), ("rows_excluded", "bigint"),
+)
 META_COLUMNS = ("_extra", "_source_file", "_row_number", "_collection_year", "_active", "_quarantined")
 # Two files for one source and year whose row counts differ by more than this share of the
 # larger are not a correction of one another: the load stops and names both (DESIGN §2b).
@@ -505,30 +523,13 @@ def sync_source(
                 digest = hasher.submit(sha256_of, f.path)
             con.execute(f"delete from {table} where _source_file = ?", [name])
             con.execute("delete from raw._loads where source = ? and source_file = ?", [contract.source, name])
-            warning = insert(table)
+            try:
+                warning = insert(table)
+            except ExportError as exc:
+                exc.files = getattr(exc, "files", None) or [name]
+                raise
             if isinstance(digest, Future):
                 digest = digest.result()
-            undated = con.execute(
-                f"select count(*) from {table} where _source_file = ? and _collection_year is null", [name]
-            ).fetchone()[0]
-            if undated and contract.collection_year_from:
-                dates = ", ".join(
-                    "coalesce(" + ", ".join(
-                        f"try_strptime(nullif(trim({quote_identifier(c.lower())}), ''), {quote_literal(fmt)})"
-                        for fmt in (contract.column(c).formats or ("%Y-%m-%d",))
-                    ) + ", null)"
-                    for c in contract.collection_year_from
-                )
-                latest = con.execute(
-                    f"select max(greatest({dates}))::date from {table} where _source_file = ?", [name]
-                ).fetchone()[0]
-                if latest is not None:
-                    year = latest.year + (1 if latest.month >= 4 else 0)
-                    con.execute(
-                        f"update {table} set _collection_year = ? "
-                        "where _source_file = ? and _collection_year is null",
-                        [year, name],
-                    )
             rows, year = con.execute(
                 f"select count(*), max(_collection_year) from {table} where _source_file = ?", [name]
             ).fetchone()
@@ -539,6 +540,7 @@ def sync_source(
                  modified, warning if isinstance(warning, str) else None],
             )
             loaded.append(name)
+        date_parts(con, contract, table, [(f, p) for f, p, _ in items], set(loaded))
         _supersede(con, contract, table)
         con.execute("commit")
     except Exception:
@@ -550,6 +552,163 @@ def sync_source(
     return {"loaded": loaded, "unchanged": unchanged, "removed": removed, "rows": total}
 
 
+@dataclass(frozen=True)
+class Dating:
+    """A file's (or one table of it's) collection year and where it came from."""
+
+    year: int | None
+    source: str | None  # config, name, header or content (None: undated)
+    note: str
+    via: str | None = None  # the load whose year an undated table took
+    column: str | None = None  # a YEAR column giving each row its own year
+
+
+def _date_sql(contract: Contract) -> str:
+    """The contract's dating columns' dates of a row, as a list (nulls where unparseable)."""
+    return ", ".join(
+        "coalesce(" + ", ".join(
+            f"try_strptime(nullif(trim({quote_identifier(contract.column(c).sql_name)}), ''), {quote_literal(fmt)})"
+            for fmt in (contract.column(c).formats or ("%Y-%m-%d",))
+        ) + ", null)::date"
+        for c in contract.collection_year_from
+    )
+
+
+def _own_dates(con, contract: Contract, table: str, name: str) -> Dating | None:
+    """The year of one loaded file from its own dates (DESIGN §2b: at most 1% after it)."""
+    if not contract.collection_year_from:
+        return None
+    counts = dict(con.execute(
+        f"""select year(d) + case when month(d) >= 4 then 1 else 0 end, count(*)
+        from (select unnest([{_date_sql(contract)}]) as d from {table} where _source_file = ?)
+        where d is not null group by all""",
+        [name],
+    ).fetchall())
+    found = year_from_dates(counts)
+    if found is None:
+        return None
+    year, after, total = found
+    return Dating(year, "content", dates_note(year, after, total))
+
+
+def _mates(con, sources: list[str], f: ExportFile, same_file: bool) -> list[tuple[int, str, str, str]]:
+    """(year, part, source, note) of the loads of ``sources`` dated in their own right (not by
+    another file) that are other tables of ``f`` itself, or else files beside it in its folder."""
+    if not sources:
+        return []
+    folder = posixpath.dirname(f.relative)
+    found = []
+    for year, other, source, note in con.execute(
+        f"""select collection_year, source_file, source, year_note from raw._loads
+        where source in ({', '.join('?' for _ in sources)}) and year_via is null and collection_year is not null
+        order by source_file, source""",
+        sources,
+    ).fetchall():
+        mine = other == f.relative or other.startswith(f.relative + "#")
+        if mine if same_file else (not mine and posixpath.dirname(other) == folder):
+            found.append((year, other, source, note or ""))
+    return found
+
+
+def _inherit(mates: list[tuple[int, str, str, str]], f: ExportFile, same_file: bool) -> Dating | None:
+    if len({year for year, *_ in mates}) != 1:
+        return None
+    year, other, source, note = mates[0]
+    if same_file:
+        return Dating(year, "content", f"as its {source} table: {note}", f.relative)
+    return Dating(year, "content", f"as {other} beside it, of the same return", other)
+
+
+def _dating(con, contract: Contract, table: str, f: ExportFile, name: str, fresh: bool, old) -> Dating:
+    """Where ``f``'s rows in ``table`` get their year: what was known when the file was found
+    (config, name, header, a YEAR column); else, for a table of a return that is not the one
+    that dates it (``years.RETURN_TABLE``), the year of that table in the same file or beside
+    it; else its own dates; else the year of the other dated tables of its file or folder."""
+    if f.collection_year is not None:
+        note = f.year_note or ("its name" if (f.year_from or "name") == "name" else "")
+        return Dating(f.collection_year, f.year_from or "name", note, None, f.year_column)
+    primary = RETURN_TABLE.get(contract.family)
+    old_year, old_from, old_note, old_via = old if old else (None, None, None, None)
+    if (
+        not fresh and primary in (None, contract.source)
+        and old_from == "content" and old_via is None and (old_note or "").startswith(DATES_NOTE)
+    ):
+        return Dating(old_year, old_from, old_note)  # its own dates, and the file is unchanged
+    years_beside: set[int] = set()
+    if primary not in (None, contract.source):
+        # One return, one year: the table that dates the return (episodes) dates the others.
+        for same_file in (True, False):
+            mates = _mates(con, [primary], f, same_file)
+            found = _inherit(mates, f, same_file)
+            if found is not None:
+                return found
+            years_beside |= {year for year, *_ in mates}
+    own = _own_dates(con, contract, table, name)
+    if own is not None:
+        return own
+    # No dates of its own (an SSDA903 header, OC3, or an empty table): its return's other tables.
+    family = sorted(
+        c.source for c in load_contracts().values() if c.family == contract.family and c.source != contract.source
+    )
+    for same_file in (True, False):
+        mates = _mates(con, family, f, same_file)
+        found = _inherit(mates, f, same_file)
+        if found is not None:
+            return found
+        years_beside |= {year for year, *_ in mates}
+    fix = "give it its year in its file or folder name, or pin it in oba.yaml (collection_years)"
+    if years_beside:
+        return Dating(None, None, (
+            "undated: no dates of its own that date a return, and the files of its return are for "
+            f"{', '.join(year_label(y) for y in sorted(years_beside))}; {fix}"
+        ))
+    return Dating(None, None, f"undated: no year in its name, no header and no dates that date a return; {fix}")
+
+
+def date_parts(con, contract: Contract, table: str, parts: list[tuple[ExportFile, Part]], fresh: set[str]) -> None:
+    """Give each file's rows in ``table`` their collection year (DESIGN §2b) and record where
+    it came from in ``raw._loads``. Rows whose year changes are made active again (the
+    supersession that follows decides). ``fresh``: the part names loaded in this call."""
+    recorded = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select source_file, collection_year, year_from, year_note, year_via from raw._loads "
+            "where source = ?",
+            [contract.source],
+        ).fetchall()
+    }
+    for f, part in parts:
+        name = part_name(f, part)
+        old = recorded.get(name)
+        if old is None:  # (not loaded: nothing to date)
+            continue
+        want = _dating(con, contract, table, f, name, name in fresh, old)
+        same = tuple(old) == (want.year, want.source, want.note, want.via)
+        if name in fresh:  # its rows were inserted with the year known when it was found
+            rewrite = want.column is not None or want.year != f.collection_year
+        else:
+            per_row = PER_ROW_NOTE in (old[2] or "")
+            rewrite = not same and (want.column is not None or per_row or want.year != old[0])
+        if rewrite and want.column:
+            con.execute(
+                f"""update {table} set _active = true, _collection_year = coalesce(try_cast(regexp_extract(
+                    trim(json_extract_string(_extra, ?)), '^((19|20)[0-9][0-9])$', 1) as integer), ?)
+                where _source_file = ?""",
+                ["$." + json.dumps(want.column), want.year, name],
+            )
+        elif rewrite:
+            con.execute(
+                f"update {table} set _collection_year = ?, _active = true where _source_file = ?",
+                [want.year, name],
+            )
+        if not same:
+            con.execute(
+                "update raw._loads set collection_year = ?, year_from = ?, year_note = ?, year_via = ? "
+                "where source = ? and source_file = ?",
+                [want.year, want.source, want.note, want.via, contract.source, name],
+            )
+
+
 def _rows(n: int) -> str:
     return f"{n:,} row{'' if n == 1 else 's'}"
 
@@ -557,7 +716,8 @@ def _rows(n: int) -> str:
 def _supersede(con: duckdb.DuckDBPyConnection, contract: Contract, table: str) -> None:
     """Of several files for one collection year, the later (modification time, then sha256)
     is active; each other one records it in ``superseded_by``. Counts of rows differing by more
-    than SUPERSEDE_TOLERANCE stop the load, naming both files."""
+    than SUPERSEDE_TOLERANCE (and by more than one row: a table of three rows corrected to two
+    is a correction, not another return) stop the load, naming both files."""
     winners = """
         select collection_year, arg_max(source_file, (modified_at, sha256, source_file)) as source_file,
                arg_max(rows, (modified_at, sha256, source_file)) as rows
@@ -578,7 +738,7 @@ def _supersede(con: duckdb.DuckDBPyConnection, contract: Contract, table: str) -
         f"""select l.source_file, l.rows, w.source_file, w.rows, l.collection_year
         from raw._loads as l join ({winners}) as w on l.collection_year = w.collection_year
         where l.source = ? and l.superseded_by is not null
-            and abs(l.rows - w.rows) > ? * greatest(l.rows, w.rows)
+            and abs(l.rows - w.rows) > ? * greatest(l.rows, w.rows) and abs(l.rows - w.rows) > 1
         order by l.collection_year, l.source_file""",
         [contract.source, contract.source, SUPERSEDE_TOLERANCE],
     ).fetchall()
@@ -590,10 +750,12 @@ def _supersede(con: duckdb.DuckDBPyConnection, contract: Contract, table: str) -
             f"{SUPERSEDE_TOLERANCE:.0%})"
             for old, old_rows, new, new_rows, year in clashes
         ]
-        raise ExportError(
+        error = ExportError(
             "; ".join(lines) + ". If one is a corrected re-submission of the other, remove the file that "
             "is wrong; if they are different returns, name each with its own collection year"
         )
+        error.files = sorted({name for old, _, new, _, _ in clashes for name in (old, new)})
+        raise error
     # Only rows whose flag changes are written: a first load leaves every row as it is.
     con.execute(
         f"""update {table} as t set _active = (t._collection_year is null or t._source_file = w.source_file)
@@ -602,3 +764,145 @@ def _supersede(con: duckdb.DuckDBPyConnection, contract: Contract, table: str) -
             and t._active is distinct from (t._source_file = w.source_file)""",
         [contract.source],
     )
+
+
+# -- quality.export_files: every file found, its year and where it came from, its rows ----------
+
+EXPORT_FILES_COLUMNS = (
+    "source_file", "recognised_as", "collection_year", "year_from", "year_note", "rows_read",
+    "rows_kept", "rows_quarantined", "rows_cleared", "status", "superseded_by", "reason",
+)
+EXPORT_FILES_DDL = """
+create table if not exists quality.export_files (
+    source_file varchar, recognised_as varchar, collection_year integer, year_from varchar,
+    year_note varchar, rows_read bigint, rows_kept bigint, rows_quarantined bigint,
+    rows_cleared bigint, status varchar, superseded_by varchar, reason varchar
+)"""
+
+
+def record_excluded(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """Record in ``raw._loads`` how many of each file's rows the contract checks excluded
+    (``_quarantined``: an unusable key); call after :func:`pipelines.quality.check_rows`."""
+    table = f"raw.{contract.source}"
+    con.execute(
+        f"""update raw._loads as l set rows_excluded = c.n
+        from (select _source_file, count(*) filter (where _quarantined) as n from {table} group by all) as c
+        where l.source = ? and l.source_file = c._source_file and l.rows_excluded is distinct from c.n""",
+        [contract.source],
+    )
+
+
+def _has_table(con, schema: str, name: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()[0])
+
+
+def _columns(con, schema: str, name: str) -> set[str]:
+    return {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()}
+
+
+def build_export_files(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)build ``quality.export_files`` (DESIGN §2) from the listing of the exports folder
+    (``raw.export_files``) and the loads (``raw._loads``): one row per file found, with what it
+    was recognised as, its collection year and where that came from (config, name, header or
+    content; ``year_note`` says how), rows read, kept and quarantined (excluded: an unusable
+    key; ``rows_kept`` = read − quarantined; ``rows_cleared`` counts kept rows with a value
+    cleared), its status (``loaded``, ``superseded``, ``ignored``, ``error``; ``recognised``
+    while a recognised file has not been loaded, as when the run stopped before loading it),
+    the file that superseded it and why."""
+    con.execute("create schema if not exists quality")
+    if not _has_table(con, "raw", "export_files"):
+        con.execute(EXPORT_FILES_DDL)
+        return
+    ensure_loads_table(con)
+    listing = _columns(con, "raw", "export_files")
+    year_from = "e.year_from" if "year_from" in listing else "null::varchar"
+    year_note = "e.year_note" if "year_note" in listing else "null::varchar"
+    cleared = "select null::varchar as source, null::varchar as source_file, 0::bigint as n where false"
+    if _has_table(con, "quality", "quarantine") and "action" in _columns(con, "quality", "quarantine"):
+        cleared = (
+            "select source, source_file, count(distinct row_number) as n from quality.quarantine "
+            "where action = 'kept' group by all"
+        )
+    con.execute(
+        f"""create or replace table quality.export_files as
+        with parts as (
+            select e.source_file, l.source, l.source_file as part, l.rows, l.rows_excluded,
+                l.collection_year, l.year_from, l.year_note, l.year_via, l.superseded_by,
+                coalesce(c.n, 0) as cleared
+            from raw.export_files as e
+            join raw._loads as l
+                on l.source_file = e.source_file or starts_with(l.source_file, e.source_file || '#')
+            left join ({cleared}) as c on c.source = l.source and c.source_file = l.source_file
+            where e.status in ('recognised', 'superseded')
+        ),
+        files as (
+            select source_file,
+                arg_min(collection_year, (year_via is not null, collection_year is null, source)) as collection_year,
+                arg_min(year_from, (year_via is not null, collection_year is null, source)) as year_from,
+                arg_min(year_note, (year_via is not null, collection_year is null, source)) as year_note,
+                sum(rows)::bigint as rows_read,
+                sum(coalesce(rows_excluded, 0))::bigint as rows_quarantined,
+                sum(cleared)::bigint as rows_cleared,
+                count(*) as parts,
+                count(superseded_by) as superseded_parts,
+                string_agg(distinct superseded_by, ', ' order by superseded_by) as superseded_by,
+                string_agg(source || ' (by ' || superseded_by || ')', '; ' order by source)
+                    filter (where superseded_by is not null) as superseded_detail,
+                min(collection_year) as first_year
+            from parts group by source_file
+        )
+        select
+            e.source_file,
+            nullif(e.sources, '') as recognised_as,
+            coalesce(f.collection_year, e.collection_year)::integer as collection_year,
+            coalesce(f.year_from, {year_from}) as year_from,
+            coalesce(f.year_note, nullif({year_note}, '')) as year_note,
+            f.rows_read,
+            (f.rows_read - f.rows_quarantined)::bigint as rows_kept,
+            f.rows_quarantined,
+            f.rows_cleared,
+            case
+                when e.status in ('error', 'ignored') then e.status
+                when f.source_file is null then 'recognised'
+                when f.superseded_parts = f.parts then 'superseded'
+                else 'loaded'
+            end as status,
+            f.superseded_by,
+            case
+                when e.status in ('error', 'ignored') then e.reason
+                when f.source_file is null then
+                    'recognised but not loaded: the run stopped before loading it (see the blocking problems)'
+                when f.superseded_parts = f.parts then
+                    'superseded by ' || f.superseded_by || ' (a later file for the same collection year, '
+                    || (f.first_year - 1)::varchar || '-' || lpad((f.first_year % 100)::varchar, 2, '0')
+                    || '); its rows are kept in raw but left out of the figures'
+                when f.superseded_parts > 0 then
+                    'partly superseded: its tables ' || f.superseded_detail
+                    || ' are replaced by a later file for the same collection year'
+                else nullif(e.reason, '')
+            end as reason
+        from raw.export_files as e
+        left join files as f on f.source_file = e.source_file
+        order by e.source_file"""
+    )
+
+
+def mark_load_error(con: duckdb.DuckDBPyConnection, error: ExportError) -> None:
+    """Record a load's blocking error (a supersession clash, an unreadable file) against the
+    files it names in ``quality.export_files``."""
+    files = getattr(error, "files", None) or []
+    if not files or not _has_table(con, "quality", "export_files"):
+        return
+    listed = [r[0] for r in con.execute("select source_file from quality.export_files").fetchall()]
+    named = [f for f in listed if any(n == f or n.startswith(f + "#") for n in files)]
+    if named:
+        con.execute(
+            "update quality.export_files set status = 'error', reason = ? where list_contains(?, source_file)",
+            [str(error), named],
+        )

@@ -21,6 +21,27 @@ SSDA903_EPISODE = {"DECOM": "DECOM", "RNE": "RNE", "LS": "LS", "CIN": "CIN", "PL
                    "PLACE_PROVIDER": "PLACE_PROVIDER", "DEC": "DEC", "REC": "REC",
                    "REASON_PLACE_CHANGE": "REASON_PLACE_CHANGE", "HOME_POST": "HOME_POST",
                    "PL_POST": "PL_POST", "URN": "URN"}
+# SSDA903's other tables (DOMAIN.md §3b): field → table. In DfE's XML form each sits in HEADER,
+# either as a group element (AREVIEW, AMISSING, OC2, PERMANENCE, AD_PLACED, ...: one row per
+# group) or as plain fields of HEADER itself (AD1's, and DUC with the UASC flag: one row per
+# child). A group is told by the fields it holds, not by its own name, so a social worker or
+# DoLo group is read whatever the schema calls it.
+SSDA903_TABLE_FIELDS = {
+    "ssda903_uasc": ("DUC",),
+    "ssda903_missing": ("MISSING", "MIS_START", "MIS_END"),
+    "ssda903_reviews": ("REVIEW", "REVIEW_CODE"),
+    "ssda903_oc2": ("SDQ_SCORE", "SDQ_REASON", "CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS", "TEETH_CHECK",
+                    "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE", "INTERVENTION_RECEIVED", "INTERVENTION_OFFERED"),
+    "ssda903_ad1": ("DATE_INT", "DATE_MATCH", "FOSTER_CARE", "NB_ADOPTR", "SEX_ADOPTR", "LS_ADOPTR"),
+    "ssda903_placed_adoption": ("DATE_PLACED", "DATE_PLACED_CEASED", "REASON_PLACED_CEASED"),
+    "ssda903_prev_perm": ("PREV_PERM", "LA_PERM", "DATE_PERM"),
+    "ssda903_sw_episodes": ("SW_ID", "SW_DECOM", "SW_DEC", "SW_REASON"),
+    "ssda903_dolo": ("DOLO_START", "DOLO_END"),
+}
+SSDA903_FIELD_TABLE = {name: table for table, names in SSDA903_TABLE_FIELDS.items() for name in names}
+# The UASC flag of HEADER: a child is in the UASC table when it is set (or DUC is given).
+UASC_FLAG = "UASC"
+_NOT_SET = {"", "0", "FALSE", "N", "NO"}
 
 
 _LOCAL: dict = {}
@@ -91,17 +112,69 @@ def _iterparse(path: Path, tag: str, parent: str | None = None):
         ) from exc
 
 
+def _other_tables(element, flat: dict, groups: list) -> bool:
+    """File one element of HEADER (or CHILD) for SSDA903's other tables: a plain field into
+    ``flat`` (table → row), a group into ``groups`` (table, row); False if it is neither."""
+    if len(element):  # a group: AREVIEW, AMISSING, OC2, PERMANENCE, AD_PLACED, ...
+        rows: dict[str, dict] = {}
+        given: set[str] = set()  # tables of which the group gives a value (an empty group is no row)
+        for field in element:
+            name = _local(field.tag)
+            table = SSDA903_FIELD_TABLE.get(name)
+            if table is None:
+                continue
+            row = rows.get(table)
+            if row is None:
+                row = rows[table] = {"_row_number": element.sourceline}
+            text = field.text
+            if text is not None:
+                text = text.strip() or None
+                if text is not None:
+                    given.add(table)
+            row[name] = text
+        groups.extend((table, row) for table, row in rows.items() if table in given)
+        return bool(rows)
+    name = _local(element.tag)
+    if name == UASC_FLAG:
+        flat.setdefault("ssda903_uasc", {})[UASC_FLAG] = _text(element)
+        return True
+    table = SSDA903_FIELD_TABLE.get(name)
+    if table is None:
+        return False
+    flat.setdefault(table, {})[name] = _text(element)
+    return True
+
+
+def _flat_rows(flat: dict, row_number: int) -> list[tuple[str, dict]]:
+    """The one-per-child rows of the plain HEADER fields: AD1 when any of its fields is given,
+    UASC when the flag is set or DUC given."""
+    rows = []
+    for table, fields in flat.items():
+        if table == "ssda903_uasc":
+            flag = fields.pop(UASC_FLAG, None)
+            if (flag or "").upper() in _NOT_SET and fields.get("DUC") is None:
+                continue
+        elif all(value is None for value in fields.values()):
+            continue
+        rows.append((table, {**fields, "_row_number": row_number}))
+    return rows
+
+
 def read_ssda903_xml(path: Path) -> Iterator[tuple[str, dict]]:
-    """Rows of ssda903_header, ssda903_episodes and ssda903_oc3 from an ``<EXPSSDA903>`` file.
+    """Rows of ssda903_header, ssda903_episodes, ssda903_oc3 and SSDA903's other tables
+    (``SSDA903_TABLE_FIELDS``) from an ``<EXPSSDA903>`` file.
 
     The child's id is ``CHILDID`` or ``CHILD`` inside ``HEADER`` (``<CHILD><HEADER><CHILD>``),
     or a field of ``CHILD`` itself beside ``HEADER``; only the top-level ``CHILD`` elements are
-    records."""
+    records. Every row of the other tables carries the child's CHILD and DOB (and SEX, for
+    UASC), as the CSV form of each table does."""
     for child in _iterparse(path, "{*}CHILD", parent="EXPSSDA903"):  # any namespace, or none
         header_el = None
         episodes = []
         header = {"_row_number": child.sourceline}
         oc3 = {}
+        flat: dict[str, dict] = {}
+        groups: list[tuple[str, dict]] = []
         for element in child:
             name = _local(element.tag)
             if name == "HEADER":
@@ -112,6 +185,8 @@ def read_ssda903_xml(path: Path) -> Iterator[tuple[str, dict]]:
                 header[SSDA903_HEADER[name]] = _text(element)
             elif name in SSDA903_OC3:
                 oc3[name] = _text(element)
+            else:
+                _other_tables(element, flat, groups)
         if header_el is not None:
             header["_row_number"] = header_el.sourceline
             for element in header_el:
@@ -120,11 +195,19 @@ def read_ssda903_xml(path: Path) -> Iterator[tuple[str, dict]]:
                     header[SSDA903_HEADER[name]] = _text(element)
                 elif name in SSDA903_OC3:
                     oc3[name] = _text(element)
+                else:
+                    _other_tables(element, flat, groups)
         child_id = header.get("CHILD")
         yield "ssda903_header", header
         if oc3:
             yield "ssda903_oc3", {"CHILD": child_id, "DOB": header.get("DOB"),
                                   "_row_number": header["_row_number"], **oc3}
+        if flat or groups:
+            keys = {"CHILD": child_id, "DOB": header.get("DOB")}
+            for table, row in _flat_rows(flat, header["_row_number"]) + groups:
+                if table == "ssda903_uasc":
+                    row["SEX"] = header.get("SEX")
+                yield table, {**keys, **row}
         for episode in episodes:
             row = {"CHILD": child_id, "_row_number": episode.sourceline}
             for element in episode:
@@ -170,10 +253,62 @@ _CIN_DETAILS = {name: name for name in (
 _CIN_PLAN = {name: name for name in (
     "CPPstartDate", "CPPendDate", "InitialCategoryOfAbuse", "LatestCategoryOfAbuse", "NumberOfPreviousCPP",
 )}
+# The other modules of a CINdetails block (DOMAIN.md §3b): element → (source, its fields).
+_CIN_MODULES = {
+    "Assessments": ("cin_assessments", {name: name for name in (
+        "AssessmentActualStartDate", "AssessmentInternalReviewDate", "AssessmentAuthorisationDate",
+    )}),
+    "CINPlanDates": ("cin_plan_dates", {name: name for name in ("CINPlanStartDate", "CINPlanEndDate")}),
+    "Section47": ("cin_section47", {name: name for name in (
+        "S47ActualStartDate", "InitialCPCtarget", "DateOfInitialCPC", "ICPCnotRequired",
+    )}),
+    "PreProceedingsandFGDM": ("cin_pre_proceedings", {name: name for name in (
+        "PPStartDate", "LBPSentDate", "FGDMMeetingOffer", "FGDMMeetingFac", "InitialPPMeetingDate",
+        "ReviewMeetingsCount", "StepDecisionDate", "PPOutcome", "CourtAppDate", "LetterInitCPDate",
+    )}),
+}
+
+
+def _factors(assessment) -> list:
+    """The AssessmentFactors elements of one assessment, inside FactorsIdentifiedAtAssessment
+    (the DfE schema) or directly under Assessments."""
+    found = []
+    for element in assessment:
+        name = _local(element.tag)
+        if name == "FactorsIdentifiedAtAssessment":
+            found.extend(e for e in element if _local(e.tag) == "AssessmentFactors")
+        elif name == "AssessmentFactors":
+            found.append(element)
+    return found
+
+
+def _cin_modules(details, child_id: str | None, referral: str | None) -> Iterator[tuple[str, dict]]:
+    """Rows of the assessments (and their factors), CIN plans, section 47 enquiries and
+    pre-proceedings of one CINdetails block, each keyed by the child and its CINreferralDate."""
+    local = _LOCAL.get
+    for element in details:
+        module = _CIN_MODULES.get(local(element.tag) or _local(element.tag))
+        if module is None:
+            continue
+        source, wanted = module
+        row = {"LAchildID": child_id, "CINreferralDate": referral, **_fields(element, wanted),
+               "_row_number": element.sourceline}
+        yield source, row
+        if source == "cin_assessments":
+            for factor in _factors(element):
+                yield "cin_assessment_factors", {
+                    "LAchildID": child_id,
+                    "CINreferralDate": referral,
+                    "AssessmentActualStartDate": row.get("AssessmentActualStartDate"),
+                    "AssessmentFactor": _text(factor),
+                    "_row_number": factor.sourceline,
+                }
 
 
 def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
-    """Rows of cin_children, cin_details and cin_cp_plans from a CIN census ``<Message>``."""
+    """Rows of cin_children, cin_details, cin_cp_plans and the other CINdetails modules
+    (``_CIN_MODULES``: assessments and their factors, CIN plans, section 47 enquiries,
+    pre-proceedings) from a CIN census ``<Message>``."""
     local = _LOCAL.get
     for child in _iterparse(path, "{*}Child"):  # any namespace, or none
         identifiers_el = characteristics_el = None
@@ -230,6 +365,7 @@ def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
                     "NumberOfPreviousCPP": plan_fields.get("NumberOfPreviousCPP"),
                     "_row_number": plan.sourceline,
                 }
+            yield from _cin_modules(details, child_id, referral)
 
 
 READERS = {"ssda903": read_ssda903_xml, "cin": read_cin_xml}

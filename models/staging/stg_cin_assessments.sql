@@ -1,0 +1,26 @@
+-- One row per assessment per CIN census return (an assessment repeats while its episode is open);
+-- keyed to its episode of need by child_id and referral_date, as in stg_cin_details.
+with source as not materialized (
+    select * from raw.cin_assessments_checked  -- active rows not excluded; values a check cleared are null
+),
+
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct lachildid as id from source)
+),
+
+renamed as (
+    select
+        pseudonyms.pseudonym as child_id,
+        try_strptime(nullif(trim(cinreferraldate), ''), '%Y-%m-%d')::date as referral_date,
+        try_strptime(nullif(trim(assessmentactualstartdate), ''), '%Y-%m-%d')::date as assessment_start_date,
+        try_strptime(nullif(trim(assessmentinternalreviewdate), ''), '%Y-%m-%d')::date as assessment_internal_review_date,
+        try_strptime(nullif(trim(assessmentauthorisationdate), ''), '%Y-%m-%d')::date as assessment_authorisation_date,
+        _collection_year as collection_year,
+        _source_file as source_file,
+        _row_number as source_row_number,
+    from source
+    left join pseudonyms on source.lachildid = pseudonyms.id
+)
+
+select * from renamed

@@ -1,0 +1,25 @@
+-- One row per CIN plan per CIN census return (a plan repeats while it is open); keyed to its
+-- episode of need by child_id and referral_date.
+with source as not materialized (
+    select * from raw.cin_plan_dates_checked  -- active rows not excluded; values a check cleared are null
+),
+
+pseudonyms as (
+    -- Each distinct identifier is hashed once, then joined back: the HMAC is the costly part.
+    select id, pseudonym(id) as pseudonym from (select distinct lachildid as id from source)
+),
+
+renamed as (
+    select
+        pseudonyms.pseudonym as child_id,
+        try_strptime(nullif(trim(cinreferraldate), ''), '%Y-%m-%d')::date as referral_date,
+        try_strptime(nullif(trim(cinplanstartdate), ''), '%Y-%m-%d')::date as cin_plan_start_date,
+        try_strptime(nullif(trim(cinplanenddate), ''), '%Y-%m-%d')::date as cin_plan_end_date,
+        _collection_year as collection_year,
+        _source_file as source_file,
+        _row_number as source_row_number,
+    from source
+    left join pseudonyms on source.lachildid = pseudonyms.id
+)
+
+select * from renamed
