@@ -233,6 +233,126 @@ def test_no_overlapping_episodes(tiny):
     assert (eps.loc[gap, "DECOM_D"] > prev_dec[gap]).all()
 
 
+TEMPORARY = {"T0", "T1", "T2", "T3", "T4"}
+OTHER = {"Z1", "Z11", "Z12", "Z13", "Z14"}
+FOSTER = {"U1", "U2", "U3", "U4", "U5", "U6"}
+ADOPTION = {"A3", "A4", "A5", "A6"}
+NO_URN = {"P1", "P2", "P3", "R1", "R2", "R5"} | TEMPORARY | OTHER
+REFORM_2023 = pd.Timestamp(2023, 10, 28)  # supported accommodation registered with Ofsted
+
+
+def dfe_rule_breaches(eps: pd.DataFrame, head: pd.DataFrame, oc3: pd.DataFrame, y: int) -> dict:
+    """Rows of one return breaking DfE's SSDA903 validation rules (csc-validator-be-903,
+    rule codes in the keys) that do not need real postcodes, URNs or Ofsted's lists.
+    benchmarks/dfe_validator/check.py runs DfE's validator itself (in its own venv)."""
+    eps = eps.copy()
+    eps["DECOM_D"] = pd.to_datetime(eps["DECOM"], format="%d/%m/%Y")
+    end = pd.to_datetime(eps["DEC"].replace("", None), format="%d/%m/%Y")
+    end = end.fillna(pd.Timestamp(y, 3, 31))
+    eps = eps.sort_values(["CHILD", "DECOM_D"])
+    sb = eps["LS"].isin(["V3", "V4"])
+    place, prov, urn = eps["PLACE"], eps["PLACE_PROVIDER"], eps["URN"]
+    no_urn = place.isin(NO_URN) | ((place == "H5") & (eps["DECOM_D"] < REFORM_2023)) | sb
+    prev = eps.groupby("CHILD").shift(1)
+    has_prev = prev["DECOM"].notna()
+    cols = ["PLACE", "PL_POST", "URN", "PLACE_PROVIDER"]
+    moved = (eps[cols] != prev[cols]).any(axis=1)
+    ls_changed = eps["LS"] != prev["LS"]
+    rne = eps["RNE"]
+    temp = place.isin(TEMPORARY)
+    next_temp = temp.groupby(eps["CHILD"]).shift(-1, fill_value=False).astype(bool)
+    first_a5 = (place == "A5") & (prev["PLACE"] != "A5")
+    prev2 = eps.groupby("CHILD").shift(2)
+    after_temp = has_prev & prev["PLACE"].isin(TEMPORARY) & prev2["DECOM"].notna()
+    checks = {
+        "214/398 placement details on a short break": sb
+        & (eps[["HOME_POST", "PL_POST", "URN"]] != "").any(axis=1),
+        "384 short break in long-term fostering": sb & place.isin(["U1", "U4"]),
+        "392b postcode missing": ~sb & ((eps["HOME_POST"] == "") | (eps["PL_POST"] == "")),
+        "392d home postcode as placement postcode": ~sb
+        & (eps["HOME_POST"] == eps["PL_POST"])
+        & (place != "P1"),
+        "378 placed with parents under section 20": (place == "P1") & (eps["LS"] == "V2"),
+        "217t P2 after 28 October 2023": (place == "P2") & (end > REFORM_2023),
+        "222/230/214 URN given": no_urn & (urn != ""),
+        "218 URN missing": ~no_urn & (urn == ""),
+        "242 XXXXXXX outside adoption": (urn == "XXXXXXX") & ~place.isin(ADOPTION),
+        "178/213 provider for a temporary or other placement": place.isin(TEMPORARY | OTHER)
+        & (prov != ""),
+        "550 PR0 not placed with parents": (prov == "PR0") & (place != "P1"),
+        "529 PR3 for a family or home placement": (prov == "PR3")
+        & place.isin(ADOPTION | FOSTER | {"P1", "K1", "K2"}),
+        "226 reason for a temporary placement change": (temp | next_temp)
+        & (eps["REASON_PLACE_CHANGE"] != ""),
+        "233 reason on an open episode": (eps["DEC"] == "") & (eps["REASON_PLACE_CHANGE"] != ""),
+        "225 reason for a placement change missing": (eps["REC"] == "X1")
+        & ~temp
+        & ~next_temp
+        & eps.groupby("CHILD")["RNE"].shift(-1).isin(["P", "B", "T", "U"])
+        & (eps["REASON_PLACE_CHANGE"] == ""),
+        "434 RNE L": has_prev & (rne == "L") & (~ls_changed | moved),
+        "435 RNE P/T": has_prev & rne.isin(["P", "T"]) & (ls_changed | ~moved),
+        "436 RNE B/U": has_prev & rne.isin(["B", "U"]) & (~ls_changed | ~moved),
+        "383 no return from a temporary placement": after_temp
+        & ((rne != "P") | (place != prev2["PLACE"])),
+        "A5 not after foster care": first_a5 & has_prev & ~prev["PLACE"].isin(FOSTER),
+    }
+    out = {k: eps.loc[v.fillna(False).astype(bool), "CHILD"].tolist() for k, v in checks.items()}
+    girl = head["SEX"].isin(["2", "F"]) & head["CHILD"].isin(set(eps.loc[~sb, "CHILD"]))
+    out["165/393/607/628 MOTHER"] = head.loc[
+        (girl & ~head["MOTHER"].isin(["0", "1"])) | (~girl & (head["MOTHER"] != "")), "CHILD"
+    ].tolist()
+    out["611/612 MC_DOB"] = head.loc[
+        (head["MC_DOB"] != "") != (head["MOTHER"] == "1"), "CHILD"
+    ].tolist()
+    care_end = end[~sb].groupby(eps.loc[~sb, "CHILD"]).max()
+    mc_dob = pd.to_datetime(head["MC_DOB"].replace("", None), format="%d/%m/%Y")
+    late = mc_dob > head["CHILD"].map(care_end)
+    out["625 child born after the mother's care ended"] = head.loc[late, "CHILD"].tolist()
+    yes = oc3["IN_TOUCH"] == "YES"
+    gone = oc3["IN_TOUCH"].isin(["DIED", "RHOM"])
+    known = (oc3[["ACTIV", "ACCOM"]] != "0").all(axis=1)
+    blank = (oc3[["ACTIV", "ACCOM"]] == "0").all(axis=1)
+    out["344/345 OC3"] = oc3.loc[(yes & ~known) | (gone & ~blank), "CHILD"].tolist()
+    return {k: v for k, v in out.items() if v}
+
+
+def test_returns_meet_dfe_validation_rules(tiny):
+    out, _ = tiny
+    seen = set()
+    for y in YEARS:
+        folder = out / "ssda903" / label(y)
+        eps = read(folder / "episodes.csv")
+        head, oc3 = read(folder / "header.csv"), read(folder / "oc3.csv")
+        breaches = dfe_rule_breaches(eps, head, oc3, y)
+        assert not breaches, f"{label(y)}: {breaches}"
+        seen |= set(eps["PLACE"]) | {"short break" for ls in eps["LS"] if ls in ("V3", "V4")}
+    # the cases the rules are about do occur
+    assert {"P1", "A5", "A6", "H5", "short break"} <= seen
+    assert seen & TEMPORARY
+
+
+def test_dfe_rule_check_catches_breaches(tiny):
+    out, _ = tiny
+    for y in YEARS:  # a year with a short break
+        folder = out / "ssda903" / label(y)
+        eps, head, oc3 = (read(folder / f) for f in ("episodes.csv", "header.csv", "oc3.csv"))
+        if eps["LS"].isin(["V3", "V4"]).any() and len(oc3):
+            break
+    sb = eps.index[eps["LS"].isin(["V3", "V4"])][0]
+    eps.loc[sb, "PL_POST"] = "SB1 1AA"
+    boy = head.index[head["SEX"].isin(["1", "M"])][0]
+    head.loc[boy, "MOTHER"] = "0"
+    yes = oc3.index[oc3["IN_TOUCH"] == "YES"][0]
+    oc3.loc[yes, "ACCOM"] = "0"
+    breaches = dfe_rule_breaches(eps, head, oc3, y)
+    assert set(breaches) == {
+        "214/398 placement details on a short break",
+        "165/393/607/628 MOTHER",
+        "344/345 OC3",
+    }
+
+
 def test_truth_cla_count_matches_returns(tiny, truth):
     out, _ = tiny
     eps = all_episodes(out)

@@ -176,6 +176,32 @@ PLACE_CODES = np.array(
 PL = {c: i for i, c in enumerate(PLACE_CODES)}
 
 PROVIDER_CODES = np.array(["PR0", "PR1", "PR2", "PR3", "PR4", "PR5"], dtype=object)
+# DfE SSDA903 validation rules (csc-validator-be-903, lac2022_23 - lac2026_27):
+# no PLACE_PROVIDER for temporary placements and "other" placements (rules 178, 213)
+NO_PROVIDER = ("T0", "T1", "T2", "T3", "T4", "Z1", "Z11", "Z12", "Z13", "Z14")
+# no Ofsted URN for placements Ofsted does not register (rule 222; H5 until the
+# supported-accommodation reform of 28 October 2023, rule 230)
+NO_URN = (
+    "P1",
+    "P2",
+    "P3",
+    "R1",
+    "R2",
+    "R5",
+    "T0",
+    "T1",
+    "T2",
+    "T3",
+    "T4",
+    "Z1",
+    "Z11",
+    "Z12",
+    "Z13",
+    "Z14",
+)
+# the URN placeholder XXXXXXX only for adoption placements (rule 242)
+URN_PLACEHOLDER = ("A3", "A4", "A5", "A6")
+FOSTER = ("U1", "U2", "U3", "U4", "U5", "U6")
 
 RNE_CODES = np.array(["S", "L", "P", "T", "B", "U"], dtype=object)
 RNE = {c: i for i, c in enumerate(RNE_CODES)}
@@ -204,10 +230,21 @@ REC_CODES = np.array(
         "E7",
         "E8",
         "E9",
+        # special guardianship until 2017-18 (replaced by E45-E48 from 2018-19)
+        "E43",
+        "E44",
     ],
     dtype=object,
 )
 REC = {c: i for i, c in enumerate(REC_CODES)}
+# E45/E46 (to former foster carers) were E43 and E47/E48 (to other carers) were E44 for
+# episodes ending before 1 April 2018 (DfE SSDA903 guide 2018 to 2019)
+SG_BEFORE_2018 = {
+    REC["E45"]: REC["E43"],
+    REC["E46"]: REC["E43"],
+    REC["E47"]: REC["E44"],
+    REC["E48"]: REC["E44"],
+}
 
 RPC = [
     ("CARPL", 34),

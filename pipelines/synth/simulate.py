@@ -445,12 +445,19 @@ _EV_LEGAL, _EV_PLACE, _EV_SAME, _EV_TEMP, _EV_RETURN, _EV_LOCK, _EV_MOVE = 1, 2,
 _TMAP, _RET = -2, -3
 
 
+# supported accommodation for 16-17 year olds is registered with Ofsted from this day:
+# P2 ends (DfE validation rule 217t) and H5 placements carry a URN (rule 230)
+REFORM_2023 = "2023-10-28"
+
+
 def _place_valid(rng, place, days):
-    """Apply the year-by-year PLACE code list: K3 from 2024-25; H5, P2, Z1 not in
-    episodes starting after Jan 2025; Z11-Z14 from 2025-26."""
+    """Apply the year-by-year PLACE code list: no new P2 from 28 October 2023; K3 from
+    2024-25; H5, P2, Z1 not in episodes starting after Jan 2025; Z11-Z14 from 2025-26."""
     place = place.copy()
     d24, d25f, d25 = day("2024-04-01"), day("2025-02-01"), day("2025-04-01")
     m = (place == C.PL["K3"]) & (days < d24)
+    place[m] = C.PL["H5"]
+    m = (place == C.PL["P2"]) & (days >= day(REFORM_2023))
     place[m] = C.PL["H5"]
     m = (place == C.PL["H5"]) & (days >= d24) & ((days >= d25f) | (rng.random(len(place)) < 0.5))
     place[m] = C.PL["K3"]
@@ -652,6 +659,12 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     dup = np.zeros(len(E["pid"]), dtype=bool)
     dup[1:] = (E["pid"][1:] == E["pid"][:-1]) & (E["day"][1:] == E["day"][:-1])
     E = {k: v[~dup] for k, v in E.items()}
+    # the child returns from a temporary placement to the placement before it (DfE rule
+    # 383): a temporary placement stays only if the next event is its return
+    temp_ev, ret_ev = (E["kind"] & _EV_TEMP) > 0, (E["kind"] & _EV_RETURN) > 0
+    ok_temp = temp_ev & _next(ret_ev, False) & _same_as_next(E["pid"])
+    drop = (temp_ev & ~ok_temp) | (ret_ev & ~_prev(ok_temp, False))
+    E = {k: v[~drop] for k, v in E.items()}
 
     # ---- legal status: forward fill
     pid, kind = E["pid"], E["kind"]
@@ -682,7 +695,20 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     base_idx = _ffill_index(base_valid)
     ret = place == _RET
     place = np.where(ret, place[base_idx], place)
-    place = place[_ffill_index(place >= 0)]
+    # rows of one placement: the event that set it and the legal changes carrying it
+    seg = _ffill_index(place >= 0)
+    place = place[seg]
+    place, kind = _placement_rules(place, kind, ls, seg, ret, base_idx)
+    # DfE's code changes (P2 ends and H5 is registered from 28 October 2023; H5, P2 and
+    # Z1 leave the list in 2025) recode a placement but not a return to it from a
+    # temporary placement, which must go back to the same placement (rule 383): no
+    # temporary placements from those placements after the first change
+    temp_row = (kind & _EV_TEMP) > 0
+    drop = temp_row & np.isin(_prev(place, -1), [C.PL["H5"], C.PL["P2"], C.PL["Z1"]])
+    drop &= _next(E["day"], 0) >= day(REFORM_2023)  # the day of the return
+    keep = ~(drop | (ret & _prev(drop, False)))
+    E = {k: v[keep] for k, v in E.items()}
+    pid, kind, ls, place, ret, is_start = (x[keep] for x in (pid, kind, ls, place, ret, is_start))
 
     # ---- RNE
     has_l = (kind & _EV_LEGAL) > 0
@@ -709,14 +735,25 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     temp = (kind & _EV_TEMP) > 0
     provider, pl_post, urn = _carer_attrs(rng, place, home_post(ch, per["child"][pid]), cfg)
     # a new regular carer (S, P, B) or a temporary one has its own attributes; a return
-    # from a temporary placement goes back to the last regular carer; L, T and U rows
-    # keep the carer of the row before
+    # from a temporary placement and a same-carer change (T, U) are with the last regular
+    # carer; L rows keep the carer of the row before
     regular = is_start | (has_p & ~same_c & ~temp & ~ret)
     src_regular = _ffill_index(regular)
-    anchor = regular | temp | ret
+    anchor = regular | temp | ret | (has_p & same_c)
     carer_of_anchor = np.where(regular | temp, np.arange(nrow), src_regular)
     carer_idx = carer_of_anchor[_ffill_index(anchor)]
     provider, pl_post, urn = provider[carer_idx], pl_post[carer_idx], urn[carer_idx]
+    # a "move" that changes nothing (parents to parents, back from a temporary placement
+    # to the carer the child had already returned to) is no new episode, and a legal
+    # change with such a move is a legal change only (DfE rules 435, 436)
+    same = ~is_start & (place == _prev(place, -1)) & (provider == _prev(provider, -2))
+    same &= (pl_post == _prev(pl_post, "")) & (urn == _prev(urn, ""))
+    rne = np.where(same & np.isin(rne, [C.RNE["B"], C.RNE["U"]]), C.RNE["L"], rne)
+    keep = ~(same & np.isin(rne, [C.RNE["P"], C.RNE["T"]]))
+    E = {k: v[keep] for k, v in E.items()}
+    pid, ls, place, rne = pid[keep], ls[keep], place[keep], rne[keep]
+    provider, pl_post, urn = provider[keep], pl_post[keep], urn[keep]
+    nrow = len(pid)
 
     # ---- DEC, REC, reason for placement change
     nxt_same = _same_as_next(pid)
@@ -737,6 +774,10 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
         np.where(rng.random(nrow) < 0.7, C.REC["E47"], C.REC["E48"]),
         rec,
     )
+    # before 2018-19 the return had two special guardianship codes, E43 and E44
+    before = sg & (dec < day("2018-04-01"))
+    for new_code, old_code in C.SG_BEFORE_2018.items():
+        rec = np.where(before & (rec == new_code), old_code, rec)
     nxt_rne = _next(rne, -1)
     rpc = np.full(nrow, -1)
     mv = nxt_same & np.isin(nxt_rne, [C.RNE["P"], C.RNE["B"]])
@@ -758,7 +799,13 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
         "pl_post": pl_post,
         "urn": urn,
     }
+    eps = _reform_2023(rng, cfg, eps)
     eps = _regulation_split(rng, cfg, ch, eps)
+    # no reason for a change into or out of a temporary placement (rule 226)
+    temp = np.isin(eps["place"], [C.PL[c] for c in ("T0", "T1", "T2", "T3", "T4")])
+    eps["rpc"] = np.where(
+        temp | (_same_as_next(eps["period"]) & _next(temp, False)), -1, eps["rpc"]
+    )
     sb_eps = _short_break_episodes(rng, cfg, ch, sbs)
     eps = {k: np.concatenate([eps[k], sb_eps[k]]) for k in eps}
     # only what has happened by the end of the last collection year
@@ -770,7 +817,41 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     return eps
 
 
+def _placement_rules(place, kind, ls, seg, ret, base_idx):
+    """DfE validation rules on placements that the simulated events can break, applied
+    to whole placements (every row of segment ``seg``) so that legal-status-only rows keep
+    their placement:
+
+    - placed with parents (P1) is never under a single period of accommodation (V2;
+      rule 378): a child accommodated under section 20 goes to family or friends (U3);
+      a return from a temporary placement (``ret``) goes back to that placement;
+    - placed for adoption with the current foster carer (A5, a same-carer change) only
+      follows a foster placement; after any other placement the adopters are new (A6).
+    """
+    n = len(place)
+    first = seg == np.arange(n)  # the row whose event set the placement
+    for _ in range(2):
+        bad = np.zeros(n, dtype=bool)
+        bad[seg[(place == C.PL["P1"]) & (ls == C.LS["V2"])]] = True
+        place = np.where(bad[seg], C.PL["U3"], place)
+        place = np.where(ret[seg], place[base_idx][seg], place)
+    after_foster = np.isin(_prev(place, -1), [C.PL[c] for c in C.FOSTER])
+    bad = first & (place == C.PL["A5"]) & ~after_foster
+    place = np.where(bad[seg], C.PL["A6"], place)
+    kind = np.where(bad, kind & ~_EV_SAME, kind)
+    return place, kind
+
+
+def _pool_urn(rng, cfg, n):
+    """Ofsted URNs of ``n`` providers drawn from the council's pool of providers."""
+    pool = max(40, cfg.n_children // 150)
+    k = rng.integers(0, pool, n)
+    return np.array([f"SC{100000 + 7919 * j % 900000:06d}" for j in k.tolist()], dtype=object)
+
+
 def _carer_attrs(rng, place, home_post, cfg):
+    """Placement provider (index into PROVIDER_CODES, -1 none), placement postcode and
+    Ofsted URN of a new carer in placement ``place``, as DfE's validation rules expect."""
     n = len(place)
     pc = C.PLACE_CODES[place]
     first = np.array([c[0] for c in C.PLACE_CODES], dtype=object)[place]
@@ -781,33 +862,76 @@ def _carer_attrs(rng, place, home_post, cfg):
     prov[foster_other] = np.where(u[foster_other] < 0.52, 1, np.where(u[foster_other] < 0.95, 4, 5))
     foster_rel = np.isin(pc, ["U1", "U2", "U3"])
     prov[foster_rel] = np.where(u[foster_rel] < 0.9, 1, 2)
-    homes = np.isin(pc, ["K1", "K2", "K3", "H5", "S1", "P2", "Z1", "Z11", "Z12", "Z13", "Z14"])
+    homes = np.isin(pc, ["K1", "K2", "K3", "H5", "S1", "P2"])
     prov[homes] = np.where(u[homes] < 0.75, 4, np.where(u[homes] < 0.9, 1, 5))
     prov[np.isin(pc, ["K1"])] = np.where(u[np.isin(pc, ["K1"])] < 0.5, 1, 2)
     prov[np.isin(pc, ["R1", "R2", "R5"])] = 3
     prov[pc == "R3"] = 4
     prov[first == "A"] = np.where(u[first == "A"] < 0.6, 1, np.where(u[first == "A"] < 0.8, 2, 5))
-    prov[first == "T"] = 1
+    prov[np.isin(pc, C.NO_PROVIDER)] = -1
     prov[pc == "P1"] = 0
-    # placement postcode: in the borough for most, out of area for some
+    # placement postcode: in the borough for most, out of area for some; never the
+    # child's home postcode unless placed with parents (rule 392d)
     inside = rng.random(n) < 0.62
-    ins_d = HOME_DISTRICTS[rng.integers(0, 14, n)]
+    ins_i = rng.integers(0, 14, n)
     out_areas = np.array(["SC", "SD", "SE", "SG", "SK", "SL"], dtype=object)
     out_d = out_areas[rng.integers(0, 6, n)] + rng.integers(1, 30, n).astype(str).astype(object)
-    post = np.where(inside, ins_d, out_d) + " " + _inward(rng, n)
+    inward = _inward(rng, n)
+    post = np.where(inside, HOME_DISTRICTS[ins_i], out_d) + " " + inward
+    clash = (post == home_post) & (pc != "P1")
+    post[clash] = HOME_DISTRICTS[(ins_i[clash] + 1) % 14] + " " + inward[clash]
     post = np.where(pc == "P1", home_post, post)
-    post = np.where((first == "A") & (rng.random(n) < 0.5), "", post)
-    post = np.where(rng.random(n) < 0.01, "", post)
-    # Ofsted unique reference number of the provider
-    pool = max(40, cfg.n_children // 150)
-    urn_num = rng.integers(0, pool, n)
-    urn = np.array([f"SC{100000 + 7919 * k % 900000:06d}" for k in urn_num], dtype=object)
+    # Ofsted unique reference number of the provider: none where Ofsted does not
+    # register the placement (rule 222), XXXXXXX only for adoption (rule 242)
+    urn = _pool_urn(rng, cfg, n)
     la_fostering = f"SC{cfg.la_number}001"
     urn = np.where((prov == 1) & (foster_other | foster_rel), la_fostering, urn)
-    urn = np.where(
-        np.isin(first, ["A", "T", "P", "Z"]) | np.isin(pc, ["R2", "R5", "R3"]), "XXXXXXX", urn
-    )
+    urn = np.where(np.isin(pc, C.URN_PLACEHOLDER), "XXXXXXX", urn)
+    urn = np.where(np.isin(pc, C.NO_URN), "", urn)
     return prov, post.astype(object), urn.astype(object)
+
+
+def _reform_2023(rng, cfg, eps):
+    """Supported accommodation is registered with Ofsted from 28 October 2023. P2
+    (independent living) and H5 placements open that day end on it and the same provider
+    carries on as registered supported accommodation (H5) in a new episode (RNE T); P2
+    episodes starting later become H5 (DfE rule 217t). H5 has a URN from that day on and
+    none before (rules 222, 230)."""
+    r = day(REFORM_2023)
+    pl = eps["place"]
+    i = np.flatnonzero(
+        np.isin(pl, [C.PL["H5"], C.PL["P2"]]) & (eps["decom"] < r) & (eps["dec"] > r)
+    )
+    new = {k: v[i].copy() for k, v in eps.items()}
+    new["decom"] = np.full(len(i), r, dtype=np.int64)
+    new["rne"] = np.full(len(i), C.RNE["T"], dtype=new["rne"].dtype)
+    eps = {k: v.copy() for k, v in eps.items()}
+    eps["dec"][i] = r
+    eps["rec"][i] = C.REC["X1"]
+    eps["rpc"][i] = list(C.RPC_CODES).index("PLACE")
+    eps = {k: np.concatenate([eps[k], new[k]]) for k in eps}
+    order = np.lexsort((eps["decom"], eps["period"]))
+    eps = {k: v[order] for k, v in eps.items()}
+    after = eps["decom"] >= r
+    eps["place"] = np.where(after & (eps["place"] == C.PL["P2"]), C.PL["H5"], eps["place"])
+    h5 = eps["place"] == C.PL["H5"]
+    urn = np.where(h5 & ~after, "", eps["urn"]).astype(object)
+    # a former P2 provider gets its URN on registering: one per carer (a carer is new
+    # at RNE S, P or B)
+    new_carer = np.isin(eps["rne"], [C.RNE["S"], C.RNE["P"], C.RNE["B"]])
+    carer = np.cumsum(new_carer | ~_same_as_prev(eps["period"]))
+    need = h5 & after & (urn == "")
+    if need.any():
+        ids, pos = np.unique(carer[need], return_inverse=True)
+        urn[need] = _pool_urn(rng, cfg, len(ids))[pos]
+    eps["urn"] = urn
+    # a legal change on the day of the reform also changes the placement's details: U
+    prev_same = _same_as_prev(eps["period"])
+    moved = (eps["place"] != _prev(eps["place"], -1)) | (urn != _prev(urn, ""))
+    relabel = prev_same & after & moved & (eps["rne"] == C.RNE["L"])
+    eps["rne"] = np.where(relabel, C.RNE["U"], eps["rne"])
+    eps["rpc"] = np.where(_next(relabel, False), list(C.RPC_CODES).index("PLACE"), eps["rpc"])
+    return eps
 
 
 def _regulation_split(rng, cfg, ch, eps):
@@ -850,6 +974,15 @@ def _regulation_split(rng, cfg, ch, eps):
     rne = np.where(changed & (rne == C.RNE["L"]), np.where(z1, C.RNE["B"], C.RNE["U"]), rne)
     rne = np.where(changed & (rne == C.RNE["T"]) & z1, C.RNE["P"], rne)
     eps["place"], eps["rne"] = new_pl, rne
+    # a Z1 placement recoded as a children's home (K2) has that home's provider,
+    # postcode and URN, one home per carer (a carer is new at RNE S, P or B)
+    fix = old & z1 & (new_pl == C.PL["K2"])
+    if fix.any():
+        new_carer = np.isin(rne, [C.RNE["S"], C.RNE["P"], C.RNE["B"]]) | ~prev_same
+        _, first, pos = np.unique(np.cumsum(new_carer)[fix], True, True)
+        rows = np.flatnonzero(fix)[first]
+        prov, post, urn = _carer_attrs(rng, new_pl[rows], home_post(ch, eps["child"][rows]), cfg)
+        eps["provider"][fix], eps["pl_post"][fix], eps["urn"][fix] = prov[pos], post[pos], urn[pos]
     # the reason on the episode before a recoded one
     nxt_changed = _next(changed, False)
     nxt_rne = _next(rne, -1)
@@ -881,11 +1014,14 @@ def _short_break_episodes(rng, cfg, ch, sbs):
     rows, start, end = rows[keep], start[keep], end[keep]
     m = len(rows)
     child = sbs["child"][rows]
-    place = np.array([C.PL["K2"], C.PL["U6"], C.PL["U4"], C.PL["R1"]])[
-        C.draw(rng, np.array([0.45, 0.35, 0.1, 0.1]), n)
+    # short breaks in a children's home, with foster carers (not long-term fostering,
+    # DfE rule 384) or in a residential care home
+    place = np.array([C.PL["K2"], C.PL["U6"], C.PL["R1"]])[
+        C.draw(rng, np.array([0.45, 0.45, 0.1]), n)
     ][rows]
-    prov, post, urn = _carer_attrs(rng, place, home_post(ch, child), cfg)
-    # one carer for the whole series
+    prov, _, _ = _carer_attrs(rng, place, home_post(ch, child), cfg)
+    # one carer for the whole series; no placement postcode or URN for short breaks
+    # (rules 214, 398: the return's HOME_POST is left blank for them too)
     firsts = ~_same_as_prev(rows)
     src = _ffill_index(firsts)
     return {
@@ -900,8 +1036,8 @@ def _short_break_episodes(rng, cfg, ch, sbs):
         "provider": prov[src],
         "rec": np.where(sbs["ls"][rows] == C.LS["V3"], C.REC["E13"], C.REC["E8"]),
         "rpc": np.full(m, -1),
-        "pl_post": post[src],
-        "urn": urn[src],
+        "pl_post": np.full(m, "", dtype=object),
+        "urn": np.full(m, "", dtype=object),
     }
 
 
@@ -958,14 +1094,21 @@ def simulate_oc3(cfg: SynthConfig, rng: np.random.Generator, ch: dict, eps: dict
     old = year <= 2021
     activ = np.where(old & np.isin(activ, ["F4", "F5"]), "F3", activ)
     activ = np.where(old & np.isin(activ, ["P4", "P5"]), "P3", activ)
+    # in touch: what they do is known (DfE rule 345); died or returned home: nothing is
+    # recorded, ACTIV and ACCOM are 0 (rule 344)
+    in_touch = st == "YES"
+    known = act_codes != "0"
+    activ_known = act_codes[known][C.draw(rng, act_p[known] / act_p[known].sum(), m)]
+    activ = np.where(in_touch & (activ == "0"), activ_known, activ)
     no_contact = np.isin(st, ["NO", "REFU"])
     activ = np.where(no_contact & (rng.random(m) < 0.8), "0", activ)
-    activ = np.where(st == "DIED", "0", activ)
+    gone = np.isin(st, ["DIED", "RHOM"])
+    activ = np.where(gone, "0", activ)
     # accommodation: suitability improves over the years
     frac = (year - cfg.first_year) / max(cfg.last_year - cfg.first_year, 1)
     p_suit = 0.80 + 0.11 * frac
     u = rng.random(m)
-    no_info = u < 0.03
+    no_info = (u < 0.03) & ~in_touch
     suitable = ~no_info & (rng.random(m) < p_suit / 0.97)
     s_codes, s_p = C.table(C.ACCOM_SUITABLE)
     x_codes, x_p = C.table(C.ACCOM_UNSUITABLE)
@@ -973,7 +1116,7 @@ def simulate_oc3(cfg: SynthConfig, rng: np.random.Generator, ch: dict, eps: dict
     accom = letter + np.where(suitable, "1", "2")
     accom = np.where(no_info, "0", accom)
     accom = np.where(no_contact & (rng.random(m) < 0.7), "0", accom)
-    accom = np.where(st == "DIED", "0", accom)
+    accom = np.where(gone, "0", accom)
     order = np.lexsort((rows_child, year))
     return {
         "child": rows_child[order],

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import codes as C
-from ._dates import DateFormatter, add_years, day
+from ._dates import DateFormatter, day
 from .simulate import home_district, home_post, upn
 
 EPISODE_COLS = [
@@ -86,6 +86,8 @@ class Ssda903Writer:
         cfg, ch, e, o = h.cfg, h.children, h.episodes, h.oc3
         child_id = ch["child_id"]
         rpc_codes = np.r_[C.RPC_CODES, np.array([""], dtype=object)]
+        provider_codes = np.r_[C.PROVIDER_CODES, np.array([""], dtype=object)]
+        short_break = np.isin(e["ls"], [C.LS["V3"], C.LS["V4"]])
         for y in cfg.years:
             ys, ye = day(dt.date(y - 1, 4, 1)), day(dt.date(y, 3, 31))
             m = (e["decom"] <= ye) & (e["dec"] >= ys)
@@ -104,11 +106,11 @@ class Ssda903Writer:
                     "LS": C.LS_CODES[e["ls"][i]],
                     "CIN": C.NEED_CODES[e["need"][i]],
                     "PLACE": C.PLACE_CODES[e["place"][i]],
-                    "PLACE_PROVIDER": C.PROVIDER_CODES[e["provider"][i]],
+                    "PLACE_PROVIDER": provider_codes[e["provider"][i]],
                     "DEC": fmt.uk(e["dec"][i], missing=~closed),
                     "REC": rec,
                     "REASON_PLACE_CHANGE": rpc,
-                    "HOME_POST": home_post(ch, c),
+                    "HOME_POST": np.where(short_break[i], "", home_post(ch, c)).astype(object),
                     "PL_POST": e["pl_post"][i],
                     "URN": e["urn"][i],
                 },
@@ -139,11 +141,16 @@ class Ssda903Writer:
                 sex = np.where(sx == 2, "2", "1")
             else:
                 sex = np.select([sx == 1, sx == 2], ["M", "F"], "U")
-            female = sx == 2
+            # MOTHER (0/1) is recorded for every girl looked after in the year other than
+            # on short breaks only, and for nobody else (DfE rules 165, 393, 607, 628)
+            in_care = np.isin(kids, c[~short_break[i]])
+            female = (sx == 2) & in_care
+            # a mother (1) once her child is born while she is looked after (rule 625)
+            care_end = np.zeros(len(ch["dob"]), dtype=np.int64)
+            cared = ~short_break[i]
+            np.maximum.at(care_end, c[cared], np.minimum(e["dec"][i][cared], ye))
             mc = mothers["mc_dob"][kids]
-            is_mother = female & (mc > 0) & (mc <= ye)
-            # MOTHER is recorded for girls aged 12 or over at the year end
-            female &= ch["dob"][kids] <= add_years(np.array([ye]), -12)[0]
+            is_mother = female & (mc > 0) & (mc <= care_end[kids])
             head = _frame(
                 {
                     "CHILD": _str_ids(child_id[kids]),
