@@ -278,7 +278,7 @@ def test_published_asset_keys_and_groups():
         "published/pub_measure_values", "published/pub_measure_status",
         "published/pub_report_card", "published/pub_measures", "published/pub_stories",
         "published/pub_about", "published/pub_contract_results",
-        "published/pub_quarantine_summary",
+        "published/pub_quarantine_summary", "published/pub_export_files",
     }
     assert expected <= keys
     for key in expected:
@@ -398,7 +398,7 @@ def test_quality_messages_lose_quoted_values_and_examples():
         "'date_format' as rule, 'DOB ''31/02/2016'' is not a date' as message"
     )
     counts = build_quality_summary(con)
-    assert counts == {"pub_contract_results": 2, "pub_quarantine_summary": 1}
+    assert counts == {"pub_contract_results": 2, "pub_quarantine_summary": 1, "pub_export_files": 0}
     text = con.execute("select * from published.pub_contract_results").df().to_string()
     text += con.execute("select * from published.pub_quarantine_summary").df().to_string()
     for value in ("14/03/2008", "29/02/2012", "31/02/2016"):
@@ -411,7 +411,9 @@ def test_quality_summary_empty_when_quality_tables_absent():
 
     con = duckdb.connect()
     con.execute("create schema published")
-    assert build_quality_summary(con) == {"pub_contract_results": 0, "pub_quarantine_summary": 0}
+    assert build_quality_summary(con) == {
+        "pub_contract_results": 0, "pub_quarantine_summary": 0, "pub_export_files": 0,
+    }
 
 
 def test_data_quality_page_says_when_there_are_no_results(published, tmp_path):
