@@ -114,47 +114,7 @@ create or replace table published.pub_quarantine_summary (
 # and periods, never a record.
 NOT_COMPUTED_SQL = """
 create or replace table published.pub_not_computed as
-select
-    coverage.measure_id,
-    coverage.name,
-    coverage.oba_kind,
-    coverage.unit,
-    coalesce({is_headline}, false) as is_headline,
-    {headline_order} as headline_order,
-    coverage.coverage,
-    coverage.reason_code,
-    coverage.reason,
-    coverage.fix,
-    coverage.missing_inputs,
-from marts.measure_coverage as coverage
-{join}
-where coverage.coverage <> 'computed'
-order by headline_order nulls last, coverage.coverage desc, coverage.oba_kind, coverage.measure_id
-"""
-# Without marts.measure_coverage (a warehouse built before it, or the marts built elsewhere): the
-# catalogue measures without a single value, with no more precise reason.
-NOT_COMPUTED_FALLBACK_SQL = """
-create or replace table published.pub_not_computed as
-with coverage as (
-    select
-        measures.measure_id,
-        measures.name,
-        measures.oba_kind,
-        measures.unit,
-        'not_computed' as coverage,
-        'no_values' as reason_code,
-        'This run gave no figures for it: its inputs are missing or hold no rows in its periods.'
-            as reason,
-        'Check that the exports include ' || coalesce(nullif(measures.sources, ''), 'its sources')
-        || '; the data-quality page lists each file and the rows left out.' as fix,
-        nullif(measures.sources, '') as missing_inputs,
-    from marts.measures as measures
-    where not exists (
-        select 1 from marts.measure_values as v
-        where v.measure_id = measures.measure_id and v.breakdown in ('all', 'program')
-            and v.value is not null and not isnan(v.value)
-    )
-)
+with coverage as ({coverage})
 select
     coverage.measure_id,
     coverage.name,
@@ -169,7 +129,34 @@ select
     coverage.missing_inputs,
 from coverage
 {join}
-order by headline_order nulls last, coverage.oba_kind, coverage.measure_id
+order by headline_order nulls last, coverage.coverage desc, coverage.oba_kind, coverage.measure_id
+"""
+COVERAGE_SQL = """
+select measure_id, name, oba_kind, unit, coverage, reason_code, reason, fix, missing_inputs,
+from marts.measure_coverage
+where coverage <> 'computed'
+"""
+# Without marts.measure_coverage (a warehouse built before it, or the marts built elsewhere): the
+# catalogue measures without a single value, with no more precise reason.
+COVERAGE_FALLBACK_SQL = """
+select
+    measures.measure_id,
+    measures.name,
+    measures.oba_kind,
+    measures.unit,
+    'not_computed' as coverage,
+    'no_values' as reason_code,
+    'This run gave no figures for it: its inputs are missing or hold no rows in its periods.'
+        as reason,
+    'Check that the exports include ' || coalesce(nullif(measures.sources, ''), 'its sources')
+    || '; the data-quality page lists each file and the rows left out.' as fix,
+    nullif(measures.sources, '') as missing_inputs,
+from marts.measures as measures
+where not exists (
+    select 1 from marts.measure_values as v
+    where v.measure_id = measures.measure_id and v.breakdown in ('all', 'program')
+        and v.value is not null and not isnan(v.value)
+)
 """
 EMPTY_NOT_COMPUTED = """
 create or replace table published.pub_not_computed (
@@ -230,9 +217,9 @@ def build_not_computed(con) -> int:
     else:
         parts = {"is_headline": "null", "headline_order": "null::bigint", "join": ""}
     if "marts.measure_coverage" in present:
-        con.execute(NOT_COMPUTED_SQL.format(**parts))
+        con.execute(NOT_COMPUTED_SQL.format(coverage=COVERAGE_SQL, **parts))
     elif {"marts.measures", "marts.measure_values"} <= present:
-        con.execute(NOT_COMPUTED_FALLBACK_SQL.format(**parts))
+        con.execute(NOT_COMPUTED_SQL.format(coverage=COVERAGE_FALLBACK_SQL, **parts))
     else:
         con.execute(EMPTY_NOT_COMPUTED)
     return con.execute("select count(*) from published.pub_not_computed").fetchone()[0]
