@@ -66,3 +66,19 @@ create or replace macro main.age_band_start(date_of_birth, age) as
             then last_day(make_date(year(date_of_birth::date) + age, month(date_of_birth::date), 1))
         else next_month_end(last_day(make_date(year(date_of_birth::date) + age, month(date_of_birth::date), 1)))
     end;
+
+-- The populations int_measure_counts counts (int_measure_spans lists their members): the month
+-- ends each is counted on (those of the SSDA903 returns, the CIN census years or the case
+-- export) and whether int_rates_per_10k gives it per 10,000 children. The catalogue's
+-- declared measures (models/measures.yml, counts: and rates:) name a population from here.
+create or replace macro main.measure_populations() as table
+    select * from (values
+        ('looked_after', 'ssda903', true),
+        ('cla_starts', 'ssda903', false),
+        ('child_protection', 'cin', true),
+        ('cp_plan_starts', 'cin', false),
+        ('program_assessed', 'case', false),
+        ('program_plans', 'case', false),
+        ('clients_served', 'case', false),
+        ('program_clients_served', 'case', false)
+    ) as populations (population, periods_of, per_10k_children);

@@ -122,7 +122,45 @@ class Measure:
 
 
 OBA_KINDS = {"population_indicator", "how_much", "how_well", "better_off"}
-UNITS = {"count", "percent", "rate_per_10k"}
+# Each unit's value from the numerator and denominator: a count is its numerator (and has no
+# denominator); a percent or rate scales numerator / denominator, null where nothing divides.
+UNIT_SCALES = {"count": None, "percent": "100.0", "rate_per_10k": "10000.0"}
+UNITS = set(UNIT_SCALES)
+
+
+@dataclass(frozen=True)
+class MeasureShape:
+    """A way to declare a measure in the catalogue instead of writing its SQL: the intermediate
+    model it selects from and the columns a numerator or denominator may name (with the ones an
+    entry may leave out)."""
+
+    model: str
+    columns: tuple[str, ...]
+    numerator: str | None = None
+    denominator: str | None = None
+    # Whether the model holds several populations (measure_populations() in models/macros.sql),
+    # one of which the entry names; with per_10k_only, one given per 10,000 children.
+    by_population: bool = False
+    per_10k_only: bool = False
+
+
+MEASURE_SHAPES = {
+    "counts": MeasureShape(
+        "int_measure_counts", ("members", "flagged"), numerator="members", by_population=True
+    ),
+    "rates": MeasureShape(
+        "int_rates_per_10k",
+        ("members", "children_in_area"),
+        numerator="members",
+        denominator="children_in_area",
+        by_population=True,
+        per_10k_only=True,
+    ),
+    "care_leaver_outcomes": MeasureShape(
+        "int_care_leaver_outcomes", ("in_eet", "in_suitable_accommodation", "care_leavers")
+    ),
+}
+SHAPE_KEYS = ("population", "breakdown_populations", "numerator", "denominator")
 
 
 def _walk_tables(node, tables: set[str], ctes: set[str]) -> None:
@@ -220,7 +258,9 @@ def discover_models(models_dir: Path) -> dict[str, SqlModel]:
 
 
 def load_catalogue(models_dir: Path) -> dict[str, Measure]:
-    """The measure catalogue ``models/measures.yml`` with each measure's SQL file."""
+    """The measure catalogue ``models/measures.yml``, each measure with the select giving its
+    values: generated from a declared shape (``counts:``, ``rates:``, ``care_leaver_outcomes:``)
+    or read from its SQL file (``sql:``, default ``measures/<id>.sql``)."""
     path = models_dir / "measures.yml"
     if not path.is_file():
         return {}
@@ -234,6 +274,10 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
     catalogue: dict[str, Measure] = {}
     for i, entry in enumerate(entries, start=1):
         where = f"{path} entry {i}"
+        if not isinstance(entry, dict):
+            raise ModelError(f"{where}: expected a mapping of id, name, oba_kind, ...")
+        if entry.get("id"):
+            where = f"{where} ({entry['id']})"
         missing = [
             k
             for k in ("id", "name", "oba_kind", "unit", "direction_of_good", "description")
@@ -247,13 +291,25 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
             raise ModelError(f"{where}: unit must be one of {sorted(UNITS)}")
         if entry["direction_of_good"] not in ("up", "down"):
             raise ModelError(f"{where}: direction_of_good must be 'up' or 'down'")
-        sql_path = models_dir / entry.get("sql", f"measures/{entry['id']}.sql")
-        if not sql_path.is_file():
-            raise ModelError(f"{where}: SQL file {sql_path} not found")
-        sql = _read_sql(sql_path)
         measure_id = str(entry["id"])
         if measure_id in catalogue:
             raise ModelError(f"{where}: measure id {measure_id!r} is listed twice")
+        shapes = [name for name in MEASURE_SHAPES if name in entry]
+        if len(shapes) > 1:
+            raise ModelError(f"{where}: declares both {shapes[0]}: and {shapes[1]}:; give one")
+        if shapes and "sql" in entry:
+            raise ModelError(f"{where}: has both sql: and {shapes[0]}:; a measure is declared or written, not both")
+        if shapes:
+            sql_path = path
+            sql = declared_measure_sql(measure_id, entry["unit"], shapes[0], entry[shapes[0]], models_dir, where)
+        else:
+            sql_path = models_dir / entry.get("sql", f"measures/{measure_id}.sql")
+            if not sql_path.is_file():
+                raise ModelError(
+                    f"{where}: SQL file {sql_path} not found (or declare the measure with one of "
+                    f"{', '.join(f'{name}:' for name in MEASURE_SHAPES)})"
+                )
+            sql = _read_sql(sql_path)
         catalogue[measure_id] = Measure(
             id=measure_id,
             name=str(entry["name"]),
@@ -266,9 +322,103 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
             breakdowns=tuple(entry.get("breakdowns") or ("all",)),
             path=sql_path,
             sql=sql,
-            refs=referenced_tables(sql, sql_path),
+            refs=referenced_tables(sql, where),
         )
     return catalogue
+
+
+def measure_populations(models_dir: Path) -> dict[str, bool]:
+    """The populations int_measure_counts counts, each with whether it is also given per 10,000
+    children: the table macro ``measure_populations()`` of ``models/macros.sql``."""
+    return dict(_population_rows(models_dir))
+
+
+@functools.cache
+def _population_rows(models_dir: Path) -> tuple[tuple[str, bool], ...]:
+    con = duckdb.connect()
+    try:
+        register_macros(con, models_dir)
+        rows = con.execute("select population, per_10k_children from measure_populations()").fetchall()
+    except duckdb.Error as exc:
+        raise ModelError(f"{models_dir / 'macros.sql'}: measure_populations(): {exc}") from exc
+    finally:
+        con.close()
+    return tuple(rows)
+
+
+def declared_measure_sql(measure_id: str, unit: str, shape_name: str, spec, models_dir: Path, where: str) -> str:
+    """The select of a measure declared with a shape, e.g. ``counts: {population: looked_after,
+    numerator: flagged, denominator: members}``; ``where`` names the entry in errors."""
+    shape = MEASURE_SHAPES[shape_name]
+    where = f"{where} {shape_name}"
+    if not isinstance(spec, dict):
+        raise ModelError(f"{where}: expected a mapping such as {{population: looked_after}}")
+    allowed = SHAPE_KEYS if shape.by_population else ("numerator", "denominator")
+    unknown = sorted(str(key) for key in spec if key not in allowed)
+    if unknown:
+        raise ModelError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+
+    numerator = spec.get("numerator", shape.numerator)
+    denominator = spec.get("denominator", shape.denominator)
+    for role, column in (("numerator", numerator), ("denominator", denominator)):
+        if column is not None and column not in shape.columns:
+            raise ModelError(
+                f"{where}: {role} {column!r} is not a column of {shape.model} ({', '.join(shape.columns)})"
+            )
+    if numerator is None:
+        raise ModelError(f"{where}: missing numerator ({' or '.join(shape.columns)})")
+    scale = UNIT_SCALES[unit]
+    if scale is None and denominator is not None:
+        raise ModelError(f"{where}: a measure of unit count has no denominator")
+    if scale is not None and denominator is None:
+        raise ModelError(f"{where}: a measure of unit {unit} needs a denominator ({' or '.join(shape.columns)})")
+
+    filters = []
+    if shape.by_population:
+        known = measure_populations(models_dir)
+        if shape.per_10k_only:
+            known = {name: rated for name, rated in known.items() if rated}
+        population = spec.get("population")
+        if not population:
+            raise ModelError(f"{where}: missing population (one of {', '.join(known)})")
+        others = spec.get("breakdown_populations") or {}
+        if not isinstance(others, dict):
+            raise ModelError(f"{where}: breakdown_populations must map a breakdown to a population")
+        for name in (population, *others.values()):
+            if name not in known:
+                raise ModelError(f"{where}: unknown population {name!r} (one of {', '.join(known)})")
+        # The population gives every breakdown but those counted over another population.
+        if others:
+            taken = ", ".join(quote_literal(str(b)) for b in others)
+            filters.append(f"population = {quote_literal(population)} and breakdown not in ({taken})")
+        else:
+            filters.append(f"population = {quote_literal(population)}")
+        filters.extend(
+            f"population = {quote_literal(name)} and breakdown = {quote_literal(str(b))}"
+            for b, name in others.items()
+        )
+
+    if scale is None:
+        value = numerator
+    else:
+        value = f"case when {denominator} > 0 then {scale} * {numerator} / {denominator} end"
+    condition = "\n        or ".join(f"({f})" if len(filters) > 1 else f for f in filters)
+    source = f"select * from {shape.model}" + (f"\n    where {condition}" if filters else "")
+    return (
+        f"-- {measure_id}: declared in measures.yml ({shape_name} of {shape.model}).\n"
+        f"with source as (\n    {source}\n),\n\n"
+        "final as (\n"
+        "    select\n"
+        "        period_end,\n"
+        "        breakdown,\n"
+        "        breakdown_value,\n"
+        f"        {numerator} as numerator,\n"
+        f"        {denominator or 'null'} as denominator,\n"
+        f"        {value} as value,\n"
+        "    from source\n"
+        ")\n\n"
+        "select * from final"
+    )
 
 
 # Layers whose tables are only ever aggregated, joined or read with an explicit order: DuckDB

@@ -438,7 +438,8 @@ def test_catalogue_lists_every_core_measure(run):
         assert {"id", "name", "oba_kind", "unit", "direction_of_good", "description", "sources",
                 "frequency", "breakdowns"} <= set(entry), entry["id"]
         assert entry["frequency"] in ("monthly", "annual")
-        assert (MODELS / "measures" / f"{entry['id']}.sql").is_file()
+        declared = {"counts", "rates", "care_leaver_outcomes"} & set(entry)
+        assert declared or (MODELS / entry.get("sql", f"measures/{entry['id']}.sql")).is_file()
 
 
 def test_breakdowns_match_catalogue_and_sum_to_all(values):
@@ -517,22 +518,25 @@ select * from final
 """
 
 
-def test_adding_a_measure_needs_only_an_entry_and_a_sql_file(tmp_path, monkeypatch):
+def _models_with(tmp_path: Path, entry: str) -> Path:
+    """A copy of the models folder whose catalogue ends with ``entry``."""
+    models = tmp_path / "models"
+    shutil.copytree(MODELS, models)
+    with (models / "measures.yml").open("a", encoding="utf-8") as handle:
+        handle.write(entry)
+    return models
+
+
+def _materialise_measures(models: Path, out: Path, monkeypatch) -> None:
+    """Build the measures, and only what they need, from the models in ``models``."""
     from dagster_duckdb import DuckDBResource
 
     import pipelines.defs.ingest as ingest
     from pipelines.defs.models import build_model_assets
     from pipelines.defs.resources import ObaPaths
 
-    models = tmp_path / "models"
-    shutil.copytree(MODELS, models)
-    with (models / "measures.yml").open("a", encoding="utf-8") as handle:
-        handle.write(NEW_ENTRY)
-    (models / "measures" / "cla_aged_16_17_count.sql").write_text(NEW_SQL, encoding="utf-8")
     monkeypatch.setenv("OBA_MODELS", str(models))
-
-    out = tmp_path / "out"
-    # Only what the measures need (the published models downstream read assets built elsewhere).
+    # (the published models downstream read assets built elsewhere)
     result = dg.materialize(
         [*ingest.defs.assets, *build_model_assets()],
         selection=dg.AssetSelection.assets(*MEASURE_ASSETS).upstream() | dg.AssetSelection.groups("raw"),
@@ -542,6 +546,15 @@ def test_adding_a_measure_needs_only_an_entry_and_a_sql_file(tmp_path, monkeypat
         },
     )
     assert result.success
+
+
+def test_adding_a_measure_needs_only_an_entry_and_a_sql_file(tmp_path, monkeypatch):
+    models = _models_with(tmp_path, NEW_ENTRY)
+    (models / "measures").mkdir(exist_ok=True)
+    (models / "measures" / "cla_aged_16_17_count.sql").write_text(NEW_SQL, encoding="utf-8")
+    out = tmp_path / "out"
+    _materialise_measures(models, out, monkeypatch)
+
     listed = query(out, "select * from marts.measures where measure_id = 'cla_aged_16_17_count'")
     assert listed["name"].tolist() == ["Children looked after aged 16 or 17"]
     new = query(
@@ -555,6 +568,49 @@ def test_adding_a_measure_needs_only_an_entry_and_a_sql_file(tmp_path, monkeypat
     assert got[D(2024, 2, 29)] == 2 and got[D(2025, 2, 28)] == 1 and got[D(2023, 9, 30)] == 2
     # The core measures are still all there.
     assert set(CORE_MEASURES) <= set(query(out, "select distinct measure_id from marts.measure_values")["measure_id"])
+
+
+DECLARED_ENTRY = """
+  - id: cp_plan_starts_12m
+    name: Child protection plans starting in the last 12 months
+    oba_kind: how_much
+    unit: count
+    direction_of_good: down
+    frequency: monthly
+    sources: [cin_cp_plans, cin_children]
+    breakdowns: [all, age_band, sex, ethnicity, category_of_need]
+    counts: {population: cp_plan_starts}
+    description: Child protection plans starting in the 12 months ending on the day.
+"""
+
+
+def test_adding_a_count_needs_only_a_catalogue_entry(tmp_path, monkeypatch):
+    models = _models_with(tmp_path, DECLARED_ENTRY)
+    out = tmp_path / "out"
+    _materialise_measures(models, out, monkeypatch)
+
+    listed = query(out, "select * from marts.measures where measure_id = 'cp_plan_starts_12m'")
+    assert listed["unit"].tolist() == ["count"]
+    new = query(
+        out,
+        "select * from marts.measure_values where measure_id = 'cp_plan_starts_12m' "
+        "and breakdown = 'all' order by period_end",
+    )
+    got = dict(zip(pd.to_datetime(new["period_end"]).dt.date, new["value"], strict=True))
+    assert list(got) == CIN_PERIODS
+    assert new["denominator"].isna().all() and (new["numerator"] == new["value"]).all()
+    # Counted independently: plans whose start is in (X - 1 year, X].
+    starts = pd.to_datetime(query(out, "select cpp_start_date from intermediate.int_cp_plans")["cpp_start_date"])
+    expected = {
+        end: int(((starts > pd.Timestamp(end) - pd.DateOffset(years=1)) & (starts <= pd.Timestamp(end))).sum())
+        for end in CIN_PERIODS
+    }
+    assert got == expected
+    assert any(expected.values())
+    breakdowns = query(
+        out, "select distinct breakdown from marts.measure_values where measure_id = 'cp_plan_starts_12m'"
+    )
+    assert set(breakdowns["breakdown"]) == {"all", "age_band", "sex", "ethnicity", "category_of_need"}
 
 
 # The measures count rows (count(*)) of these models, so each must hold one row per grain key.

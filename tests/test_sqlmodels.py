@@ -1,12 +1,13 @@
 """The SQL model runner: tables and views, rebuilt on an existing warehouse."""
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipelines.sqlmodels import ModelError, build_model, discover_models
+from pipelines.sqlmodels import ModelError, build_model, discover_models, load_catalogue
 
 
 def _write(models: Path, layer: str, name: str, sql: str) -> None:
@@ -105,3 +106,83 @@ def test_a_broken_table_reports_its_own_error_and_leaves_the_old_one(models, tmp
     assert con.execute("select current_setting('preserve_insertion_order')").fetchone() == (True,)
     con.execute("begin")
     con.execute("rollback")
+
+
+# --------------------------------------------------------------------------- the measure catalogue
+REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+ENTRY = """measures:
+  - id: cla_count
+    name: Children looked after
+    oba_kind: population_indicator
+    unit: {unit}
+    direction_of_good: down
+    description: Children looked after on the day.
+{extra}"""
+
+
+def _catalogue(tmp_path: Path, extra: str, unit: str = "count") -> Path:
+    root = tmp_path / "catalogue"
+    root.mkdir(exist_ok=True)
+    shutil.copy(REPO_MODELS / "macros.sql", root / "macros.sql")
+    (root / "measures.yml").write_text(ENTRY.format(unit=unit, extra=extra), encoding="utf-8")
+    return root
+
+
+def test_a_declared_count_selects_its_population(tmp_path):
+    measure = load_catalogue(_catalogue(tmp_path, "    counts: {population: looked_after}\n"))["cla_count"]
+    assert measure.refs == {"int_measure_counts"}
+    assert measure.path.name == "measures.yml"
+    assert "population = 'looked_after'" in measure.sql
+    con = duckdb.connect()
+    con.execute(
+        "create table int_measure_counts as select * from (values "
+        "('looked_after', date '2025-03-31', 'all', 'all', 3, 1), "
+        "('cla_starts', date '2025-03-31', 'all', 'all', 2, 0)) "
+        "as t (population, period_end, breakdown, breakdown_value, members, flagged)"
+    )
+    assert con.execute(measure.sql).fetchall() == [(dt.date(2025, 3, 31), "all", "all", 3, None, 3)]
+
+
+def test_a_declared_percent_divides_its_flagged_members(tmp_path):
+    root = _catalogue(
+        tmp_path, "    counts: {population: looked_after, numerator: flagged, denominator: members}\n", "percent"
+    )
+    con = duckdb.connect()
+    con.execute(
+        "create table int_measure_counts as select * from (values "
+        "('looked_after', date '2025-03-31', 'all', 'all', 4, 1), "
+        "('looked_after', date '2025-03-31', 'sex', 'Male', 0, 0)) "
+        "as t (population, period_end, breakdown, breakdown_value, members, flagged)"
+    )
+    rows = con.execute(load_catalogue(root)["cla_count"].sql + " order by breakdown").fetchall()
+    assert [row[3:] for row in rows] == [(1, 4, 25.0), (0, 0, None)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "unit", "message"),
+    [
+        ("    counts: {population: looked_after_now}\n", "count",
+         r"entry 1 \(cla_count\) counts: unknown population 'looked_after_now' \(one of looked_after, "),
+        ("    counts: {numerator: members}\n", "count", r"entry 1 \(cla_count\) counts: missing population"),
+        ("    rates: {population: cla_starts}\n", "rate_per_10k",
+         r"rates: unknown population 'cla_starts' \(one of looked_after, child_protection\)"),
+        ("    counts: {population: looked_after}\n    sql: measures/cla_count.sql\n", "count",
+         r"has both sql: and counts:"),
+        ("    counts: {population: looked_after}\n    rates: {population: looked_after}\n", "count",
+         r"declares both counts: and rates:"),
+        ("    counts: {population: looked_after, numerator: children}\n", "count",
+         r"numerator 'children' is not a column of int_measure_counts \(members, flagged\)"),
+        ("    counts: {population: looked_after, denominator: members}\n", "count",
+         r"a measure of unit count has no denominator"),
+        ("    counts: {population: looked_after, numerator: flagged}\n", "percent",
+         r"a measure of unit percent needs a denominator"),
+        ("    counts: {population: looked_after, filter: age_band}\n", "count", r"unknown key\(s\) filter"),
+        ("    care_leaver_outcomes: {denominator: care_leavers}\n", "percent", r"missing numerator"),
+        ("", "count", r"entry 1 \(cla_count\): SQL file .*measures/cla_count\.sql not found"),
+    ],
+)
+def test_catalogue_entries_are_checked(tmp_path, extra, unit, message):
+    root = _catalogue(tmp_path, extra, unit)
+    with pytest.raises(ModelError, match=message) as failure:
+        load_catalogue(root)
+    assert str(failure.value).startswith(f"{root / 'measures.yml'} entry 1 (cla_count)")

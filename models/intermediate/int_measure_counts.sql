@@ -21,14 +21,7 @@ periods as (
 ),
 
 population_periods as (
-    select 'looked_after' as population, 'ssda903' as periods_of
-    union all select 'cla_starts', 'ssda903'
-    union all select 'child_protection', 'cin'
-    union all select 'cp_plan_starts', 'cin'
-    union all select 'program_assessed', 'case'
-    union all select 'program_plans', 'case'
-    union all select 'clients_served', 'case'
-    union all select 'program_clients_served', 'case'
+    select population, periods_of from measure_populations()
 ),
 
 population_bounds as (

@@ -1,12 +1,18 @@
--- One row per population counted on the day (looked_after, child_protection; see
--- int_measure_counts), month end and breakdown value of the population estimates ('all' and
--- each age band): the population's members on the day, the area's children of that age (ONS
--- mid-year N for X from 1 April N to 31 March N+1; the latest estimate is carried forward) and
--- the rate per 10,000 children.
-with counts as (
+-- One row per population given per 10,000 children (looked_after, child_protection: those of
+-- measure_populations() in models/macros.sql with per_10k_children), month end and breakdown
+-- value of the population estimates ('all' and each age band): the population's members on
+-- the day (int_measure_counts), the area's children of that age (ONS mid-year N for X from
+-- 1 April N to 31 March N+1; the latest estimate is carried forward) and the rate per 10,000
+-- children.
+with rated_populations as (
+    select population from measure_populations()
+    where per_10k_children
+),
+
+counts as (
     select * from int_measure_counts
-    where population in ('looked_after', 'child_protection')
-        and breakdown in ('all', 'age_band')
+    semi join rated_populations using (population)
+    where breakdown in ('all', 'age_band')
 ),
 
 estimates as (
