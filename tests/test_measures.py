@@ -492,26 +492,20 @@ NEW_ENTRY = """
     description: Children looked after on the day aged 16 or 17.
 """
 NEW_SQL = """-- cla_aged_16_17_count: one row per month end; children looked after aged 16-17 on the day.
-with periods as (
-    select * from int_ssda903_periods
-),
-
-snapshot as (
-    select * from int_cla_snapshot
-    where age_band = '16-17'
+with counts as (
+    select * from int_measure_counts
+    where population = 'looked_after' and breakdown = 'age_band' and breakdown_value = '16-17'
 ),
 
 final as (
     select
-        periods.period_end,
+        period_end,
         'all' as breakdown,
         'all' as breakdown_value,
-        count(snapshot.child_id) as numerator,
+        members as numerator,
         null as denominator,
-        count(snapshot.child_id) as value,
-    from periods
-    left join snapshot on snapshot.period_end = periods.period_end
-    group by periods.period_end
+        members as value,
+    from counts
 )
 
 select * from final
@@ -613,20 +607,12 @@ def test_adding_a_count_needs_only_a_catalogue_entry(tmp_path, monkeypatch):
     assert set(breakdowns["breakdown"]) == {"all", "age_band", "sex", "ethnicity", "category_of_need"}
 
 
-# The measures count rows (count(*)) of these models, so each must hold one row per grain key.
+# The models the measures are counted from, each holding one row per grain key.
 GRAINS = {
     "int_child_attributes": ["source", "child_id"],
-    "int_cla_snapshot": ["period_end", "child_id"],
-    "int_cla_placements_12m": ["period_end", "child_id"],
-    "int_cla_starts_12m": ["period_end", "child_id"],
     "int_cp_plans": ["child_id", "cpp_start_date"],
-    "int_cp_snapshot": ["period_end", "child_id"],
-    "int_cp_plan_starts_12m": ["period_end", "child_id", "cpp_start_date"],
     "int_care_leavers": ["collection_year", "child_id"],
     "int_program_enrolments": ["enrolment_id"],
-    "int_program_clients_served_12m": ["period_end", "program", "client_id"],
-    "int_program_plan_timeliness": ["period_end", "enrolment_id"],
-    "int_program_assessment_outcomes": ["period_end", "program", "client_id"],
     "int_program_assessment_occasions": ["program", "client_id", "assessment_id"],
     "int_case_served_spans": ["scope", "program", "client_id", "span_number"],
     "int_measure_counts": ["population", "period_end", "breakdown", "breakdown_value"],

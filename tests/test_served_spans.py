@@ -20,30 +20,26 @@ MODELS = discover_models(Path(__file__).resolve().parent.parent / "models")
 # Month ends from January 2019 to December 2025 (2020 and 2024 are leap years).
 PERIODS = "select last_day(make_date(y, m, 1)) as period_end from range(2019, 2026) t(y), range(1, 13) u(m)"
 
-DEFINITION_BY_PROGRAM = """
-select distinct p.period_end, e.program, e.client_id
+# Month ends on which an enrolment (the definition) or a merged span serves, one row per
+# {columns}: "e.program, e.client_id" or "e.client_id" ("s." for spans of that scope).
+DEFINITION = """
+select distinct p.period_end, {columns}
 from int_case_periods p
 join int_program_enrolments e
     on e.start_date <= p.period_end
     and coalesce(e.end_date, date '9999-12-31') > (p.period_end - interval 1 year)::date
 """
 
-DEFINITION_BY_CLIENT = """
-select distinct p.period_end, e.client_id
-from int_case_periods p
-join int_program_enrolments e
-    on e.start_date <= p.period_end
-    and coalesce(e.end_date, date '9999-12-31') > (p.period_end - interval 1 year)::date
-"""
-
-SPANS_BY_CLIENT = """
-select p.period_end, s.client_id
+SPANS = """
+select p.period_end, {columns}
 from int_case_periods p
 join int_case_served_spans s
-    on s.scope = 'client'
+    on s.scope = '{scope}'
     and s.start_date <= p.period_end
     and s.end_date > (p.period_end - interval 1 year)::date
 """
+SPANS_BY_PROGRAM = SPANS.format(scope="program", columns="s.program, s.client_id")
+SPANS_BY_CLIENT = SPANS.format(scope="client", columns="s.client_id")
 
 dates = st.dates(min_value=dt.date(2019, 1, 1), max_value=dt.date(2025, 12, 31))
 enrolment = st.tuples(
@@ -71,8 +67,7 @@ def _warehouse(rows) -> duckdb.DuckDBPyConnection:
             "insert into int_program_enrolments values (?, ?, ?, ?, ?, date '2012-05-01', 'Female', 'White', 'AB1')",
             [f"E{i}", client, program, start, end],
         )
-    for name in ("int_case_served_spans", "int_program_clients_served_12m"):
-        con.execute(f"create table {name} as {MODELS[name].sql}")
+    con.execute(f"create table int_case_served_spans as {MODELS['int_case_served_spans'].sql}")
     return con
 
 
@@ -84,11 +79,11 @@ def _rows(con, sql):
 @given(st.lists(enrolment, min_size=1, max_size=8))
 def test_spans_serve_the_same_month_ends_as_the_definition(rows):
     con = _warehouse(rows)
-    served = _rows(con, "select period_end, program, client_id from int_program_clients_served_12m")
-    assert served == _rows(con, DEFINITION_BY_PROGRAM)
+    served = _rows(con, SPANS_BY_PROGRAM)
+    assert served == _rows(con, DEFINITION.format(columns="e.program, e.client_id"))
     assert len(served) == len(set(served))  # one row per programme, client and month end
     by_client = _rows(con, SPANS_BY_CLIENT)
-    assert by_client == _rows(con, DEFINITION_BY_CLIENT)
+    assert by_client == _rows(con, DEFINITION.format(columns="e.client_id"))
     assert len(by_client) == len(set(by_client))
 
 
@@ -108,6 +103,6 @@ def test_overlapping_and_leap_day_enrolments():
     ).fetchall()
     assert ("program", "Parenting", "C1", dt.date(2021, 1, 10), dt.date(2021, 7, 29)) in spans
     assert len([s for s in spans if s[0] == "client" and s[2] == "C1"]) == 2
-    served = set(con.execute("select period_end, client_id from int_program_clients_served_12m").fetchall())
+    served = {(period_end, client) for period_end, _, client in _rows(con, SPANS_BY_PROGRAM)}
     assert (dt.date(2025, 2, 28), "C2") in served
     assert (dt.date(2025, 3, 31), "C2") not in served

@@ -1,8 +1,9 @@
--- One row per population, month end and breakdown value: how many members the population has
--- on the day (members) and how many of them carry its flag (flagged), as counting the rows of
--- the population's one-row-per-member-per-month model would give (int_measure_spans lists
--- them). Every month end of the population's source is present for every breakdown value seen
--- in any month (zero when none), and 'all'/'all' always.
+-- One row per population (measure_populations() in models/macros.sql), month end and
+-- breakdown value: how many members the population has on the day (members) and how many of
+-- them carry its flag (flagged), as counting each member on every month end it belongs to would
+-- give (int_measure_spans lists the members; tests/models/reference/population_months.sql
+-- counts them month by month). Every month end of the population's source is present for every
+-- breakdown value seen in any month (zero when none), and 'all'/'all' always.
 --
 -- Counted from spans, not from member-months: a span adds 1 on its first month end and takes
 -- it away after its last, one grouping set per breakdown sums those steps, and a running sum

@@ -3,24 +3,28 @@
 -- to last_end, with these breakdown values and flag. The age band is not here: it changes
 -- with the month end, and int_measure_counts splits spans at the child's birthdays.
 --
--- Each population means what its one-row-per-member-per-month model says (the column
--- "per month"); a span stands for that model's rows of one member over consecutive month
--- ends, so the cost follows episodes, plans and enrolments rather than months.
+-- Each population is a set of members per month end, as the catalogue defines it
+-- (models/measures.yml); a span stands for one member over consecutive month ends, so the cost
+-- follows episodes, plans and enrolments rather than months. Populations are listed in
+-- measure_populations() (models/macros.sql).
 --
---   population              per month                        span of one
---   looked_after            int_cla_placements_12m           child, while in care with the same
---                                                            open episode and placement flag
---   cla_starts              int_cla_starts_12m               start (RNE S), until 12 months on
---                                                            or the child's next start
---   child_protection        int_cp_snapshot                  child, while on a plan with the
---                                                            same latest-starting open plan
---   cp_plan_starts          int_cp_plan_starts_12m           plan, for 12 months from its start
---   program_assessed        int_program_assessment_outcomes  occasion (2nd or later), for 12
---                                                            months or until the next occasion
---   program_plans           int_program_plan_timeliness      enrolment, from 30 days after its
---                                                            start to 12 months after it
---   clients_served          int_case_served_spans (client)   span served, in any programme
---   program_clients_served  int_program_clients_served_12m   span served, in one programme
+--   population              member                  span of one
+--   looked_after            child looked after      child, while in care with the same open
+--                                                   episode and placement flag (3 or more
+--                                                   placements in the 12 months)
+--   cla_starts              child starting care     start (RNE S), until 12 months on or the
+--                                                   child's next start
+--   child_protection        child on a plan         child, while on a plan with the same
+--                                                   latest-starting open plan
+--   cp_plan_starts          plan starting           plan, for 12 months from its start (flag:
+--                                                   a repeat plan)
+--   program_assessed        programme and client    occasion (2nd or later), for 12 months or
+--                                                   until the next occasion (flag: improved)
+--   program_plans           enrolment               enrolment, from 30 days after its start to
+--                                                   12 months after it (flag: plan in 30 days)
+--   clients_served          client                  span served (int_case_served_spans), in
+--                                                   any programme
+--   program_clients_served  programme and client    span served, in one programme
 --
 -- Looked after and child protection follow a child through the month ends on which any of
 -- their counts changes (an episode or plan opening or closing, a placement entering or leaving
@@ -93,7 +97,7 @@ overlapping_children as (
 --   open    looked after or on a plan on the day (begun <= X < ended);
 --   started a placement started in the 12 months (RNE S, P, B, T or U; DECOM in the window);
 --   placed  placed on the window's first day, W = X - 1 year + 1 day (DECOM < W < DEC).
--- placements(X) = started + (1 if placed > 0), as int_cla_placements_12m counts them.
+-- placements(X) = started + (1 if placed > 0).
 ranges as (
     select
         source, child_id, begun, 'open' as kind,

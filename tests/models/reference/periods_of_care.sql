@@ -1,8 +1,9 @@
--- One row per period of care: a chain of episodes joined by REC X1 (a new episode starting the
--- day the last ended), from the first episode's DECOM to the last episode's DEC (null if open).
--- Short breaks (LS V3/V4) are left out, as from every children-looked-after measure.
+-- Reference for tests/test_ingest.py, run on a built warehouse: one row per period of care, a
+-- chain of episodes joined by REC X1 (a new episode starting the day the last ended), from the
+-- first episode's DECOM to the last episode's DEC (null if open). Short breaks (LS V3/V4) are
+-- left out, as from every children-looked-after measure.
 with episodes as (
-    select * from int_care_episodes
+    select * from intermediate.int_care_episodes
     where not is_short_break
 ),
 
