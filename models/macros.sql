@@ -82,3 +82,13 @@ create or replace macro main.measure_populations() as table
         ('clients_served', 'case', false),
         ('program_clients_served', 'case', false)
     ) as populations (population, periods_of, per_10k_children);
+
+-- The items of a list as prose: 'a', 'a or b', 'a, b or c' (with conjunction 'or'; 'and' alike);
+-- null for an empty list.
+create or replace macro main.prose_list(items, conjunction) as
+    case
+        when len(items) = 1 then items[1]
+        when len(items) > 1
+            then array_to_string(list_slice(items, 1, len(items) - 1), ', ')
+            || ' ' || conjunction || ' ' || items[len(items)]
+    end;

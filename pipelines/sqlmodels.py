@@ -131,10 +131,11 @@ UNITS = set(UNIT_SCALES)
 @dataclass(frozen=True)
 class MeasureShape:
     """A way to declare a measure in the catalogue instead of writing its SQL: the intermediate
-    model it selects from and the columns a numerator or denominator may name (with the ones an
-    entry may leave out)."""
+    model it selects from, the units it can give and the columns a numerator or denominator may
+    name (with the ones an entry may leave out)."""
 
     model: str
+    units: tuple[str, ...]
     columns: tuple[str, ...]
     numerator: str | None = None
     denominator: str | None = None
@@ -146,10 +147,15 @@ class MeasureShape:
 
 MEASURE_SHAPES = {
     "counts": MeasureShape(
-        "int_measure_counts", ("members", "flagged"), numerator="members", by_population=True
+        "int_measure_counts",
+        ("count", "percent"),
+        ("members", "flagged"),
+        numerator="members",
+        by_population=True,
     ),
     "rates": MeasureShape(
         "int_rates_per_10k",
+        ("rate_per_10k",),
         ("members", "children_in_area"),
         numerator="members",
         denominator="children_in_area",
@@ -157,7 +163,7 @@ MEASURE_SHAPES = {
         per_10k_only=True,
     ),
     "care_leaver_outcomes": MeasureShape(
-        "int_care_leaver_outcomes", ("in_eet", "in_suitable_accommodation", "care_leavers")
+        "int_care_leaver_outcomes", ("percent",), ("in_eet", "in_suitable_accommodation", "care_leavers")
     ),
 }
 SHAPE_KEYS = ("population", "breakdown_populations", "numerator", "denominator")
@@ -353,6 +359,8 @@ def declared_measure_sql(measure_id: str, unit: str, shape_name: str, spec, mode
     where = f"{where} {shape_name}"
     if not isinstance(spec, dict):
         raise ModelError(f"{where}: expected a mapping such as {{population: looked_after}}")
+    if unit not in shape.units:
+        raise ModelError(f"{where}: gives a unit of {' or '.join(shape.units)}, not {unit}")
     allowed = SHAPE_KEYS if shape.by_population else ("numerator", "denominator")
     unknown = sorted(str(key) for key in spec if key not in allowed)
     if unknown:

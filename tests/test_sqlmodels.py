@@ -178,6 +178,7 @@ def test_a_declared_percent_divides_its_flagged_members(tmp_path):
          r"a measure of unit percent needs a denominator"),
         ("    counts: {population: looked_after, filter: age_band}\n", "count", r"unknown key\(s\) filter"),
         ("    care_leaver_outcomes: {denominator: care_leavers}\n", "percent", r"missing numerator"),
+        ("    rates: {population: looked_after}\n", "percent", r"rates: gives a unit of rate_per_10k, not percent"),
         ("", "count", r"entry 1 \(cla_count\): SQL file .*measures/cla_count\.sql not found"),
     ],
 )

@@ -17,57 +17,32 @@ case_clients as (
     where client_id is not null
 ),
 
-ssda903_children as (
+-- Every record naming a child, with what orders them: the return's collection year (none for
+-- the case export), then file and row.
+records as (
     select
-        'ssda903' as source,
-        child_id,
-        sex,
-        date_of_birth,
-        ethnic_code,
-        null::varchar as postcode_district,
+        'ssda903' as source, child_id, sex, date_of_birth, ethnic_code,
+        null::varchar as postcode_district, collection_year, source_file, source_row_number,
     from ssda903_header
-    qualify row_number() over (
-        partition by child_id
-        order by collection_year desc nulls last, source_file desc, source_row_number desc
-    ) = 1
-),
-
-cin_census_children as (
+    union all
     select
-        'cin' as source,
-        child_id,
-        sex,
-        date_of_birth,
-        ethnic_code,
-        null::varchar as postcode_district,
+        'cin' as source, child_id, sex, date_of_birth, ethnic_code,
+        null::varchar as postcode_district, collection_year, source_file, source_row_number,
     from cin_children
-    qualify row_number() over (
-        partition by child_id
-        order by collection_year desc nulls last, source_file desc, source_row_number desc
-    ) = 1
-),
-
-case_export_clients as (
+    union all
     select
-        'case' as source,
-        client_id as child_id,
-        sex,
-        date_of_birth,
-        ethnic_code,
-        postcode_district,
+        'case' as source, client_id as child_id, sex, date_of_birth, ethnic_code, postcode_district,
+        null as collection_year, source_file, source_row_number,
     from case_clients
-    qualify row_number() over (
-        partition by client_id
-        order by source_file desc, source_row_number desc
-    ) = 1
 ),
 
 all_children as (
-    select * from ssda903_children
-    union all
-    select * from cin_census_children
-    union all
-    select * from case_export_clients
+    select source, child_id, sex, date_of_birth, ethnic_code, postcode_district,
+    from records
+    qualify row_number() over (
+        partition by source, child_id
+        order by collection_year desc nulls last, source_file desc, source_row_number desc
+    ) = 1
 ),
 
 labelled as (

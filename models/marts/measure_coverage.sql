@@ -288,24 +288,8 @@ joined as (
         coalesce(source_summary.uses_population, false) as uses_population,
         coalesce(source_summary.population_absent, false) as population_absent,
         source_summary.missing_sources,
-        case
-            when len(source_summary.absent_list) = 1 then source_summary.absent_list[1]
-            when len(source_summary.absent_list) > 1
-                then array_to_string(
-                    list_slice(source_summary.absent_list, 1, len(source_summary.absent_list) - 1),
-                    ', '
-                )
-                || ' or ' || source_summary.absent_list[len(source_summary.absent_list)]
-        end as absent_titles,
-        case
-            when len(source_summary.absent_list) = 1 then source_summary.absent_list[1]
-            when len(source_summary.absent_list) > 1
-                then array_to_string(
-                    list_slice(source_summary.absent_list, 1, len(source_summary.absent_list) - 1),
-                    ', '
-                )
-                || ' and ' || source_summary.absent_list[len(source_summary.absent_list)]
-        end as absent_titles_and,
+        prose_list(source_summary.absent_list, 'or') as absent_titles,
+        prose_list(source_summary.absent_list, 'and') as absent_titles_and,
         source_summary.absent_sources,
         source_summary.excluded_titles,
         source_summary.present_titles,
