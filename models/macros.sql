@@ -92,3 +92,10 @@ create or replace macro main.prose_list(items, conjunction) as
             then array_to_string(list_slice(items, 1, len(items) - 1), ', ')
             || ' ' || conjunction || ' ' || items[len(items)]
     end;
+
+-- The month ends of every collection year in the list years, each with its year: the month
+-- ends a set of returns covers (a year with no return leaves a gap rather than a false count).
+create or replace macro main.returns_month_ends(years) as table
+    select distinct months.period_end, returns.collection_year
+    from (select unnest(years) as collection_year) as returns
+    cross join collection_year_month_ends(returns.collection_year) as months;

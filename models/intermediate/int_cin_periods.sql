@@ -9,17 +9,14 @@ plans as (
 ),
 
 returns as (
-    select distinct collection_year
+    select list(distinct collection_year) as years
     from (select * from children union all select * from plans) as years
     where collection_year is not null
 ),
 
 final as (
-    select distinct
-        months.period_end,
-        returns.collection_year,
-    from returns
-    cross join collection_year_month_ends(returns.collection_year) as months
+    select months.* from returns
+    cross join returns_month_ends(returns.years) as months
 )
 
 select * from final order by period_end
