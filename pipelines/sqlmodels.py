@@ -410,7 +410,7 @@ def declared_measure_sql(measure_id: str, unit: str, shape_name: str, spec, mode
         value = numerator
     else:
         value = f"case when {denominator} > 0 then {scale} * {numerator} / {denominator} end"
-    condition = "\n        or ".join(f"({f})" if len(filters) > 1 else f for f in filters)
+    condition = "\n        or ".join(f"({part})" if len(filters) > 1 else part for part in filters)
     source = f"select * from {shape.model}" + (f"\n    where {condition}" if filters else "")
     return (
         f"-- {measure_id}: declared in measures.yml ({shape_name} of {shape.model}).\n"
