@@ -99,3 +99,31 @@ create or replace macro main.returns_month_ends(years) as table
     select distinct months.period_end, returns.collection_year
     from (select unnest(years) as collection_year) as returns
     cross join collection_year_month_ends(returns.collection_year) as months;
+
+-- Staging: the tidying staging models (models/staging/*.yml) share, applied to values already
+-- typed as their data contract declares (codes trimmed and upper-cased, blanks null).
+
+-- Sex as M, F or U from any of the code lists the exports use (DfE's 1 and 2, M/F/U, the
+-- words MALE and FEMALE); null for any other code.
+create or replace macro main.sex_mfu(code) as
+    case code
+        when '1' then 'M'
+        when 'M' then 'M'
+        when 'MALE' then 'M'
+        when '2' then 'F'
+        when 'F' then 'F'
+        when 'FEMALE' then 'F'
+        when 'U' then 'U'
+    end;
+
+-- A yes/no code (1 or TRUE, 0 or FALSE) as a boolean; null for a blank.
+create or replace macro main.flag(code) as
+    case when code in ('1', 'TRUE') then true when code in ('0', 'FALSE') then false end;
+
+-- The district (outward code) of a full postcode, spaces anywhere; null for anything else. A
+-- full postcode is never kept beyond raw.
+create or replace macro main.postcode_district(postcode) as
+    case
+        when regexp_full_match(upper(replace(postcode, ' ', '')), '[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}')
+            then left(upper(replace(postcode, ' ', '')), length(replace(postcode, ' ', '')) - 3)
+    end;

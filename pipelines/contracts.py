@@ -5,7 +5,9 @@ that identify its files, its identifier columns (pseudonymised after raw) and it
 which may use values derived from a row's neighbours (``derived``, window functions over
 ``windows``: DfE's rules comparing an episode with the child's previous one).
 From it come file recognition, the row checks that quarantine bad rows (set-based SQL in
-DuckDB) and the great-expectations suite of contract-level checks.
+DuckDB), the great-expectations suite of contract-level checks (both from ``column_checks``, the
+one list of the checks a column's declaration implies) and the typing of the staging models
+(``Column.typed_sql``, see ``pipelines.staging_models``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from pipelines.safeyaml import YamlFileError, load_yaml
 from pipelines.settings import CONTRACTS_DIR
+from pipelines.sqlquote import quote_literal
 
 TYPES = {"string", "code", "date", "integer", "number", "boolean"}
 # Kinds of personal value a column may hold: masked wherever a value is shown (quarantine,
@@ -48,6 +51,41 @@ class Column:
     @property
     def sql_name(self) -> str:
         return self.name.lower()
+
+    def typed_sql(self) -> str:
+        """SQL turning the column's exported text into its type: blank is null, a code
+        upper-cased, a date in any of its formats, a number without thousands separators; null
+        where the text does not parse. The row checks find the values this cannot type; staging
+        types every value this way."""
+        x = f'"{self.sql_name}"'
+        blank = f"nullif(trim({x}), '')"
+        if self.type == "code":
+            return f"nullif(upper(trim({x})), '')"
+        if self.type == "date":
+            formats = ", ".join(quote_literal(f) for f in self.formats)
+            return f"try_strptime({blank}, [{formats}])::date"
+        if self.type == "integer":
+            return f"try_cast({blank} as integer)"
+        if self.type == "number":
+            return f"try_cast(replace({blank}, ',', '') as double)"
+        if self.type == "boolean":
+            return (
+                f"case when lower({blank}) in ('true', 't', 'yes', 'y', '1') then true "
+                f"when lower({blank}) in ('false', 'f', 'no', 'n', '0') then false end"
+            )
+        return blank
+
+
+# The checks a column's declaration implies, in the order they are made: ``missing_value`` for a
+# column that is not nullable, ``<type>_format`` for a typed column, ``unknown_code`` for a column
+# with a code list.
+FORMAT_TYPES = ("date", "integer", "number", "boolean")
+
+
+@dataclass(frozen=True)
+class ColumnCheck:
+    rule: str
+    column: Column
 
 
 @dataclass(frozen=True)
@@ -106,6 +144,24 @@ class Contract:
         return frozenset(key)
 
     @property
+    def column_checks(self) -> list[ColumnCheck]:
+        """Every check the column declarations imply, column by column: the row checks and the
+        great-expectations suite are both made from this list."""
+        checks = []
+        for c in self.columns:
+            if not c.nullable:
+                checks.append(ColumnCheck("missing_value", c))
+            if c.type in FORMAT_TYPES:
+                checks.append(ColumnCheck(f"{c.type}_format", c))
+            if c.codes:
+                checks.append(ColumnCheck("unknown_code", c))
+        return checks
+
+    def codes(self, column: Column) -> list[str]:
+        """Every code of ``column``'s code list in any year, sorted."""
+        return sorted(set().union(*(v.codes for v in self.code_lists[column.codes])))
+
+    @property
     def required_columns(self) -> set[str]:
         return {c.name.upper() for c in self.columns if c.required}
 
@@ -127,6 +183,13 @@ class Contract:
         return found
 
 
+def _one_of(value, allowed: set[str], what: str):
+    """``value`` when it is one of ``allowed``; otherwise a ContractError naming ``what``."""
+    if value not in allowed:
+        raise ContractError(f"{what} must be one of {sorted(allowed)}")
+    return value
+
+
 def _parse(path: Path) -> Contract:
     where = str(path)
     try:
@@ -137,15 +200,13 @@ def _parse(path: Path) -> Contract:
         raise ContractError(f"{where}: expected a mapping at the top level")
     columns = []
     for i, c in enumerate(doc.get("columns") or [], start=1):
-        ctype = c.get("type", "string")
-        if ctype not in TYPES:
-            raise ContractError(f"{where} columns[{i}]: type must be one of {sorted(TYPES)}")
+        ctype = _one_of(c.get("type", "string"), TYPES, f"{where} columns[{i}]: type")
         formats = c.get("formats") or ([c["format"]] if c.get("format") else [])
         if ctype == "date" and not formats:
             formats = ["%Y-%m-%d"]
         personal = c.get("personal")
-        if personal is not None and personal not in PERSONAL:
-            raise ContractError(f"{where} columns[{i}]: personal must be one of {sorted(PERSONAL)}")
+        if personal is not None:
+            _one_of(personal, PERSONAL, f"{where} columns[{i}]: personal")
         columns.append(
             Column(
                 name=c["name"],
@@ -184,16 +245,13 @@ def _parse(path: Path) -> Contract:
             raise ContractError(f"{where}: column {c.name} names unknown code list {c.codes!r}")
     rules = []
     for i, r in enumerate(doc.get("rules") or [], start=1):
-        action = r.get("action", "quarantine")
-        if action not in ACTIONS:
-            raise ContractError(f"{where} rules[{i}]: action must be one of {sorted(ACTIONS)}")
         rules.append(
             Rule(
                 name=r["name"],
                 fails_when=r["fails_when"],
                 message=r["message"],
                 column=r.get("column", ""),
-                action=action,
+                action=_one_of(r.get("action", "quarantine"), ACTIONS, f"{where} rules[{i}]: action"),
             )
         )
     taken = {c.sql_name for c in columns} | META_NAMES

@@ -36,6 +36,7 @@ import sys
 import threading
 import warnings
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipelines.sqlquote import quote_literal
@@ -61,6 +62,49 @@ def _non_ascii(x: str) -> str:
     return f"strlen({x}) <> length({x})"
 
 
+@dataclass(frozen=True)
+class ColumnExpectation:
+    """One column expectation of a suite: the GX expectation (its class name and arguments, so
+    that it is described without importing GX) and ``suspect``, a SQL condition on the raw text
+    that holds for every row GX could count as unexpected (and perhaps a few more: codes or
+    dates with non-ASCII characters, whitespace Python strips but DuckDB's trim keeps). The
+    suspect condition only chooses the rows a sampled validation must include."""
+
+    expectation: str
+    column: str
+    kwargs: dict
+    suspect: str
+
+
+def column_expectations(contract: Contract) -> list[ColumnExpectation]:
+    """The suite's column expectations: one for each of the contract's column checks GX makes
+    (a required value, a date's format, a code in the code list of any year)."""
+    items = []
+    for check in contract.column_checks:
+        c = check.column
+        x = f'"{c.sql_name}"'
+        if check.rule == "missing_value":
+            items.append(ColumnExpectation(
+                "ExpectColumnValuesToNotBeNull", c.sql_name, {},
+                f"({x} is null or regexp_full_match({x}, '{_PY_SPACE}*'))",
+            ))
+        elif check.rule == "date_format":
+            regex = _date_regex(c.formats)
+            pattern = regex[1:-1]  # GX searches for ^...$; regexp_full_match anchors itself
+            items.append(ColumnExpectation(
+                "ExpectColumnValuesToMatchRegex", c.sql_name, {"regex": regex},
+                f"({x} is not null and ({_non_ascii(x)} or not regexp_full_match({x}, {quote_literal(pattern)})))",
+            ))
+        elif check.rule == "unknown_code":
+            codes = contract.codes(c)
+            listed = ", ".join(quote_literal(code) for code in codes)
+            items.append(ColumnExpectation(
+                "ExpectColumnValuesToBeInSet", c.sql_name, {"value_set": codes},
+                f"({x} is not null and ({_non_ascii(x)} or upper(trim({x})) not in ({listed})))",
+            ))
+    return items
+
+
 def build_expectations(contract: Contract) -> list[tuple[object, str]]:
     """(expectation, severity) pairs for ``contract``."""
     import great_expectations as gx
@@ -68,24 +112,8 @@ def build_expectations(contract: Contract) -> list[tuple[object, str]]:
     items: list[tuple[object, str]] = [
         (gx.expectations.ExpectTableRowCountToBeBetween(min_value=1), "warning"),
     ]
-    for c in contract.columns:
-        if not c.nullable:
-            items.append((gx.expectations.ExpectColumnValuesToNotBeNull(column=c.sql_name), "warning"))
-        if c.type == "date" and c.formats:
-            items.append(
-                (
-                    gx.expectations.ExpectColumnValuesToMatchRegex(
-                        column=c.sql_name,
-                        regex=_date_regex(c.formats),
-                    ),
-                    "warning",
-                )
-            )
-        if c.codes:
-            codes = sorted(set().union(*(v.codes for v in contract.code_lists[c.codes])))
-            items.append(
-                (gx.expectations.ExpectColumnValuesToBeInSet(column=c.sql_name, value_set=codes), "warning")
-            )
+    for e in column_expectations(contract):
+        items.append((getattr(gx.expectations, e.expectation)(column=e.column, **e.kwargs), "warning"))
     return items
 
 
@@ -99,27 +127,9 @@ def _date_regex(formats: tuple[str, ...]) -> str:
 
 
 def suspect_conditions(contract: Contract) -> list[str]:
-    """For each column expectation of ``build_expectations``, in the same order, a SQL condition
-    on the raw text that holds for every row GX could count as unexpected (and perhaps a few
-    more: codes or dates with non-ASCII characters, whitespace Python strips but DuckDB's trim
-    keeps). Only used to choose the rows a sampled validation must include."""
-    conditions = []
-    for c in contract.columns:
-        x = f'"{c.sql_name}"'
-        if not c.nullable:
-            conditions.append(f"({x} is null or regexp_full_match({x}, '{_PY_SPACE}*'))")
-        if c.type == "date" and c.formats:
-            pattern = _date_regex(c.formats)[1:-1]  # GX uses ^...$; regexp_full_match anchors
-            conditions.append(
-                f"({x} is not null and ({_non_ascii(x)} or not regexp_full_match({x}, {quote_literal(pattern)})))"
-            )
-        if c.codes:
-            codes = sorted(set().union(*(v.codes for v in contract.code_lists[c.codes])))
-            listed = ", ".join(quote_literal(code) for code in codes)
-            conditions.append(
-                f"({x} is not null and ({_non_ascii(x)} or upper(trim({x})) not in ({listed})))"
-            )
-    return conditions
+    """For each column expectation of ``build_expectations``, in the same order, its suspect
+    condition (see ``ColumnExpectation``)."""
+    return [e.suspect for e in column_expectations(contract)]
 
 
 def contract_frame(con, contract: Contract) -> tuple[pd.DataFrame, dict | None]:
@@ -223,10 +233,8 @@ def validate(contract: Contract, frame: pd.DataFrame, sample: dict | None = None
     severity = {type(e).__name__ + str(getattr(e, "column", "")): s for e, s in items}
     capped_columns = set()
     if sample:
-        column_items = [e for e, _ in items if getattr(e, "column", None)]
-        capped_columns = {
-            (type(column_items[i]).__name__, column_items[i].column) for i in sample["capped"]
-        }
+        column_items = column_expectations(contract)
+        capped_columns = {(column_items[i].expectation, column_items[i].column) for i in sample["capped"]}
         note = (
             f" (validated on {sample['validated']:,} of {sample['rows']:,} rows: every row that "
             "could fail a check and a systematic sample)"

@@ -44,27 +44,6 @@ _FORMAT_LABELS = {"%d/%m/%Y": "dd/mm/YYYY", "%Y-%m-%d": "YYYY-MM-DD"}
 _q = quote_literal
 
 
-def typed_expr(column: Column, ref: str | None = None) -> str:
-    """SQL turning the raw text of ``column`` into its contract type (NULL when unparseable)."""
-    x = ref or f'"{column.sql_name}"'
-    blank = f"nullif(trim({x}), '')"
-    if column.type == "code":
-        return f"nullif(upper(trim({x})), '')"
-    if column.type == "date":
-        parts = ", ".join(f"try_strptime({blank}, {_q(f)})" for f in column.formats)
-        return f"(coalesce({parts}, null))::date"
-    if column.type == "integer":
-        return f"try_cast({blank} as bigint)"
-    if column.type == "number":
-        return f"try_cast(replace({blank}, ',', '') as double)"
-    if column.type == "boolean":
-        return (
-            f"case when lower({blank}) in ('true', 't', 'yes', 'y', '1') then true "
-            f"when lower({blank}) in ('false', 'f', 'no', 'n', '0') then false end"
-        )
-    return blank
-
-
 def mask_sql(kind: str, x: str) -> str:
     """SQL masking the text ``x`` of a personal value of ``kind`` (see ``contracts.PERSONAL``).
 
@@ -102,7 +81,14 @@ def shown_value_sql(column: Column, x: str, identifiers=()) -> str:
     return f"{x}::varchar"
 
 
-def _code_condition(contract: Column, versions, value: str) -> str:
+def _expected(column: Column) -> str:
+    """What a value of a typed column must be, as a failure message says it."""
+    if column.type == "date":
+        return "a date in " + " or ".join(_FORMAT_LABELS.get(f, f) for f in column.formats)
+    return {"integer": "a whole number", "number": "a number", "boolean": "true/false"}[column.type]
+
+
+def _code_condition(versions, value: str) -> str:
     """SQL true when ``value`` is in the code list version of the row's collection year."""
     every = sorted(set().union(*(v.codes for v in versions)))
     branches = []
@@ -123,7 +109,7 @@ def failures_sql(contract: Contract) -> str:
     """One select of every row failure of ``raw.<source>``: one row per failing value."""
     table = f"raw.{contract.source}"
     typed_cols = ", ".join(
-        f'"{c.sql_name}" as "raw__{c.sql_name}", {typed_expr(c)} as "{c.sql_name}"' for c in contract.columns
+        f'"{c.sql_name}" as "raw__{c.sql_name}", {c.typed_sql()} as "{c.sql_name}"' for c in contract.columns
     )
     record = (
         f'"{contract.column(contract.identifiers[0]).sql_name}"' if contract.identifiers else "null::varchar"
@@ -156,34 +142,28 @@ def failures_sql(contract: Contract) -> str:
             f"'message': ({message_sql})::varchar, 'action': {_q(action)}}}",
         ))
 
-    for c in contract.columns:
+    for check in contract.column_checks:
+        c = check.column
         raw = f'nullif(trim("raw__{c.sql_name}"), \'\')'
-        if not c.nullable:
-            add(c, "missing_value", f"{raw} is null", _q(f"{c.name} is blank; a value is required"))
-        if c.type in ("date", "integer", "number", "boolean"):
-            expected = {
-                "date": " or ".join(_FORMAT_LABELS.get(f, f) for f in c.formats),
-                "integer": "a whole number",
-                "number": "a number",
-                "boolean": "true/false",
-            }[c.type]
-            label = "a date in " + expected if c.type == "date" else expected
-            add(
-                c,
-                f"{c.type}_format",
-                f'{raw} is not null and "{c.sql_name}" is null',
-                f"{_q(c.name + ' ')} || {_q(chr(39))} || "
-                f"{shown_value_sql(c, chr(34) + 'raw__' + c.sql_name + chr(34), contract.identifiers)} "
-                f"|| {_q(chr(39) + ' is not ' + label)}",
-            )
-        if c.codes:
+        if check.rule == "missing_value":
+            add(c, check.rule, f"{raw} is null", _q(f"{c.name} is blank; a value is required"))
+        elif check.rule == "unknown_code":
             versions = contract.code_lists[c.codes]
             add(
                 c,
-                "unknown_code",
-                f'"{c.sql_name}" is not null and not {_code_condition(c, versions, chr(34) + c.sql_name + chr(34))}',
+                check.rule,
+                f'"{c.sql_name}" is not null and not {_code_condition(versions, chr(34) + c.sql_name + chr(34))}',
                 f"{_q(c.name + ' ')} || {_q(chr(39))} || \"{c.sql_name}\" || {_q(chr(39) + ' is not in the code list for ')} "
                 f"|| coalesce(_collection_year::varchar, 'any year')",
+            )
+        else:  # <type>_format: text given that does not parse as the column's type
+            add(
+                c,
+                check.rule,
+                f'{raw} is not null and "{c.sql_name}" is null',
+                f"{_q(c.name + ' ')} || {_q(chr(39))} || "
+                f"{shown_value_sql(c, chr(34) + 'raw__' + c.sql_name + chr(34), contract.identifiers)} "
+                f"|| {_q(chr(39) + ' is not ' + _expected(c))}",
             )
     derived_name = re.compile(r"\b(?:" + "|".join(map(re.escape, contract.derived)) + r")\b")
     for rule in contract.rules:

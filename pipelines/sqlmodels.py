@@ -17,6 +17,7 @@ import duckdb
 
 from pipelines.safeyaml import YamlFileError, load_yaml
 from pipelines.sqlquote import quote_literal
+from pipelines.staging_models import declared_models
 
 LAYERS = ("staging", "intermediate", "marts", "published")
 SEARCH_PATH = "raw,staging,intermediate,marts,quality,published,main"
@@ -249,11 +250,13 @@ def _read_sql(path: Path) -> str:
 
 
 def discover_models(models_dir: Path) -> dict[str, SqlModel]:
-    """Every ``models/<layer>/*.sql`` model, by table name (unique across layers)."""
+    """Every ``models/<layer>/*.sql`` model and every staging model declared from a data
+    contract (``models/<layer>/*.yml``, see ``pipelines.staging_models``), by table name
+    (unique across layers)."""
     models: dict[str, SqlModel] = {}
     for layer in LAYERS:
-        for path in sorted((models_dir / layer).glob("*.sql")):
-            sql = _read_sql(path)
+        written = [(path, _read_sql(path)) for path in sorted((models_dir / layer).glob("*.sql"))]
+        for path, sql in written + declared_models(models_dir / layer):
             name = path.stem.lower()
             if name in models:
                 raise ModelError(f"{path}: model name {name!r} is used twice")
