@@ -379,7 +379,7 @@ def test_quality_summary_counts_without_values(published):
 
 
 def test_quality_messages_lose_quoted_values_and_examples():
-    from pipelines.defs.publish import build_quality_summary
+    from pipelines.published import build_quality_summary
 
     con = duckdb.connect()
     for schema in ("quality", "published"):
@@ -407,7 +407,7 @@ def test_quality_messages_lose_quoted_values_and_examples():
 
 
 def test_quality_summary_empty_when_quality_tables_absent():
-    from pipelines.defs.publish import build_quality_summary
+    from pipelines.published import build_quality_summary
 
     con = duckdb.connect()
     con.execute("create schema published")
@@ -418,7 +418,7 @@ def test_quality_summary_empty_when_quality_tables_absent():
 
 def test_data_quality_page_says_when_there_are_no_results(published, tmp_path):
     from dashboards.site import write_site
-    from pipelines.defs.publish import read_published
+    from pipelines.published import read_published
 
     con = duckdb.connect(str(published / "warehouse.duckdb"), read_only=True)
     try:
@@ -509,7 +509,7 @@ def test_hand_council_small_counts_are_suppressed(hand):
 
 def test_failed_site_write_leaves_the_previous_site(published, tmp_path, monkeypatch):
     from dashboards import site as site_module
-    from pipelines.defs.publish import read_published
+    from pipelines.published import read_published
 
     con = duckdb.connect(str(published / "warehouse.duckdb"), read_only=True)
     try:
