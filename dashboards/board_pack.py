@@ -34,8 +34,8 @@ import plotly.offline
 from dashboards import charts, theme
 from dashboards import chromium as browsers
 from dashboards.formatting import KIND_LABELS, generated_text, period_text
-from dashboards.published import LEFT_OUT, PublishedTables
 from dashboards.outputs import replacing_file
+from dashboards.published import LEFT_OUT, PublishedTables
 from dashboards.views import (
     DIRECTION_TEXT,
     breakdown_views,

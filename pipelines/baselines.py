@@ -148,8 +148,8 @@ and the history it was fitted on, SPC limits, headline status/signal/assurance) 
 Locked baselines
 ----------------
 OBA judges success against the forecast made before the work began.
-:func:`lock_baseline` writes ``<dir>/<measure_id>.json`` (atomic: temp file +
-``os.replace``); :func:`load_locked` reads it; ``assess_series(..., locked=lock)`` then
+:func:`lock_baseline` writes ``<dir>/<measure_id>.json`` whole or not at all
+(:func:`dashboards.outputs.write_text`); :func:`load_locked` reads it; ``assess_series(..., locked=lock)`` then
 uses the locked baseline end, forecast, interval and SPC limits instead of refitting, so
 revisions to history cannot move the baseline. Beyond the periods stored in the lock the
 forecast is extended from the locked model: the lock keeps the fitted history values and
@@ -174,7 +174,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -190,6 +189,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from dashboards.outputs import write_text  # noqa: E402
 
 __all__ = [
     "ASSURANCES",
@@ -1125,21 +1126,6 @@ def _lock_path(measure_id: str, path_dir: Path, version: int | None = None) -> P
     return Path(path_dir) / name
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _lock_from_fit(fit: BaselineFit) -> dict[str, Any]:
     end = _shift(fit.baseline_end, BASELINE_OFFSET_PERIODS + HORIZON[fit.freq], fit.freq)
     periods = _period_range(_shift(fit.baseline_end, 1, fit.freq), end, fit.freq)
@@ -1234,7 +1220,7 @@ def lock_baseline(
     previous = load_locked(measure_id, path_dir)
     if previous is not None:
         old_version = int(previous.get("version") or 1)
-        _atomic_write(
+        write_text(
             _lock_path(measure_id, path_dir, old_version), path.read_text(encoding="utf-8")
         )
         version = old_version + 1
@@ -1247,7 +1233,7 @@ def lock_baseline(
         "interval_level": INTERVAL_LEVEL,
         **body,
     }
-    _atomic_write(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
     return path
 
 
