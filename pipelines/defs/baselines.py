@@ -3,9 +3,17 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.baselines import baseline_lock_dir, build_measure_status, series_key
+from pipelines.baselines import baseline_lock_dir, build_measure_status, prewarm, series_key
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
+
+
+class ForecastingModels(dg.ConfigurableResource):
+    """The statsmodels modules the forecasts use, imported in the background as the run begins
+    so that the first fit does not wait for them."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        prewarm()
 
 
 @dg.asset(
@@ -18,9 +26,13 @@ from pipelines.defs.resources import ObaPaths, warehouse_connection
         dg.AssetKey(["raw", "stories"]),
     ],
     partitions_def=authority_partitions(),
+    resource_defs={"forecasting_models": ForecastingModels()},
 )
 def measure_status(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths
+    context: dg.AssetExecutionContext,
+    duckdb: DuckDBResource,
+    oba: ObaPaths,
+    forecasting_models: ForecastingModels,  # imported from the start of the run
 ) -> dg.MaterializeResult:
     """Baseline forecast, turn-the-curve status and SPC signal of every measure series."""
     cfg = oba.config()
