@@ -1,8 +1,8 @@
 """Baselines, forecasts, turned curves and statistical process control (DESIGN.md §4).
 
-Pure Python (pandas, numpy, statsmodels); no Dagster. The Dagster asset that builds
-``marts.measure_status`` calls :func:`assess_series` once per measure series and adds
-``measure_id``.
+Pure Python (pandas, numpy, statsmodels); no Dagster. :func:`build_measure_status` writes
+``marts.measure_status`` (the Dagster asset of that name calls it): :func:`assess_all` calls
+:func:`assess_series` once per measure series and adds the series' key.
 
 Series
 ------
@@ -195,18 +195,26 @@ from dashboards.outputs import write_text  # noqa: E402
 __all__ = [
     "ASSURANCES",
     "COLUMNS",
+    "SPC_RULE_FLAGS",
     "SPC_SIGNALS",
     "STATUSES",
+    "STATUS_COLUMNS",
     "BaselineFit",
     "SpcLimits",
+    "assess_all",
     "assess_series",
     "assurance",
+    "baseline_lock_dir",
+    "build_measure_status",
     "curve_status",
     "describe_series",
     "detect_frequency",
     "fit_baseline",
+    "headline_series",
     "load_locked",
     "lock_baseline",
+    "prewarm",
+    "series_key",
     "spc_limits",
     "spc_rules",
     "spc_signals",
@@ -235,6 +243,9 @@ SPC_LIMIT_FACTOR = 2.66
 LOCK_FORMAT = 1
 MODELS = ("linear_trend", "ets_ANN", "ets_AAdN", "ets_AAN")
 
+SPC_RULE_FLAGS = ("spc_outside_limits", "spc_shift", "spc_trend", "spc_two_of_three")
+"""Which SPC rules each period breaks (in :func:`assess_series`' frame, not in the mart)."""
+
 COLUMNS = (
     "value",
     "forecast",
@@ -252,10 +263,7 @@ COLUMNS = (
     "locked",
     "is_latest",
     "is_future",
-    "spc_outside_limits",
-    "spc_shift",
-    "spc_trend",
-    "spc_two_of_three",
+    *SPC_RULE_FLAGS,
 )
 
 # marts.measure_status: each series' key, then the assessment without the SPC rule flags, then
@@ -265,7 +273,7 @@ STATUS_COLUMNS = (
     "breakdown",
     "breakdown_value",
     "period_end",
-    *COLUMNS[: COLUMNS.index("spc_outside_limits")],
+    *(c for c in COLUMNS if c not in SPC_RULE_FLAGS),
     "baseline_source",
     "descriptive",
 )
@@ -916,15 +924,7 @@ def _empty_frame() -> pd.DataFrame:
         "target",
     ):
         df[c] = df[c].astype(float)
-    for c in (
-        "locked",
-        "is_latest",
-        "is_future",
-        "spc_outside_limits",
-        "spc_shift",
-        "spc_trend",
-        "spc_two_of_three",
-    ):
+    for c in ("locked", "is_latest", "is_future", *SPC_RULE_FLAGS):
         df[c] = df[c].astype(bool)
     df["baseline_end"] = df["baseline_end"].astype(f"datetime64[{_UNIT}]")
     df.index = pd.DatetimeIndex([], name="period_end").as_unit(_UNIT)
