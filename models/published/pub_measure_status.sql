@@ -63,7 +63,7 @@ joined as (
         latest.latest_period,
         coalesce(withheld.any_suppressed, false) as forecast_withheld,
     from series_rows
-    inner join catalogue on series_rows.measure_id = catalogue.measure_id
+    inner join catalogue using (measure_id)
     left join published_values using (measure_id, breakdown, breakdown_value, period_end)
     left join latest using (measure_id, breakdown, breakdown_value)
     left join withheld using (measure_id, breakdown, breakdown_value)
