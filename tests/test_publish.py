@@ -406,6 +406,38 @@ def test_quality_messages_lose_quoted_values_and_examples():
     assert "2 value(s) fail" in text
 
 
+def test_export_check_page_shows_the_summary_without_failing_values(tmp_path):
+    """oba validate's page is the run's data-quality page: counts by file and rule, messages
+    without their quoted values, no example rows or values; nothing written to the warehouse."""
+    from pipelines.validation import write_report_page
+
+    warehouse = tmp_path / "checked.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema quality")
+    con.execute(
+        "create table quality.contract_results as select 'ssda903_header' as source, "
+        "'dob_real' as check_name, false as success, 1::bigint as unexpected_count, "
+        "'blocking' as severity, 'DOB ''31/02/2016'' is not a date; e.g. 31/02/2016' as message"
+    )
+    con.execute(
+        "create table quality.quarantine as select 'ssda903_header' as source, 'h.csv' as "
+        "source_file, 3::bigint as row_number, 'DOB' as column_name, '31/02/2016' as value, "
+        "'date_format' as rule, 'excluded' as action, 'DOB ''31/02/2016'' is not a date' as message"
+    )
+    con.close()
+    page = write_report_page(warehouse, tmp_path / "site").read_text(encoding="utf-8")
+    assert "31/02/2016" not in page
+    assert "h.csv" in page and "date_format" in page and "row left out" in page
+    assert "1 check(s): 0 passed, 1 did not pass (1 blocking)" in page
+    assert "Measures not computed" not in page
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        schemas = {s for (s,) in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
+    finally:
+        con.close()
+    assert schemas == {"quality"}
+
+
 def test_quality_summary_empty_when_quality_tables_absent():
     from pipelines.published import build_quality_summary
 
