@@ -157,7 +157,7 @@ class PackBuilder:
                         f"{entry['coverage_label']}: {entry.get('reason') or ''}", 160
                     )
                 view["target_text"] = target_text(plain(card), t.story(measure_id),
-                                                   measure.get("unit"))
+                                                  measure.get("unit"))
                 if view["target_text"] == "None set":
                     view["target_text"] = "–"
                 rows.append(view)
