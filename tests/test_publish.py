@@ -378,12 +378,12 @@ def test_quality_summary_counts_without_values(published):
     assert "value" not in quarantine.columns
 
 
-def test_quality_messages_lose_quoted_values_and_examples():
-    from pipelines.published import build_quality_summary
+FAILING_VALUES = ("14/03/2008", "29/02/2012", "31/02/2016")
 
-    con = duckdb.connect()
-    for schema in ("quality", "published"):
-        con.execute(f"create schema {schema}")
+
+def _quality_quoting_values(con) -> None:
+    """quality.* whose messages, values and examples quote dates of birth (FAILING_VALUES)."""
+    con.execute("create schema if not exists quality")
     con.execute(
         "create table quality.contract_results as select * from (values "
         "('ssda903_header', 'dob_format', false, 2::bigint, 'warning', "
@@ -397,11 +397,19 @@ def test_quality_messages_lose_quoted_values_and_examples():
         "source_file, 3::bigint as row_number, 'DOB' as column_name, '31/02/2016' as value, "
         "'date_format' as rule, 'DOB ''31/02/2016'' is not a date' as message"
     )
+
+
+def test_quality_messages_lose_quoted_values_and_examples():
+    from pipelines.published import build_quality_summary
+
+    con = duckdb.connect()
+    con.execute("create schema published")
+    _quality_quoting_values(con)
     counts = build_quality_summary(con)
     assert counts == {"pub_contract_results": 2, "pub_quarantine_summary": 1, "pub_export_files": 0}
     text = con.execute("select * from published.pub_contract_results").df().to_string()
     text += con.execute("select * from published.pub_quarantine_summary").df().to_string()
-    for value in ("14/03/2008", "29/02/2012", "31/02/2016"):
+    for value in FAILING_VALUES:
         assert value not in text
     assert "2 value(s) fail" in text
 
@@ -413,22 +421,13 @@ def test_export_check_page_shows_the_summary_without_failing_values(tmp_path):
 
     warehouse = tmp_path / "checked.duckdb"
     con = duckdb.connect(str(warehouse))
-    con.execute("create schema quality")
-    con.execute(
-        "create table quality.contract_results as select 'ssda903_header' as source, "
-        "'dob_real' as check_name, false as success, 1::bigint as unexpected_count, "
-        "'blocking' as severity, 'DOB ''31/02/2016'' is not a date; e.g. 31/02/2016' as message"
-    )
-    con.execute(
-        "create table quality.quarantine as select 'ssda903_header' as source, 'h.csv' as "
-        "source_file, 3::bigint as row_number, 'DOB' as column_name, '31/02/2016' as value, "
-        "'date_format' as rule, 'excluded' as action, 'DOB ''31/02/2016'' is not a date' as message"
-    )
+    _quality_quoting_values(con)
     con.close()
     page = write_report_page(warehouse, tmp_path / "site").read_text(encoding="utf-8")
-    assert "31/02/2016" not in page
+    for value in FAILING_VALUES:
+        assert value not in page
     assert "h.csv" in page and "date_format" in page and "row left out" in page
-    assert "1 check(s): 0 passed, 1 did not pass (1 blocking)" in page
+    assert "2 check(s): 0 passed, 2 did not pass (1 blocking)" in page
     assert "Measures not computed" not in page
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
