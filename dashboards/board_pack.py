@@ -34,10 +34,10 @@ import plotly.offline
 from dashboards import charts, theme
 from dashboards import chromium as browsers
 from dashboards.formatting import KIND_LABELS, generated_text, period_text
+from dashboards.outputs import replacing_file
 from dashboards.published import LEFT_OUT, PublishedTables
-from dashboards.site import (
+from dashboards.views import (
     DIRECTION_TEXT,
-    _target_text,
     breakdown_views,
     card_view,
     curve_view,
@@ -46,6 +46,7 @@ from dashboards.site import (
     plain,
     static_text,
     story_view,
+    target_text,
 )
 
 CHROMIUM_FLAGS = (
@@ -155,8 +156,8 @@ class PackBuilder:
                     view["coverage_note"] = _shorten(
                         f"{entry['coverage_label']}: {entry.get('reason') or ''}", 160
                     )
-                view["target_text"] = _target_text(plain(card), t.story(measure_id),
-                                                   measure.get("unit"))
+                view["target_text"] = target_text(plain(card), t.story(measure_id),
+                                                  measure.get("unit"))
                 if view["target_text"] == "None set":
                     view["target_text"] = "–"
                 rows.append(view)
@@ -217,7 +218,7 @@ class PackBuilder:
             "reason": _shorten(entry.get("reason") or "", 400),
             "fix": _shorten(entry.get("fix") or "", 400),
         } if entry else None
-        view["target_text"] = _target_text(card or {}, t.story(measure_id), unit)
+        view["target_text"] = target_text(card or {}, t.story(measure_id), unit)
         view["breakdowns"] = breakdown_views(t, measure, config=charts.STATIC_CONFIG)
         for b in view["breakdowns"]:
             b.pop("payload", None)
@@ -434,23 +435,19 @@ def write_board_pack(
     generated = generated or dt.datetime.now().replace(microsecond=0)
     headline = [m for m in tables.headline_ids() if tables.measure(m)]
     pdf_path = Path(pdf_path)
-    pdf_path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".board_pack-", dir=pdf_path.parent))
-    browser = _browser(chromium)  # starts while the page is written, unless started before
-    try:
-        html = write_pack_html(work, tables, headline, generated)
-        printed = work / "board_pack.pdf"
-        print_pdf(html, printed, chromium, browser=browser)
-        browser = None
+    with replacing_file(pdf_path) as work:
+        browser = _browser(chromium)  # starts while the page is written, unless started before
+        try:
+            html = write_pack_html(work, tables, headline, generated)
+            print_pdf(html, work / pdf_path.name, chromium, browser=browser)
+            browser = None
+        finally:
+            if browser is not None:
+                browser.close()
         if keep_html is not None:
             if keep_html.exists():
                 shutil.rmtree(keep_html)
             shutil.copytree(work, keep_html, ignore=shutil.ignore_patterns("*.pdf"))
-        os.replace(printed, pdf_path)
-    finally:
-        if browser is not None:
-            browser.close()
-        shutil.rmtree(work, ignore_errors=True)
     return BoardPackResult(
         path=pdf_path,
         pages=len(headline) + 2,

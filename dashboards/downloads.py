@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from dashboards.formatting import CODES
+from dashboards.outputs import replacing_folder
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -185,29 +184,15 @@ def write_downloads_into(folder: Path, tables: dict[str, pd.DataFrame], suppress
 
 def write_downloads(target: Path, tables: dict[str, pd.DataFrame], suppression_upper: int = 5) -> dict[str, int]:
     """Write the CSVs into ``target`` (replacing it whole, atomically); returns rows per file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        work.chmod(0o755)
+    with replacing_folder(target) as work:
         written = write_downloads_into(work, tables, suppression_upper)
-        swap_in(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return written
 
 
-def swap_in(work: Path, target: Path) -> None:
-    """Replace ``target`` with ``work``: the old folder stays until the new one is in place."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}-old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(work, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def copy_downloads(source: Path, folder: Path) -> None:
+    """Copy the downloads written in ``source`` (every CSV and the README) into ``folder``."""
+    for name in (*DOWNLOADS, "README.txt"):
+        shutil.copyfile(source / name, folder / name)
 
 
-__all__ = ["CODES", "DOWNLOADS", "safe_cell", "swap_in", "write_csv", "write_downloads"]
+__all__ = ["CODES", "DOWNLOADS", "copy_downloads", "safe_cell", "write_csv", "write_downloads"]

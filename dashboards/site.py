@@ -17,317 +17,38 @@ the target and swapped in only when complete.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
-import shutil
-import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.offline
-from jinja2 import Environment, PackageLoader, select_autoescape
 
-from dashboards import charts, theme
-from dashboards.downloads import DOWNLOADS, swap_in, write_downloads_into
-from dashboards.formatting import (
-    KIND_LABELS,
-    UNIT_LABELS,
-    date_text,
-    figure_html,
-    figure_text,
-    generated_text,
-    is_missing,
-    number_text,
-    period_text,
+from dashboards import charts
+from dashboards.downloads import DOWNLOADS, copy_downloads, write_downloads_into
+from dashboards.formatting import KIND_LABELS, generated_text, period_text
+from dashboards.outputs import replacing_folder, write_text
+from dashboards.published import PublishedTables
+from dashboards.views import (
+    assurance_text,
+    breakdown_views,
+    card_view,
+    curve_view,
+    environment,
+    measure_view,
+    not_computed_view,
+    plain,
+    quality_view,
+    static_text,
+    story_view,
+    stylesheet,
+    target_text,
 )
-from dashboards.published import PublishedTables, slug
 
-STATUS_HELP = {
-    "turned": "the last 3 figures after the baseline end are on the good side of the forecast "
-    "and the latest is beyond its 80% interval",
-    "improving": "the last 3 figures are on the good side of the forecast, within the interval",
-    "no_change": "the figures are not consistently on either side of the forecast",
-    "worsening": "the latest figure is beyond the 80% interval on the bad side",
-    "insufficient_data": "fewer than 12 periods of history before the baseline end",
-}
-DIRECTION_TEXT = {"up": "Higher is better", "down": "Lower is better"}
-UNIT_TEXT = {
-    "count": "Number (whole numbers)",
-    "percent": "Per cent (1 decimal place)",
-    "rate_per_10k": "Rate per 10,000 children aged 0–17 (1 decimal place)",
-}
 QUADRANTS = (
     ("how_much", "How much did we do?", "Quantity of effort"),
     ("how_well", "How well did we do it?", "Quality of effort"),
     ("better_off_number", "Is anyone better off? (#)", "Quantity of effect"),
     ("better_off_percent", "Is anyone better off? (%)", "Quality of effect"),
 )
-
-
-# --- environment ----------------------------------------------------------------------------
-
-
-def environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("dashboards", "templates"),
-        autoescape=select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals.update(
-        fig=figure_html,
-        status_style=theme.status_style,
-        spc_style=theme.spc_style,
-        force_style=theme.force_style,
-        status_help=STATUS_HELP,
-    )
-    return env
-
-
-def stylesheet(name: str) -> str:
-    """A stylesheet template filled with the theme's colours (trusted constants only)."""
-    env = Environment(loader=PackageLoader("dashboards", "templates"), autoescape=False)
-    return env.get_template(name).render(c=theme.css_variables())
-
-
-def static_text(name: str) -> str:
-    env = Environment(loader=PackageLoader("dashboards", "templates"), autoescape=False)
-    source, _, _ = env.loader.get_source(env, name)
-    return source
-
-
-# --- view models ----------------------------------------------------------------------------
-
-
-def plain(value):
-    """numpy/pandas scalars to Python; NaN, NA and NaT to None."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _band_key(value) -> tuple:
-    match = re.match(r"\s*(\d+(?:\.\d+)?)", str(value))
-    return (0, float(match.group(1)), str(value)) if match else (1, 0.0, str(value))
-
-
-def card_view(card: dict, *, href: str, spark: pd.DataFrame | None, spark_id: str) -> dict:
-    card = plain(card)
-    view = dict(card)
-    view["href"] = href
-    view["kind_label"] = KIND_LABELS.get(card.get("oba_kind"), card.get("oba_kind") or "")
-    view["latest_period_text"] = period_text(card.get("latest_period"))
-    view["spark_id"] = spark_id
-    view["spark_payload"] = None
-    if spark is not None and spark["value_num"].notna().any():
-        view["spark_payload"] = charts.to_payload(
-            charts.sparkline(spark), {**charts.STATIC_CONFIG, "responsive": False}
-        )
-        shown = spark.sort_values("period_end").tail(24)
-        first, last = shown.iloc[0], shown.iloc[-1]
-        view["spark_label"] = (
-            f"Trend of {card.get('name')} over the last {len(shown)} periods, from "
-            f"{figure_text(first['value'], card.get('unit'))} ({period_text(first['period_end'])}) "
-            f"to {figure_text(last['value'], card.get('unit'))} ({period_text(last['period_end'])})"
-        )
-    return view
-
-
-def not_computed_view(entry: dict, *, href: str) -> dict:
-    """A report-card row for a measure that could not be computed: its name, why and the fix."""
-    return {
-        "not_computed": True,
-        "measure_id": entry.get("measure_id"),
-        "name": entry.get("name") or entry.get("measure_id"),
-        "oba_kind": entry.get("oba_kind"),
-        "unit": entry.get("unit"),
-        "is_headline": bool(entry.get("is_headline")),
-        "kind_label": KIND_LABELS.get(entry.get("oba_kind"), entry.get("oba_kind") or ""),
-        "coverage_label": entry.get("coverage_label") or "Not computed",
-        "reason": entry.get("reason") or "",
-        "fix": entry.get("fix") or "",
-        "href": href,
-    }
-
-
-def measure_view(tables: PublishedTables, measure: dict) -> dict:
-    measure = plain(measure)
-    view = dict(measure)
-    view["page"] = tables.page_name(measure["measure_id"])
-    view["kind_label"] = KIND_LABELS.get(measure.get("oba_kind"), measure.get("oba_kind") or "")
-    view["direction_text"] = DIRECTION_TEXT.get(measure.get("direction_of_good"), "")
-    view["unit_text"] = UNIT_TEXT.get(measure.get("unit"), measure.get("unit") or "")
-    return view
-
-
-def story_view(story: dict) -> dict:
-    items = []
-    for number, item in enumerate(story.get("story") or [], start=1):
-        force = item.get("force") if item.get("force") in theme.FORCES else "neutral"
-        items.append(
-            {
-                "number": number,
-                "date": date_text(item.get("date")),
-                "title": str(item.get("title") or ""),
-                "text": str(item.get("text") or ""),
-                "force": force,
-                "force_label": theme.force_style(force)["label"].lower().capitalize(),
-            }
-        )
-    actions = [
-        {
-            "action": str(a.get("action") or ""),
-            "owner": str(a.get("owner") or ""),
-            "due": date_text(a.get("due")),
-            "status": str(a.get("status") or ""),
-        }
-        for a in story.get("actions") or []
-    ]
-    return {
-        "entries": items,
-        "positive": [i for i in items if i["force"] == "positive"],
-        "negative": [i for i in items if i["force"] == "negative"],
-        "partners": [str(p) for p in story.get("partners") or []],
-        "what_works": [str(w) for w in story.get("what_works") or []],
-        "actions": actions,
-        "data_development": [str(d) for d in story.get("data_development") or []],
-        "raw": story.get("story") or [],
-    }
-
-
-def curve_frame(tables: PublishedTables, measure_id: str, breakdown: str = "all",
-                breakdown_value: str = "all") -> pd.DataFrame:
-    """The turn-the-curve series: pub_measure_status rows, else the actuals alone."""
-    status = tables.status_series(measure_id, breakdown, breakdown_value)
-    if len(status):
-        return status
-    series = tables.series(measure_id, breakdown, breakdown_value)
-    return pd.DataFrame(
-        {
-            "period_end": series["period_end"],
-            "value": series["value_num"],
-            "value_text": series["value"],
-        }
-    )
-
-
-def curve_view(
-    tables: PublishedTables, measure: dict, story: dict, *, height: int = 440,
-    width: int | None = None, config: dict | None = None, compact: bool = False,
-    program: str | None = None, title: str | None = None,
-) -> dict | None:
-    if program is None:
-        frame = curve_frame(tables, measure["measure_id"])
-    else:
-        frame = curve_frame(tables, measure["measure_id"], "program", program)
-    if frame.empty or not (
-        frame["value"].notna().any() or frame.get("value_text", pd.Series(dtype=str)).notna().any()
-    ):
-        return None
-    unit = measure.get("unit")
-    fig = charts.turn_the_curve(
-        frame, title=title or measure["name"], unit=unit,
-        stories=story.get("raw") if program is None else None,
-        height=height, width=width, spc=not compact,
-    )
-    rows = []
-    for r in frame.sort_values("period_end", ascending=False).itertuples():
-        lower, upper = getattr(r, "forecast_lower", None), getattr(r, "forecast_upper", None)
-        status = getattr(r, "status", None)
-        rows.append(
-            {
-                "period": period_text(r.period_end),
-                "actual": getattr(r, "value_text", None),
-                "forecast": number_text(getattr(r, "forecast", None), unit),
-                "interval": (
-                    f"{number_text(lower, unit)} to {number_text(upper, unit)}"
-                    if not is_missing(lower) and not is_missing(upper) else "–"
-                ),
-                "status": theme.status_style(status)["label"] if not is_missing(status) else "",
-            }
-        )
-    has_spc = "spc_mean" in frame and frame["spc_mean"].notna().any()
-    withheld = "forecast_withheld" in frame and frame["forecast_withheld"].fillna(False).any()
-    first = frame.iloc[0] if len(frame) else {}
-    latest = frame[frame["value"].notna()]
-    label = f"Turn-the-curve chart of {measure['name']}"
-    if len(latest):
-        last = latest.iloc[-1]
-        label += f": latest {figure_text(last.get('value_text'), unit)} at {period_text(last['period_end'])}"
-    parts = ["Actual values by period end (solid)"]
-    if "forecast" in frame and frame["forecast"].notna().any():
-        parts.append("the baseline forecast – where the line was heading at the baseline end "
-                     "(dashed) – with its 80% interval (shaded)")
-    if "target" in frame and frame["target"].notna().any():
-        parts.append("the target (dotted)")
-    if story.get("entries") and program is None:
-        parts.append("numbered markers for the story behind the baseline")
-    caption = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + "."
-    if withheld:
-        caption += (" The baseline forecast and SPC lines are not shown for this series: some of "
-                    "its figures are suppressed (c), and a line fitted to them could reveal them.")
-    plottable = frame["value"].notna().any() or (
-        "forecast" in frame and frame["forecast"].notna().any()
-    )
-    if not plottable:
-        caption = ("Every figure in this series is suppressed (c) or not available, so there is "
-                   "no chart; the table lists the periods.")
-    return {
-        "payload": charts.to_payload(fig, config or charts.SITE_CONFIG) if plottable else None,
-        "label": label + ". The figures are in the table below the chart.",
-        "caption": caption,
-        "rows": rows,
-        "has_spc": bool(has_spc),
-        "withheld": bool(withheld),
-        "spc_mean": number_text(first.get("spc_mean"), unit) if has_spc else "",
-        "spc_lower": number_text(first.get("spc_lower"), unit) if has_spc else "",
-        "spc_upper": number_text(first.get("spc_upper"), unit) if has_spc else "",
-    }
-
-
-def breakdown_views(tables: PublishedTables, measure: dict, *, config: dict | None = None,
-                    width: int | None = None) -> list[dict]:
-    views = []
-    unit = measure.get("unit")
-    for breakdown in tables.breakdowns(measure["measure_id"]):
-        values = tables.measure_values(measure["measure_id"])
-        rows = values[values["breakdown"] == breakdown]
-        latest = rows["period_end"].max()
-        rows = rows[rows["period_end"] == latest]
-        rows = rows.iloc[sorted(range(len(rows)), key=lambda i: _band_key(rows.iloc[i]["breakdown_value"]))]
-        label = breakdown.replace("_", " ")
-        fig = charts.breakdown_bars(
-            rows, title=f"{measure['name']} by {label}", unit=unit, width=width
-        )
-        plottable = bool((rows["value_num"].fillna(0) > 0).any())
-        views.append(
-            {
-                "key": slug(breakdown),
-                "label": label,
-                "period": period_text(latest),
-                "payload": charts.to_payload(fig, config or charts.SITE_CONFIG) if plottable else None,
-                "chart_label": f"Bar chart of {measure['name']} by {label} at {period_text(latest)}. "
-                "The figures are in the table below the chart.",
-                "show_parts": unit != "count",
-                "rows": [
-                    {
-                        "label": str(r.breakdown_value),
-                        "numerator": r.numerator,
-                        "denominator": r.denominator,
-                        "value": r.value,
-                    }
-                    for r in rows.itertuples()
-                ],
-            }
-        )
-    return views
 
 
 def measure_notes(tables: PublishedTables, measure: dict, card: dict | None) -> list[str]:
@@ -360,21 +81,6 @@ def measure_notes(tables: PublishedTables, measure: dict, card: dict | None) -> 
     ):
         notes.append("A programme measure: figures are for each programme's own clients.")
     return notes
-
-
-def _assurance_text(card: dict) -> str:
-    return {
-        "consistently_met": "The process consistently meets the target.",
-        "consistently_missed": "The process will consistently miss the target without change.",
-        "hit_and_miss": "The process will hit and miss the target.",
-    }.get(card.get("assurance") or "", "")
-
-
-def _target_text(card: dict, story: dict, unit: str) -> str:
-    target = card.get("target")
-    if is_missing(target):
-        target = story.get("target")
-    return number_text(target, unit) if not is_missing(target) else "None set"
 
 
 # --- writer ---------------------------------------------------------------------------------
@@ -528,8 +234,8 @@ class SiteBuilder:
             programs=programs,
             programs_chart=programs_chart,
             breakdowns=breakdown_views(t, measure),
-            target_text=_target_text(card or {}, t.story(measure["measure_id"]), measure["unit"]),
-            assurance_text=_assurance_text(card or {}),
+            target_text=target_text(card or {}, t.story(measure["measure_id"]), measure["unit"]),
+            assurance_text=assurance_text(card or {}),
             quality_available=t.has_quality_results,
             quality=t.quality_for_sources(sources),
             notes=measure_notes(t, measure, card),
@@ -585,30 +291,16 @@ class SiteBuilder:
             ],
         )
 
-    def data_quality_page(self) -> str:
+    def data_quality_page(self, *, measures: bool = True) -> str:
+        """The data-quality page; ``measures=False`` leaves out the measures not computed (an
+        export check computes none)."""
         t = self.t
-        checks = t.contract_results if t.contract_results is not None else pd.DataFrame()
-        rows = [plain(r) for r in checks.to_dict("records")]
-        rows.sort(key=lambda r: (bool(r.get("success")), r.get("severity") != "blocking",
-                                 str(r.get("source")), str(r.get("check_name"))))
-        quarantine = t.quarantine if t.quarantine is not None else pd.DataFrame()
-        files = t.export_files if t.export_files is not None else pd.DataFrame()
         return self.render(
             "data_quality.html",
             page="data-quality",
             root="",
-            quality_available=t.has_quality_results,
-            checks=rows,
-            summary={
-                "checks": len(rows),
-                "passed": sum(1 for r in rows if r.get("success")),
-                "failed": sum(1 for r in rows if not r.get("success")),
-                "blocking": sum(1 for r in rows if not r.get("success")
-                                and r.get("severity") == "blocking"),
-            },
-            quarantine=[plain(r) for r in quarantine.to_dict("records")],
-            not_computed=self.not_computed_rows(),
-            export_files=[plain(r) for r in files.to_dict("records")],
+            not_computed=self.not_computed_rows() if measures else None,
+            **quality_view(t.contract_results, t.quarantine, t.export_files),
         )
 
 
@@ -617,21 +309,26 @@ def write_site(
     tables: PublishedTables,
     *,
     generated: dt.datetime | None = None,
+    downloads: Path | None = None,
 ) -> list[Path]:
-    """Write the site into ``site_dir`` (replacing it whole) and return the pages written."""
+    """Write the site into ``site_dir`` (replacing it whole) and return the pages written.
+
+    ``downloads``: the folder the CSV downloads were written to, copied into the site's
+    ``downloads/``; without it they are written there from ``tables``.
+    """
     generated = generated or dt.datetime.now().replace(microsecond=0)
     builder = SiteBuilder(tables, generated)
     site_dir = Path(site_dir)
-    site_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}-", dir=site_dir.parent))
-    try:
-        work.chmod(0o755)
+    with replacing_folder(site_dir) as work:
         for folder in ("assets", "measures", "programs", "downloads"):
             (work / folder).mkdir()
         (work / "assets" / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
         (work / "assets" / "site.css").write_text(stylesheet("site.css"), encoding="utf-8")
         (work / "assets" / "charts.js").write_text(static_text("charts.js"), encoding="utf-8")
-        write_downloads_into(work / "downloads", tables.frames(), tables.suppression_upper)
+        if downloads is None:
+            write_downloads_into(work / "downloads", tables.frames(), tables.suppression_upper)
+        else:
+            copy_downloads(downloads, work / "downloads")
         pages = []
         for measure in tables.measure_list():
             path = work / "measures" / f"{tables.page_name(measure['measure_id'])}.html"
@@ -645,13 +342,16 @@ def write_site(
         pages.append(work / "data-quality.html")
         (work / "index.html").write_text(builder.index(), encoding="utf-8")
         pages.append(work / "index.html")
-        swap_in(work, site_dir)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return [site_dir / p.relative_to(work) for p in pages]
 
 
-_swap_in = swap_in  # the name the first site writer used
+def write_quality_page(
+    site_dir: Path, tables: PublishedTables, *, generated: dt.datetime | None = None
+) -> Path:
+    """Write ``site_dir/data-quality.html`` alone: the data-quality page of an export check
+    (``oba validate``), from the checked warehouse's data-quality summary."""
+    builder = SiteBuilder(tables, generated or dt.datetime.now().replace(microsecond=0))
+    return write_text(Path(site_dir) / "data-quality.html", builder.data_quality_page(measures=False))
 
-__all__ = ["UNIT_LABELS", "environment", "write_site"]
+
+__all__ = ["write_quality_page", "write_site"]

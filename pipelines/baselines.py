@@ -1,8 +1,8 @@
 """Baselines, forecasts, turned curves and statistical process control (DESIGN.md §4).
 
-Pure Python (pandas, numpy, statsmodels); no Dagster. The Dagster asset that builds
-``marts.measure_status`` calls :func:`assess_series` once per measure series and adds
-``measure_id``.
+Pure Python (pandas, numpy, statsmodels); no Dagster. :func:`build_measure_status` writes
+``marts.measure_status`` (the Dagster asset of that name calls it): :func:`assess_all` calls
+:func:`assess_series` once per measure series and adds the series' key.
 
 Series
 ------
@@ -148,8 +148,8 @@ and the history it was fitted on, SPC limits, headline status/signal/assurance) 
 Locked baselines
 ----------------
 OBA judges success against the forecast made before the work began.
-:func:`lock_baseline` writes ``<dir>/<measure_id>.json`` (atomic: temp file +
-``os.replace``); :func:`load_locked` reads it; ``assess_series(..., locked=lock)`` then
+:func:`lock_baseline` writes ``<dir>/<measure_id>.json`` whole or not at all
+(:func:`dashboards.outputs.write_text`); :func:`load_locked` reads it; ``assess_series(..., locked=lock)`` then
 uses the locked baseline end, forecast, interval and SPC limits instead of refitting, so
 revisions to history cannot move the baseline. Beyond the periods stored in the lock the
 forecast is extended from the locked model: the lock keeps the fitted history values and
@@ -168,10 +168,12 @@ not signals.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import hashlib
 import json
 import math
 import os
-import tempfile
+import shutil
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -188,21 +190,31 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from dashboards.outputs import write_text  # noqa: E402
+
 __all__ = [
     "ASSURANCES",
     "COLUMNS",
+    "SPC_RULE_FLAGS",
     "SPC_SIGNALS",
     "STATUSES",
+    "STATUS_COLUMNS",
     "BaselineFit",
     "SpcLimits",
+    "assess_all",
     "assess_series",
     "assurance",
+    "baseline_lock_dir",
+    "build_measure_status",
     "curve_status",
     "describe_series",
     "detect_frequency",
     "fit_baseline",
+    "headline_series",
     "load_locked",
     "lock_baseline",
+    "prewarm",
+    "series_key",
     "spc_limits",
     "spc_rules",
     "spc_signals",
@@ -231,6 +243,9 @@ SPC_LIMIT_FACTOR = 2.66
 LOCK_FORMAT = 1
 MODELS = ("linear_trend", "ets_ANN", "ets_AAdN", "ets_AAN")
 
+SPC_RULE_FLAGS = ("spc_outside_limits", "spc_shift", "spc_trend", "spc_two_of_three")
+"""Which SPC rules each period breaks (in :func:`assess_series`' frame, not in the mart)."""
+
 COLUMNS = (
     "value",
     "forecast",
@@ -248,10 +263,19 @@ COLUMNS = (
     "locked",
     "is_latest",
     "is_future",
-    "spc_outside_limits",
-    "spc_shift",
-    "spc_trend",
-    "spc_two_of_three",
+    *SPC_RULE_FLAGS,
+)
+
+# marts.measure_status: each series' key, then the assessment without the SPC rule flags, then
+# where the baseline end came from and the series' descriptive summary (JSON).
+STATUS_COLUMNS = (
+    "measure_id",
+    "breakdown",
+    "breakdown_value",
+    "period_end",
+    *(c for c in COLUMNS if c not in SPC_RULE_FLAGS),
+    "baseline_source",
+    "descriptive",
 )
 
 _RULE_COLUMNS = (
@@ -900,15 +924,7 @@ def _empty_frame() -> pd.DataFrame:
         "target",
     ):
         df[c] = df[c].astype(float)
-    for c in (
-        "locked",
-        "is_latest",
-        "is_future",
-        "spc_outside_limits",
-        "spc_shift",
-        "spc_trend",
-        "spc_two_of_three",
-    ):
+    for c in ("locked", "is_latest", "is_future", *SPC_RULE_FLAGS):
         df[c] = df[c].astype(bool)
     df["baseline_end"] = df["baseline_end"].astype(f"datetime64[{_UNIT}]")
     df.index = pd.DatetimeIndex([], name="period_end").as_unit(_UNIT)
@@ -1110,21 +1126,6 @@ def _lock_path(measure_id: str, path_dir: Path, version: int | None = None) -> P
     return Path(path_dir) / name
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _lock_from_fit(fit: BaselineFit) -> dict[str, Any]:
     end = _shift(fit.baseline_end, BASELINE_OFFSET_PERIODS + HORIZON[fit.freq], fit.freq)
     periods = _period_range(_shift(fit.baseline_end, 1, fit.freq), end, fit.freq)
@@ -1219,7 +1220,7 @@ def lock_baseline(
     previous = load_locked(measure_id, path_dir)
     if previous is not None:
         old_version = int(previous.get("version") or 1)
-        _atomic_write(
+        write_text(
             _lock_path(measure_id, path_dir, old_version), path.read_text(encoding="utf-8")
         )
         version = old_version + 1
@@ -1232,7 +1233,7 @@ def lock_baseline(
         "interval_level": INTERVAL_LEVEL,
         **body,
     }
-    _atomic_write(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+    write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
     return path
 
 
@@ -1325,3 +1326,153 @@ def describe_series(
             if d is not None:
                 out["target_met"] = latest >= t if d == "up" else latest <= t
     return out
+
+
+# --------------------------------------------------------------------------- every series of a run
+
+
+def series_key(measure_id: str, breakdown_value: str) -> str:
+    """File-safe name of one series: the measure, plus the programme for programme measures."""
+    if breakdown_value == "all":
+        return measure_id
+    slug = "".join(ch if ch.isalnum() else "-" for ch in breakdown_value.lower()).strip("-")
+    return f"{measure_id}__{slug}"
+
+
+def headline_series(values: pd.DataFrame) -> dict[tuple[str, str, str], pd.Series]:
+    """The series assessed: whole-population rows, or per programme where a measure has no 'all'."""
+    series = {}
+    for (measure_id, breakdown, breakdown_value), frame in values.groupby(
+        ["measure_id", "breakdown", "breakdown_value"], sort=True
+    ):
+        has_all = (values["measure_id"] == measure_id).any() and (
+            (values["measure_id"] == measure_id) & (values["breakdown"] == "all")
+        ).any()
+        if breakdown == "all" or (breakdown == "program" and not has_all):
+            s = frame.set_index(pd.to_datetime(frame["period_end"]))["value"].astype("float64")
+            series[(measure_id, breakdown, breakdown_value)] = s.sort_index()
+    return series
+
+
+def baseline_lock_dir(out: Path, legacy: Path | None = None) -> Path:
+    """Where baseline locks live: ``<out>/baselines`` (state of the output folder, swapped in
+    with the run's other outputs; never written into the exports folder). Locks an earlier
+    version kept in ``<stories>/baselines`` are copied from there the first time."""
+    lock_dir = Path(out) / "baselines"
+    if legacy is not None and not lock_dir.exists() and Path(legacy).is_dir():
+        found = sorted(p for p in Path(legacy).glob("*.json") if p.is_file() and not p.is_symlink())
+        if found:
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            for path in found:
+                shutil.copyfile(path, lock_dir / path.name)
+    return lock_dir
+
+
+def assess_all(
+    measures: pd.DataFrame,
+    values: pd.DataFrame,
+    *,
+    baselines: dict[str, dt.date],
+    targets: dict[str, float],
+    lock_dir,
+    data_vintage: str,
+    log=None,
+) -> pd.DataFrame:
+    """Assess every series; lock the forecast the first time an explicit baseline end is seen."""
+    direction = dict(zip(measures["measure_id"], measures["direction_of_good"], strict=True))
+    frames = []
+    for (measure_id, breakdown, breakdown_value), s in headline_series(values).items():
+        if measure_id not in direction:
+            continue
+        key = series_key(measure_id, breakdown_value)
+        explicit_end = baselines.get(measure_id)
+        locked = load_locked(key, lock_dir) if lock_dir is not None else None
+        if locked is not None and explicit_end is not None:
+            locked_end = pd.Timestamp(locked.get("baseline_end"))
+            if locked_end.to_period("M") != pd.Timestamp(explicit_end).to_period("M") and log:
+                log.warning(
+                    f"{key}: configured baseline end {explicit_end} differs from the locked "
+                    f"{locked_end.date()}; the locked baseline stands until "
+                    f"'oba rebaseline {measure_id} --end {explicit_end}'"
+                )
+        target = targets.get(measure_id)
+        assessed = assess_series(
+            s, direction[measure_id], baseline_end=explicit_end, target=target, locked=locked
+        )
+        if locked is None and explicit_end is not None and lock_dir is not None:
+            if (assessed["status"] != "insufficient_data").any():
+                lock_baseline(key, assessed, lock_dir, data_vintage=data_vintage)
+                locked = load_locked(key, lock_dir)
+                assessed = assess_series(
+                    s, direction[measure_id], baseline_end=explicit_end, target=target, locked=locked
+                )
+        summary = describe_series(
+            s, baseline_end=explicit_end, target=target, direction_of_good=direction[measure_id]
+        )
+        frame = assessed.reset_index().rename(columns={"index": "period_end"})
+        frame["measure_id"] = measure_id
+        frame["breakdown"] = breakdown
+        frame["breakdown_value"] = breakdown_value
+        frame["baseline_source"] = (
+            "locked" if locked is not None else ("configured" if explicit_end else "default")
+        )
+        frame["descriptive"] = json.dumps(summary, default=str)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=list(STATUS_COLUMNS))
+    out = pd.concat(frames, ignore_index=True)
+    out["period_end"] = pd.to_datetime(out["period_end"]).dt.date
+    out["baseline_end"] = pd.to_datetime(out["baseline_end"]).dt.date
+    for column in STATUS_COLUMNS:
+        if column not in out.columns:
+            out[column] = None
+    return out[list(STATUS_COLUMNS)]
+
+
+def build_measure_status(
+    con,
+    *,
+    baselines: dict[str, dt.date],
+    targets: dict[str, float],
+    lock_dir: Path | None,
+    log=None,
+) -> pd.DataFrame:
+    """Write ``marts.measure_status`` from the warehouse's marts and stories; returns its rows.
+
+    Baseline ends and targets come from the stories, overridden by ``baselines`` and
+    ``targets`` (the run's configuration). The data vintage recorded with a new lock names the
+    latest period and a digest of the exports loaded.
+    """
+    measures = con.execute("select * from marts.measures").df()
+    values = con.execute(
+        "select measure_id, breakdown, breakdown_value, period_end, value "
+        "from marts.measure_values where breakdown in ('all', 'program')"
+    ).df()
+    stories = con.execute("select measure_id, baseline_end, target from raw.stories").df()
+    loads = con.execute("select sha256 from raw._loads order by sha256").fetchall()
+    ends = {
+        r.measure_id: r.baseline_end
+        for r in stories.itertuples()
+        if r.baseline_end is not None and not pd.isna(r.baseline_end)
+    }
+    ends.update(baselines)
+    goals = {r.measure_id: r.target for r in stories.itertuples() if not pd.isna(r.target)}
+    goals.update(targets)
+    latest = pd.to_datetime(values["period_end"]).max() if len(values) else None
+    vintage = (
+        f"data to {latest.date() if latest is not None else 'none'}; exports "
+        + hashlib.sha256("".join(s for (s,) in loads).encode()).hexdigest()[:12]
+    )
+    status = assess_all(
+        measures, values, baselines=ends, targets=goals, lock_dir=lock_dir,
+        data_vintage=vintage, log=log,
+    )
+    con.register("status_frame", status)
+    try:
+        con.execute(
+            "create or replace table marts.measure_status as select * from status_frame "
+            "order by measure_id, breakdown, breakdown_value, period_end"
+        )
+    finally:
+        con.unregister("status_frame")
+    return status

@@ -419,9 +419,8 @@ def cmd_rebaseline(args) -> int:
     import duckdb
     import pandas as pd
 
-    from pipelines.baselines import assess_series, lock_baseline
+    from pipelines.baselines import assess_series, baseline_lock_dir, lock_baseline, series_key
     from pipelines.config import ConfigError, load_config
-    from pipelines.defs.baselines import baseline_lock_dir, series_key
 
     try:
         end = dt.date.fromisoformat(args.end)

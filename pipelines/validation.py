@@ -1,7 +1,8 @@
 """The `oba validate` report: per file, what it was recognised as, its collection year and where
 that came from (config, name, header or content), its rows read, kept and excluded, what
 superseded it, and its problems. Files come from ``quality.export_files`` (DESIGN §2), or from
-``raw.export_files`` in a warehouse built before it."""
+``raw.export_files`` in a warehouse built before it. With an output folder, the check also writes
+the site's data-quality page, made as a run makes it."""
 
 from __future__ import annotations
 
@@ -13,21 +14,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-
-def _tables(con) -> set[str]:
-    return {
-        f"{s}.{t}"
-        for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables"
-        ).fetchall()
-    }
+from dashboards.published import PublishedTables
+from dashboards.site import write_quality_page
+from pipelines.published import existing_tables, read_quality_summary
 
 
 def collect(warehouse: Path) -> dict:
     """The validation results held in a checked warehouse, as plain rows."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        present = _tables(con)
+        present = existing_tables(con)
         if "quality.export_files" in present:
             files = con.execute("select * from quality.export_files order by source_file").df()
         elif "raw.export_files" in present:
@@ -193,58 +189,12 @@ def print_report(warehouse: Path, console: Console) -> bool:
     return has_blocking(report)
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en-GB"><head><meta charset="utf-8"><title>Data quality – export check</title>
-<style>body{font-family:Arial,Helvetica,sans-serif;max-width:1100px;margin:1rem auto;padding:0 1rem;color:#1b1b1b}
-table{border-collapse:collapse;width:100%;margin:1rem 0}caption{text-align:left;font-weight:bold;padding:.4rem 0}
-th,td{border-bottom:1px solid #ccc;padding:.35rem .5rem;text-align:left}.error{color:#b00020}.ignored{color:#7a5b00}</style>
-</head><body><main>
-<h1>Data quality: export check</h1>
-<p>{{ 'Blocking problems found: the run would stop until they are fixed.' if blocking else 'No blocking problems.' }}</p>
-{% if files is not none %}<table><caption>Export files: what each was recognised as, its collection year and where that came from, its rows</caption>
-<thead><tr><th scope="col">File</th><th scope="col">Recognised as</th><th scope="col">Collection year</th><th scope="col">Year from</th><th scope="col">Rows read</th><th scope="col">Rows kept</th><th scope="col">Rows excluded</th><th scope="col">Status</th><th scope="col">Superseded by</th><th scope="col">Detail</th></tr></thead><tbody>
-{% for r in files %}<tr><td>{{ r.source_file }}</td><td>{{ r.recognised_as or '–' }}</td><td>{{ r.year_label }}</td><td>{{ r.year_from or '–' }}{% if r.year_note %} ({{ r.year_note }}){% endif %}</td><td>{{ r.rows_read | default('–', true) }}</td><td>{{ r.rows_kept | default('–', true) }}</td><td>{{ r.rows_quarantined | default('–', true) }}</td><td class="{{ r.status }}">{{ r.status }}</td><td>{{ r.superseded_by or '–' }}</td><td>{{ r.reason or '' }}</td></tr>{% endfor %}
-</tbody></table>{% endif %}
-{% if quarantine %}<table><caption>Row problems by file and rule (an excluded row is left out of every measure; a cleared value leaves its row in)</caption>
-<thead><tr><th scope="col">File</th><th scope="col">Rule</th><th scope="col">Column</th><th scope="col">Rows</th><th scope="col">Example rows</th><th scope="col">Example</th></tr></thead><tbody>
-{% for r in quarantine %}<tr><td>{{ r.source_file }}</td><td>{{ r.rule }}{{ action_labels.get(r.action, ' (' ~ r.action ~ ')') }}</td><td>{{ r.column_name }}</td><td>{{ r.n }}</td><td>{{ r.example_rows | join(', ') }}</td><td>{{ r.example_message }}</td></tr>{% endfor %}
-</tbody></table>{% else %}<p>No row problems.</p>{% endif %}
-{% if failed %}<table><caption>Contract checks that failed</caption>
-<thead><tr><th scope="col">Source</th><th scope="col">Check</th><th scope="col">Severity</th><th scope="col">Message</th></tr></thead><tbody>
-{% for r in failed %}<tr><td>{{ r.source }}</td><td>{{ r.check_name }}</td><td>{{ r.severity }}</td><td>{{ r.message }}</td></tr>{% endfor %}
-</tbody></table>{% endif %}
-</main></body></html>
-"""
-
-
 def write_report_page(warehouse: Path, site_dir: Path) -> Path:
-    """Write ``site_dir/data-quality.html`` from a checked warehouse."""
-    from jinja2 import Environment
-
-    report = collect(warehouse)
-    env = Environment(autoescape=True)
-    records = {
-        k: (None if v is None else v.to_dict("records")) for k, v in report.items()
-    }
-    for r in records["quarantine"] or []:
-        r["example_rows"] = [str(x) for x in r["example_rows"]]
-    for r in records["files"] or []:
-        for key, value in list(r.items()):
-            if not isinstance(value, (list, tuple)) and pd.isna(value):
-                r[key] = None
-        for key in ("rows_read", "rows_kept", "rows_quarantined"):
-            if r.get(key) is not None:
-                r[key] = f"{int(r[key]):,}"
-        year = r.get("collection_year")
-        r["year_label"] = "–" if year is None else f"{int(year) - 1}-{int(year) % 100:02d}"
-    html = env.from_string(_PAGE).render(
-        blocking=has_blocking(report),
-        files=records["files"],
-        quarantine=records["quarantine"],
-        failed=records["failed_checks"],
-        action_labels=ACTION_LABELS,
-    )
-    site_dir.mkdir(parents=True, exist_ok=True)
-    path = site_dir / "data-quality.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    """Write ``site_dir/data-quality.html`` from a checked warehouse: the data-quality page a run
+    publishes (its summary counts rows by file, column and rule and shows no failing value)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        summary = read_quality_summary(con)
+    finally:
+        con.close()
+    return write_quality_page(site_dir, PublishedTables.from_tables(summary))

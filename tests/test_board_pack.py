@@ -37,7 +37,7 @@ def _text(pdf: Path, page: int | None = None) -> str:
 
 
 def _tables(out: Path):
-    from pipelines.defs.publish import read_published
+    from pipelines.published import read_published
 
     con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
     try:
@@ -117,7 +117,7 @@ def test_pdf_pages_as_pictures(out):
 
 def test_every_measure_with_totals_when_no_headline_configured(tmp_path):
     from dashboards.board_pack import write_board_pack
-    from pipelines.defs.publish import read_published
+    from pipelines.published import read_published
     from pipelines.settings import DEFAULT_MODELS_DIR
     from pipelines.sqlmodels import build_model, discover_models
 

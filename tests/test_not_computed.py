@@ -272,7 +272,7 @@ def test_source_titles_follow_the_data_contracts():
 
 
 def test_published_list_and_its_fallback_without_the_coverage_model():
-    from pipelines.defs.publish import build_not_computed
+    from pipelines.published import build_not_computed
 
     con = _warehouse(population=_population("E09000999"), rows=SSDA903,
                      values=_counts("cla_count", MONTHS) + _rate_rows(MONTHS, first_estimate=None))

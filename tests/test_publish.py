@@ -378,12 +378,12 @@ def test_quality_summary_counts_without_values(published):
     assert "value" not in quarantine.columns
 
 
-def test_quality_messages_lose_quoted_values_and_examples():
-    from pipelines.defs.publish import build_quality_summary
+FAILING_VALUES = ("14/03/2008", "29/02/2012", "31/02/2016")
 
-    con = duckdb.connect()
-    for schema in ("quality", "published"):
-        con.execute(f"create schema {schema}")
+
+def _quality_quoting_values(con) -> None:
+    """quality.* whose messages, values and examples quote dates of birth (FAILING_VALUES)."""
+    con.execute("create schema if not exists quality")
     con.execute(
         "create table quality.contract_results as select * from (values "
         "('ssda903_header', 'dob_format', false, 2::bigint, 'warning', "
@@ -397,17 +397,48 @@ def test_quality_messages_lose_quoted_values_and_examples():
         "source_file, 3::bigint as row_number, 'DOB' as column_name, '31/02/2016' as value, "
         "'date_format' as rule, 'DOB ''31/02/2016'' is not a date' as message"
     )
+
+
+def test_quality_messages_lose_quoted_values_and_examples():
+    from pipelines.published import build_quality_summary
+
+    con = duckdb.connect()
+    con.execute("create schema published")
+    _quality_quoting_values(con)
     counts = build_quality_summary(con)
     assert counts == {"pub_contract_results": 2, "pub_quarantine_summary": 1, "pub_export_files": 0}
     text = con.execute("select * from published.pub_contract_results").df().to_string()
     text += con.execute("select * from published.pub_quarantine_summary").df().to_string()
-    for value in ("14/03/2008", "29/02/2012", "31/02/2016"):
+    for value in FAILING_VALUES:
         assert value not in text
     assert "2 value(s) fail" in text
 
 
+def test_export_check_page_shows_the_summary_without_failing_values(tmp_path):
+    """oba validate's page is the run's data-quality page: counts by file and rule, messages
+    without their quoted values, no example rows or values; nothing written to the warehouse."""
+    from pipelines.validation import write_report_page
+
+    warehouse = tmp_path / "checked.duckdb"
+    con = duckdb.connect(str(warehouse))
+    _quality_quoting_values(con)
+    con.close()
+    page = write_report_page(warehouse, tmp_path / "site").read_text(encoding="utf-8")
+    for value in FAILING_VALUES:
+        assert value not in page
+    assert "h.csv" in page and "date_format" in page and "row left out" in page
+    assert "2 check(s): 0 passed, 2 did not pass (1 blocking)" in page
+    assert "Measures not computed" not in page
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        schemas = {s for (s,) in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
+    finally:
+        con.close()
+    assert schemas == {"quality"}
+
+
 def test_quality_summary_empty_when_quality_tables_absent():
-    from pipelines.defs.publish import build_quality_summary
+    from pipelines.published import build_quality_summary
 
     con = duckdb.connect()
     con.execute("create schema published")
@@ -418,7 +449,7 @@ def test_quality_summary_empty_when_quality_tables_absent():
 
 def test_data_quality_page_says_when_there_are_no_results(published, tmp_path):
     from dashboards.site import write_site
-    from pipelines.defs.publish import read_published
+    from pipelines.published import read_published
 
     con = duckdb.connect(str(published / "warehouse.duckdb"), read_only=True)
     try:
@@ -509,7 +540,7 @@ def test_hand_council_small_counts_are_suppressed(hand):
 
 def test_failed_site_write_leaves_the_previous_site(published, tmp_path, monkeypatch):
     from dashboards import site as site_module
-    from pipelines.defs.publish import read_published
+    from pipelines.published import read_published
 
     con = duckdb.connect(str(published / "warehouse.duckdb"), read_only=True)
     try:

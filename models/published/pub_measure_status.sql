@@ -63,23 +63,10 @@ joined as (
         latest.latest_period,
         coalesce(withheld.any_suppressed, false) as forecast_withheld,
     from series_rows
-    inner join catalogue on series_rows.measure_id = catalogue.measure_id
-    left join published_values
-        on
-            series_rows.measure_id = published_values.measure_id
-            and series_rows.breakdown = published_values.breakdown
-            and series_rows.breakdown_value = published_values.breakdown_value
-            and series_rows.period_end = published_values.period_end
-    left join latest
-        on
-            series_rows.measure_id = latest.measure_id
-            and series_rows.breakdown = latest.breakdown
-            and series_rows.breakdown_value = latest.breakdown_value
-    left join withheld
-        on
-            series_rows.measure_id = withheld.measure_id
-            and series_rows.breakdown = withheld.breakdown
-            and series_rows.breakdown_value = withheld.breakdown_value
+    inner join catalogue using (measure_id)
+    left join published_values using (measure_id, breakdown, breakdown_value, period_end)
+    left join latest using (measure_id, breakdown, breakdown_value)
+    left join withheld using (measure_id, breakdown, breakdown_value)
 ),
 
 final as (

@@ -158,12 +158,7 @@ secondary_candidates as (
             order by primary_cells.n, primary_cells.breakdown_value
         ) as pick,
     from primary_cells
-    inner join recoverable_groups
-        on
-            primary_cells.measure_id = recoverable_groups.measure_id
-            and primary_cells.period_end = recoverable_groups.period_end
-            and primary_cells.breakdown = recoverable_groups.breakdown
-            and primary_cells.part = recoverable_groups.part
+    inner join recoverable_groups using (measure_id, period_end, breakdown, part)
     where not primary_cells.is_primary and primary_cells.n > 0
 ),
 
@@ -216,12 +211,7 @@ flagged as (
         coalesce(row_flags.numerator_suppressed, false)
         or coalesce(row_flags.denominator_suppressed, false) as suppressed,
     from measure_rows
-    left join row_flags
-        on
-            measure_rows.measure_id = row_flags.measure_id
-            and measure_rows.period_end = row_flags.period_end
-            and measure_rows.breakdown = row_flags.breakdown
-            and measure_rows.breakdown_value = row_flags.breakdown_value
+    left join row_flags using (measure_id, breakdown, breakdown_value, period_end)
 ),
 
 final as (

@@ -33,12 +33,7 @@ series as (
         published_values.suppressed,
         mart_values.value as raw_value,
     from published_values
-    inner join mart_values
-        on
-            published_values.measure_id = mart_values.measure_id
-            and published_values.period_end = mart_values.period_end
-            and published_values.breakdown = mart_values.breakdown
-            and published_values.breakdown_value = mart_values.breakdown_value
+    inner join mart_values using (measure_id, breakdown, breakdown_value, period_end)
 ),
 
 latest as (
@@ -140,11 +135,7 @@ final as (
         published_status.baseline_locked,
         published_status.forecast as latest_forecast,
     from changes
-    left join published_status
-        on
-            changes.measure_id = published_status.measure_id
-            and changes.breakdown = published_status.breakdown
-            and changes.breakdown_value = published_status.breakdown_value
+    left join published_status using (measure_id, breakdown, breakdown_value)
     where changes.breakdown = 'all' or changes.breakdown = 'program'
 )
 

@@ -18,7 +18,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipelines import baselines, expectations
+from pipelines import expectations
 from pipelines.contracts import load_contracts
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
@@ -133,21 +133,6 @@ def blocking_problems(files) -> list[str]:
     return problems
 
 
-BOARD_PACK = dg.AssetKey(["published", "board_pack"])
-# The definitions' executor, and the one execute_in_process (the oba CLI) runs with.
-IN_PROCESS_EXECUTORS = ("in_process", "execute_in_process_executor")
-
-
-def _prints_board_pack(context: dg.AssetExecutionContext) -> bool:
-    """This run goes on to print the board pack, in this process."""
-    job = context.job_def
-    if job.executor_def.name not in IN_PROCESS_EXECUTORS:
-        return False
-    layer = job.asset_layer
-    keys = getattr(layer, "selected_asset_keys", None) or layer.executable_asset_keys
-    return BOARD_PACK in keys
-
-
 @dg.asset(
     key=["raw", "export_files"],
     group_name="raw",
@@ -157,11 +142,6 @@ def _prints_board_pack(context: dg.AssetExecutionContext) -> bool:
 def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     """The exports folder's files: recognised as which source, ignored (and why), or in error."""
     expectations.prewarm()  # the contract checks' GX worker imports GX while the files load
-    if _prints_board_pack(context):
-        # The board pack's browser starts on the other core while the run loads and models.
-        from dashboards.board_pack import prestart_chromium
-
-        prestart_chromium()
     pins = oba.config().collection_years
     try:
         files = date_files(scan_exports(oba.exports), pins)
@@ -237,8 +217,6 @@ def _xml_to_load(con, xml_files: list, sources: list[str]) -> list:
 def _report(context, con, files, source, outcome, rows, seconds, future):
     """Write a source's contract results and yield its materialisation and contract check."""
     with phase("expectations", source, seconds):
-        if not future.done():  # waiting on the GX worker: import the forecasting models meanwhile
-            baselines.prewarm()
         results = future.result()
         con.execute(CONTRACT_RESULTS_DDL)
         con.execute("delete from quality.contract_results where source = ?", [source])

@@ -1,0 +1,357 @@
+"""What the site and the board pack show of the published tables, shared by both.
+
+The Jinja2 environment (autoescaped: story text is people's words), the stylesheet and static
+script from ``templates/``, and the view models: a report-card row, a measure's header, its
+story behind the baseline, its turn-the-curve chart with the figures behind it, and its
+breakdowns. Each view is plain Python values made from
+:class:`dashboards.published.PublishedTables`, figures already rounded and suppressed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from dashboards import charts, theme
+from dashboards.formatting import (
+    KIND_LABELS,
+    date_text,
+    figure_html,
+    figure_text,
+    is_missing,
+    number_text,
+    period_text,
+)
+from dashboards.published import PublishedTables, slug
+
+STATUS_HELP = {
+    "turned": "the last 3 figures after the baseline end are on the good side of the forecast "
+    "and the latest is beyond its 80% interval",
+    "improving": "the last 3 figures are on the good side of the forecast, within the interval",
+    "no_change": "the figures are not consistently on either side of the forecast",
+    "worsening": "the latest figure is beyond the 80% interval on the bad side",
+    "insufficient_data": "fewer than 12 periods of history before the baseline end",
+}
+DIRECTION_TEXT = {"up": "Higher is better", "down": "Lower is better"}
+UNIT_TEXT = {
+    "count": "Number (whole numbers)",
+    "percent": "Per cent (1 decimal place)",
+    "rate_per_10k": "Rate per 10,000 children aged 0–17 (1 decimal place)",
+}
+
+
+# --- environment ----------------------------------------------------------------------------
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("dashboards", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        fig=figure_html,
+        status_style=theme.status_style,
+        spc_style=theme.spc_style,
+        force_style=theme.force_style,
+        status_help=STATUS_HELP,
+    )
+    return env
+
+
+def _plain_environment() -> Environment:
+    """Templates of trusted constants only (stylesheets, scripts): no escaping."""
+    return Environment(loader=PackageLoader("dashboards", "templates"), autoescape=False)
+
+
+def stylesheet(name: str, **context) -> str:
+    """A stylesheet template filled with the theme's colours (trusted constants only)."""
+    return _plain_environment().get_template(name).render(c=theme.css_variables(), **context)
+
+
+def static_text(name: str) -> str:
+    """A template file as it is (a script)."""
+    env = _plain_environment()
+    source, _, _ = env.loader.get_source(env, name)
+    return source
+
+
+# --- view models ----------------------------------------------------------------------------
+
+
+def plain(value):
+    """numpy/pandas scalars to Python; NaN, NA and NaT to None."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _band_key(value) -> tuple:
+    match = re.match(r"\s*(\d+(?:\.\d+)?)", str(value))
+    return (0, float(match.group(1)), str(value)) if match else (1, 0.0, str(value))
+
+
+def card_view(card: dict, *, href: str, spark: pd.DataFrame | None, spark_id: str) -> dict:
+    card = plain(card)
+    view = dict(card)
+    view["href"] = href
+    view["kind_label"] = KIND_LABELS.get(card.get("oba_kind"), card.get("oba_kind") or "")
+    view["latest_period_text"] = period_text(card.get("latest_period"))
+    view["spark_id"] = spark_id
+    view["spark_payload"] = None
+    if spark is not None and spark["value_num"].notna().any():
+        view["spark_payload"] = charts.to_payload(
+            charts.sparkline(spark), {**charts.STATIC_CONFIG, "responsive": False}
+        )
+        shown = spark.sort_values("period_end").tail(24)
+        first, last = shown.iloc[0], shown.iloc[-1]
+        view["spark_label"] = (
+            f"Trend of {card.get('name')} over the last {len(shown)} periods, from "
+            f"{figure_text(first['value'], card.get('unit'))} ({period_text(first['period_end'])}) "
+            f"to {figure_text(last['value'], card.get('unit'))} ({period_text(last['period_end'])})"
+        )
+    return view
+
+
+def not_computed_view(entry: dict, *, href: str) -> dict:
+    """A report-card row for a measure that could not be computed: its name, why and the fix."""
+    return {
+        "not_computed": True,
+        "measure_id": entry.get("measure_id"),
+        "name": entry.get("name") or entry.get("measure_id"),
+        "oba_kind": entry.get("oba_kind"),
+        "unit": entry.get("unit"),
+        "is_headline": bool(entry.get("is_headline")),
+        "kind_label": KIND_LABELS.get(entry.get("oba_kind"), entry.get("oba_kind") or ""),
+        "coverage_label": entry.get("coverage_label") or "Not computed",
+        "reason": entry.get("reason") or "",
+        "fix": entry.get("fix") or "",
+        "href": href,
+    }
+
+
+def measure_view(tables: PublishedTables, measure: dict) -> dict:
+    measure = plain(measure)
+    view = dict(measure)
+    view["page"] = tables.page_name(measure["measure_id"])
+    view["kind_label"] = KIND_LABELS.get(measure.get("oba_kind"), measure.get("oba_kind") or "")
+    view["direction_text"] = DIRECTION_TEXT.get(measure.get("direction_of_good"), "")
+    view["unit_text"] = UNIT_TEXT.get(measure.get("unit"), measure.get("unit") or "")
+    return view
+
+
+def story_view(story: dict) -> dict:
+    items = []
+    for number, item in enumerate(story.get("story") or [], start=1):
+        force = item.get("force") if item.get("force") in theme.FORCES else "neutral"
+        items.append(
+            {
+                "number": number,
+                "date": date_text(item.get("date")),
+                "title": str(item.get("title") or ""),
+                "text": str(item.get("text") or ""),
+                "force": force,
+                "force_label": theme.force_style(force)["label"].lower().capitalize(),
+            }
+        )
+    actions = [
+        {
+            "action": str(a.get("action") or ""),
+            "owner": str(a.get("owner") or ""),
+            "due": date_text(a.get("due")),
+            "status": str(a.get("status") or ""),
+        }
+        for a in story.get("actions") or []
+    ]
+    return {
+        "entries": items,
+        "positive": [i for i in items if i["force"] == "positive"],
+        "negative": [i for i in items if i["force"] == "negative"],
+        "partners": [str(p) for p in story.get("partners") or []],
+        "what_works": [str(w) for w in story.get("what_works") or []],
+        "actions": actions,
+        "data_development": [str(d) for d in story.get("data_development") or []],
+        "raw": story.get("story") or [],
+    }
+
+
+def curve_frame(tables: PublishedTables, measure_id: str, breakdown: str = "all",
+                breakdown_value: str = "all") -> pd.DataFrame:
+    """The turn-the-curve series: pub_measure_status rows, else the actuals alone."""
+    status = tables.status_series(measure_id, breakdown, breakdown_value)
+    if len(status):
+        return status
+    series = tables.series(measure_id, breakdown, breakdown_value)
+    return pd.DataFrame(
+        {
+            "period_end": series["period_end"],
+            "value": series["value_num"],
+            "value_text": series["value"],
+        }
+    )
+
+
+def curve_view(
+    tables: PublishedTables, measure: dict, story: dict, *, height: int = 440,
+    width: int | None = None, config: dict | None = None, compact: bool = False,
+    program: str | None = None, title: str | None = None,
+) -> dict | None:
+    if program is None:
+        frame = curve_frame(tables, measure["measure_id"])
+    else:
+        frame = curve_frame(tables, measure["measure_id"], "program", program)
+    if frame.empty or not (
+        frame["value"].notna().any() or frame.get("value_text", pd.Series(dtype=str)).notna().any()
+    ):
+        return None
+    unit = measure.get("unit")
+    fig = charts.turn_the_curve(
+        frame, title=title or measure["name"], unit=unit,
+        stories=story.get("raw") if program is None else None,
+        height=height, width=width, spc=not compact,
+    )
+    rows = []
+    for r in frame.sort_values("period_end", ascending=False).itertuples():
+        lower, upper = getattr(r, "forecast_lower", None), getattr(r, "forecast_upper", None)
+        status = getattr(r, "status", None)
+        rows.append(
+            {
+                "period": period_text(r.period_end),
+                "actual": getattr(r, "value_text", None),
+                "forecast": number_text(getattr(r, "forecast", None), unit),
+                "interval": (
+                    f"{number_text(lower, unit)} to {number_text(upper, unit)}"
+                    if not is_missing(lower) and not is_missing(upper) else "–"
+                ),
+                "status": theme.status_style(status)["label"] if not is_missing(status) else "",
+            }
+        )
+    has_spc = "spc_mean" in frame and frame["spc_mean"].notna().any()
+    withheld = "forecast_withheld" in frame and frame["forecast_withheld"].fillna(False).any()
+    first = frame.iloc[0] if len(frame) else {}
+    latest = frame[frame["value"].notna()]
+    label = f"Turn-the-curve chart of {measure['name']}"
+    if len(latest):
+        last = latest.iloc[-1]
+        label += f": latest {figure_text(last.get('value_text'), unit)} at {period_text(last['period_end'])}"
+    parts = ["Actual values by period end (solid)"]
+    if "forecast" in frame and frame["forecast"].notna().any():
+        parts.append("the baseline forecast – where the line was heading at the baseline end "
+                     "(dashed) – with its 80% interval (shaded)")
+    if "target" in frame and frame["target"].notna().any():
+        parts.append("the target (dotted)")
+    if story.get("entries") and program is None:
+        parts.append("numbered markers for the story behind the baseline")
+    caption = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + "."
+    if withheld:
+        caption += (" The baseline forecast and SPC lines are not shown for this series: some of "
+                    "its figures are suppressed (c), and a line fitted to them could reveal them.")
+    plottable = frame["value"].notna().any() or (
+        "forecast" in frame and frame["forecast"].notna().any()
+    )
+    if not plottable:
+        caption = ("Every figure in this series is suppressed (c) or not available, so there is "
+                   "no chart; the table lists the periods.")
+    return {
+        "payload": charts.to_payload(fig, config or charts.SITE_CONFIG) if plottable else None,
+        "label": label + ". The figures are in the table below the chart.",
+        "caption": caption,
+        "rows": rows,
+        "has_spc": bool(has_spc),
+        "withheld": bool(withheld),
+        "spc_mean": number_text(first.get("spc_mean"), unit) if has_spc else "",
+        "spc_lower": number_text(first.get("spc_lower"), unit) if has_spc else "",
+        "spc_upper": number_text(first.get("spc_upper"), unit) if has_spc else "",
+    }
+
+
+def breakdown_views(tables: PublishedTables, measure: dict, *, config: dict | None = None,
+                    width: int | None = None) -> list[dict]:
+    views = []
+    unit = measure.get("unit")
+    for breakdown in tables.breakdowns(measure["measure_id"]):
+        values = tables.measure_values(measure["measure_id"])
+        rows = values[values["breakdown"] == breakdown]
+        latest = rows["period_end"].max()
+        rows = rows[rows["period_end"] == latest]
+        rows = rows.iloc[sorted(range(len(rows)), key=lambda i: _band_key(rows.iloc[i]["breakdown_value"]))]
+        label = breakdown.replace("_", " ")
+        fig = charts.breakdown_bars(
+            rows, title=f"{measure['name']} by {label}", unit=unit, width=width
+        )
+        plottable = bool((rows["value_num"].fillna(0) > 0).any())
+        views.append(
+            {
+                "key": slug(breakdown),
+                "label": label,
+                "period": period_text(latest),
+                "payload": charts.to_payload(fig, config or charts.SITE_CONFIG) if plottable else None,
+                "chart_label": f"Bar chart of {measure['name']} by {label} at {period_text(latest)}. "
+                "The figures are in the table below the chart.",
+                "show_parts": unit != "count",
+                "rows": [
+                    {
+                        "label": str(r.breakdown_value),
+                        "numerator": r.numerator,
+                        "denominator": r.denominator,
+                        "value": r.value,
+                    }
+                    for r in rows.itertuples()
+                ],
+            }
+        )
+    return views
+
+
+def assurance_text(card: dict) -> str:
+    return {
+        "consistently_met": "The process consistently meets the target.",
+        "consistently_missed": "The process will consistently miss the target without change.",
+        "hit_and_miss": "The process will hit and miss the target.",
+    }.get(card.get("assurance") or "", "")
+
+
+def target_text(card: dict, story: dict, unit: str) -> str:
+    target = card.get("target")
+    if is_missing(target):
+        target = story.get("target")
+    return number_text(target, unit) if not is_missing(target) else "None set"
+
+
+def quality_view(
+    contract_results: pd.DataFrame | None,
+    quarantine: pd.DataFrame | None,
+    export_files: pd.DataFrame | None,
+) -> dict:
+    """The data-quality page's tables, from the published summary (counts, never a value):
+    contract checks failures first, rule failures by file and rule, and the export files."""
+    checks = contract_results if contract_results is not None else pd.DataFrame()
+    rows = [plain(r) for r in checks.to_dict("records")]
+    rows.sort(key=lambda r: (bool(r.get("success")), r.get("severity") != "blocking",
+                             str(r.get("source")), str(r.get("check_name"))))
+    quarantine = quarantine if quarantine is not None else pd.DataFrame()
+    files = export_files if export_files is not None else pd.DataFrame()
+    return {
+        "quality_available": contract_results is not None and len(contract_results) > 0,
+        "checks": rows,
+        "summary": {
+            "checks": len(rows),
+            "passed": sum(1 for r in rows if r.get("success")),
+            "failed": sum(1 for r in rows if not r.get("success")),
+            "blocking": sum(1 for r in rows if not r.get("success")
+                            and r.get("severity") == "blocking"),
+        },
+        "quarantine": [plain(r) for r in quarantine.to_dict("records")],
+        "export_files": [plain(r) for r in files.to_dict("records")],
+    }
