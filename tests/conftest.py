@@ -11,6 +11,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 # One pseudonymisation key for the whole test session, never the user's own.
 _KEY_DIR = tempfile.mkdtemp(prefix="oba-test-key-")
 os.environ["OBA_PSEUDONYM_KEY"] = os.path.join(_KEY_DIR, "pseudonym.key")
+# Runs record into an ephemeral Dagster instance, never the developer's own (DAGSTER_HOME).
+os.environ.pop("DAGSTER_HOME", None)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
