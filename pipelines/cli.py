@@ -482,8 +482,8 @@ def cmd_serve(args) -> int:
     # started with SIGTERM ignored or blocked (both are inherited from whatever launched it).
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server, _terminate_as_interrupt():
-        say(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
-        try:
+        try:  # a stop that lands as soon as the address is printed ends the server cleanly too
+            say(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
             server.serve_forever()
         except KeyboardInterrupt:
             pass
