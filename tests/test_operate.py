@@ -71,7 +71,6 @@ def test_definitions_snapshot():
 # -- safe failure ----------------------------------------------------------------------------------
 
 import os  # noqa: E402
-import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -99,13 +98,10 @@ def test_second_concurrent_run_is_refused(hand_council, tmp_path, capsys):
     assert not (out / "warehouse.duckdb").exists()
 
 
-def test_blocking_contract_failure_leaves_previous_outputs(hand_council, tmp_path):
+def test_blocking_contract_failure_leaves_previous_outputs(council_run):
     from pipelines.cli import main
 
-    exports = tmp_path / "exports"
-    shutil.copytree(hand_council, exports)
-    out = tmp_path / "out"
-    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+    exports, out = council_run
     before = _snapshot(out)
     (exports / "ssda903" / "2023-24" / "oc3.csv").write_bytes("CHILD,DOB\n".encode("utf-16"))
     assert main(["run", "--exports", str(exports), "--out", str(out)]) == 1
@@ -113,13 +109,8 @@ def test_blocking_contract_failure_leaves_previous_outputs(hand_council, tmp_pat
     assert not list(out.glob(".run-*"))
 
 
-def test_run_killed_midway_leaves_previous_outputs(hand_council, tmp_path):
-    from pipelines.cli import main
-
-    exports = tmp_path / "exports"
-    shutil.copytree(hand_council, exports)
-    out = tmp_path / "out"
-    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+def test_run_killed_midway_leaves_previous_outputs(council_run):
+    exports, out = council_run
     before = _snapshot(out)
     # Change the exports so the next run has real work to do, then stop it part-way.
     (exports / "ssda903" / "2023-24" / "episodes.csv").write_text(
