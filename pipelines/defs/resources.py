@@ -38,6 +38,7 @@ class ObaPaths(dg.ConfigurableResource):
     authorities_file: str = ""
     published_root: str = ""
     _authority: str | None = PrivateAttr(default=None)
+    _loaded: ObaConfig | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ObaPaths":
@@ -51,6 +52,7 @@ class ObaPaths(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._authority = _partition(context) if self.authorities_file else None
+        self._loaded = None
 
     @property
     def region(self):
@@ -78,11 +80,14 @@ class ObaPaths(dg.ConfigurableResource):
         return Path(root) / key
 
     def config(self) -> ObaConfig:
-        """The run's oba.yaml; a bad one fails the step with the file, key and value named."""
-        try:
-            return self._config()
-        except (ConfigError, AuthoritiesError) as exc:
-            raise dg.Failure(description=str(exc)) from exc
+        """The run's oba.yaml, read once per run; a bad one fails the step with the file, key
+        and value named."""
+        if self._loaded is None:
+            try:
+                self._loaded = self._config()
+            except (ConfigError, AuthoritiesError) as exc:
+                raise dg.Failure(description=str(exc)) from exc
+        return self._loaded
 
     def _config(self) -> ObaConfig:
         region = self.region
