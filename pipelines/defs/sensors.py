@@ -10,11 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines import settings
 from pipelines.defs.jobs import refresh
 from pipelines.defs.resources import ObaPaths
 from pipelines.ingest.files import SKIP_SUFFIXES
 from pipelines.ingest.load import sha256_of
-from pipelines.settings import current
 
 
 def export_fingerprints(root: Path) -> dict[str, str]:
@@ -41,7 +41,7 @@ def changed_files(previous: dict[str, list[str]], current: dict[str, str]) -> li
 @dg.sensor(
     name="exports_folder",
     job=refresh,
-    minimum_interval_seconds=current().sensor_interval,
+    minimum_interval_seconds=settings.current().sensor_interval,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Launch a refresh when a new or changed file lands in the exports folder.",
 )
