@@ -48,6 +48,7 @@ from dashboards.views import (
     story_view,
     target_text,
 )
+from pipelines import settings
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -96,7 +97,7 @@ class BoardPackResult:
 
 def find_chromium() -> str:
     """The Chromium to print with: OBA_CHROMIUM, /usr/bin/chromium, or chromium on PATH."""
-    configured = os.environ.get("OBA_CHROMIUM", "").strip()
+    configured = settings.current().chromium
     if configured:
         path = Path(configured)
         found = shutil.which(configured) if not path.is_file() else str(path)
@@ -399,7 +400,7 @@ def _print_pdf_command(html: Path, pdf: Path, chromium: str, *, timeout: float) 
             f"--print-to-pdf={pdf}",
             html.resolve().as_uri(),
         ]
-        env = dict(os.environ, HOME=profile, XDG_CONFIG_HOME=profile, XDG_CACHE_HOME=profile)
+        env = settings.child_environment(HOME=profile, XDG_CONFIG_HOME=profile, XDG_CACHE_HOME=profile)
         try:
             completed = subprocess.run(
                 command, capture_output=True, text=True, timeout=timeout, env=env, check=False

@@ -13,13 +13,13 @@ Paths are relative to the file. Each authority is one Dagster partition: its out
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from pipelines.safeyaml import YamlFileError, load_yaml
+from pipelines.settings import current
 
 REGION_KEY = "region"
 
@@ -96,5 +96,6 @@ def load_region(path: str) -> Region:
 
 
 def configured_region() -> Region | None:
-    path = os.environ.get("OBA_AUTHORITIES", "")
-    return load_region(str(Path(path).resolve())) if path else None
+    """The region of the settings in force (their ``authorities``), or None for one authority."""
+    path = current().authorities
+    return load_region(str(path.resolve())) if path else None

@@ -181,11 +181,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines import settings
+
 # The fits are tiny (tens of points, a handful of parameters): OpenBLAS's worker threads only
 # add hand-offs, and on a busy machine they spin for milliseconds per optimiser step (scipy's
 # L-BFGS-B took several times longer). One thread, unless the environment says otherwise; set
 # before scipy (imported with statsmodels, on the first fit) loads its OpenBLAS.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+settings.library_defaults(OPENBLAS_NUM_THREADS="1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

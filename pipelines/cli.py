@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from pipelines import outfolder
+from pipelines import outfolder, settings
 from pipelines.failures import describe, describe_exception, root_cause
 
 # Markup off: file names, story text and error messages reach the console and are never read
@@ -251,81 +251,86 @@ def _run_locked(
             shutil.copy2(previous, work / name)
     if (work / "warehouse.duckdb").exists():
         os.chmod(work / "warehouse.duckdb", outfolder.PRIVATE_FILE)
-    os.environ.update(
-        OBA_EXPORTS=str(exports.resolve()) if exports else "",
-        OBA_OUT=str(scratch.resolve()),
-        OBA_WAREHOUSE=str((work / "warehouse.duckdb").resolve()),
-        OBA_CONFIG=str(config.resolve()) if config else "",
-        OBA_AUTHORITIES=str(authorities.resolve()) if authorities else "",
-        OBA_PUBLISHED_ROOT=str(out.resolve()) if authorities else "",
+    run_settings = settings.current().for_run(
+        exports=exports,
+        out=scratch,
+        warehouse=work / "warehouse.duckdb",
+        config=config,
+        authorities=authorities,
+        published_root=out if authorities else None,
     )
-    started = time.monotonic()
-    handler = _ProgressHandler(started)
-    progress = logging.getLogger("oba.progress")
-    progress.addHandler(handler)
-    progress.setLevel(logging.INFO)
-    progress.propagate = False
-    try:
-        import dagster as dg
+    # The definitions' partitions, and every setting read while the run executes, follow the run's.
+    with settings.use(run_settings):
+        started = time.monotonic()
+        handler = _ProgressHandler(started)
+        progress = logging.getLogger("oba.progress")
+        progress.addHandler(handler)
+        progress.setLevel(logging.INFO)
+        progress.propagate = False
+        try:
+            import dagster as dg
 
-        from pipelines.definitions import defs
+            from pipelines.definitions import defs
+            from pipelines.defs.resources import resources_for
 
-        where = f"authority {partition}" if partition else ("the region" if authorities else exports)
-        say(f"Running the asset graph on {where} → {target}")
-        job = defs.resolve_job_def(job_name)
-        instance_cm = (
-            contextlib.nullcontext(dg.DagsterInstance.get())
-            if os.environ.get("DAGSTER_HOME")
-            else dg.DagsterInstance.ephemeral()
-        )
-        with instance_cm as instance:
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                partition_key=partition,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            where = f"authority {partition}" if partition else ("the region" if authorities else exports)
+            say(f"Running the asset graph on {where} → {target}")
+            job = defs.resolve_job_def(job_name)
+            instance_cm = (
+                contextlib.nullcontext(dg.DagsterInstance.get())
+                if run_settings.dagster_home
+                else dg.DagsterInstance.ephemeral()
             )
-            for entry in instance.all_logs(result.run_id):
-                if entry.dagster_event is None and entry.level >= logging.WARNING:
-                    say(("Warning: ", "yellow"), entry.user_message)
-        if not result.success:
-            for event in result.all_events:
-                if event.is_step_failure:
-                    data = event.step_failure_data
-                    description = data.user_failure_data.description if data.user_failure_data else None
-                    if description:
-                        message = description
-                    elif data.error is not None:
-                        message = describe(*root_cause(data.error))
-                        if "[Errno" in message and str(target) not in message and "/" not in message:
-                            message += f" (while writing in {target})"
-                    else:
-                        message = "unknown error"
-                    say(("Failed: ", "red"), f"{event.step_key.replace('__', '.')}: {message}")
-            if job_name == "oba_validate":
-                _swap_outputs(work, target, force)
-            else:
-                say("Run failed; previous outputs left in place.", style="red")
-            return EXIT_DATA
-        if job_name == "oba_refresh" and not accept_shrink:
-            shrunk = outfolder.shrinkage(target / "warehouse.duckdb", work / "warehouse.duckdb")
-            if shrunk:
-                for problem in shrunk:
-                    say(("Failed: ", "red"), problem)
-                say(
-                    "Run stopped before publishing; previous outputs left in place. If the exports "
-                    "truly hold less than before, run again with --accept-shrink.",
-                    style="red",
+            with instance_cm as instance:
+                result = job.execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    partition_key=partition,
+                    resources=resources_for(run_settings),
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                 )
+                for entry in instance.all_logs(result.run_id):
+                    if entry.dagster_event is None and entry.level >= logging.WARNING:
+                        say(("Warning: ", "yellow"), entry.user_message)
+            if not result.success:
+                for event in result.all_events:
+                    if event.is_step_failure:
+                        data = event.step_failure_data
+                        description = data.user_failure_data.description if data.user_failure_data else None
+                        if description:
+                            message = description
+                        elif data.error is not None:
+                            message = describe(*root_cause(data.error))
+                            if "[Errno" in message and str(target) not in message and "/" not in message:
+                                message += f" (while writing in {target})"
+                        else:
+                            message = "unknown error"
+                        say(("Failed: ", "red"), f"{event.step_key.replace('__', '.')}: {message}")
+                if job_name == "oba_validate":
+                    _swap_outputs(work, target, force)
+                else:
+                    say("Run failed; previous outputs left in place.", style="red")
                 return EXIT_DATA
-        _swap_outputs(work, target, force)
-    finally:
-        progress.removeHandler(handler)
-        shutil.rmtree(scratch, ignore_errors=True)
-        if "dashboards.chromium" in sys.modules:  # a browser started for a board pack never printed
-            sys.modules["dashboards.chromium"].close_unused()
-    say(f"Finished in {time.monotonic() - started:.1f} s")
-    return EXIT_OK
+            if job_name == "oba_refresh" and not accept_shrink:
+                shrunk = outfolder.shrinkage(target / "warehouse.duckdb", work / "warehouse.duckdb")
+                if shrunk:
+                    for problem in shrunk:
+                        say(("Failed: ", "red"), problem)
+                    say(
+                        "Run stopped before publishing; previous outputs left in place. If the exports "
+                        "truly hold less than before, run again with --accept-shrink.",
+                        style="red",
+                    )
+                    return EXIT_DATA
+            _swap_outputs(work, target, force)
+        finally:
+            progress.removeHandler(handler)
+            shutil.rmtree(scratch, ignore_errors=True)
+            from dashboards.chromium import close_unused
+
+            close_unused()  # a browser started ahead for a board pack that was never printed
+        say(f"Finished in {time.monotonic() - started:.1f} s")
+        return EXIT_OK
 
 
 def cmd_run(args) -> int:
@@ -343,7 +348,6 @@ def cmd_run(args) -> int:
     from pipelines.authorities import AuthoritiesError, load_region
 
     authorities = Path(args.authorities)
-    os.environ["OBA_AUTHORITIES"] = str(authorities.resolve())
     try:
         region = load_region(str(authorities.resolve()))
         keys = args.authority or region.keys
@@ -477,8 +481,8 @@ def cmd_serve(args) -> int:
     # started with SIGTERM ignored or blocked (both are inherited from whatever launched it).
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server, _terminate_as_interrupt():
-        say(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
-        try:
+        try:  # a stop that lands as soon as the address is printed ends the server cleanly too
+            say(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
             server.serve_forever()
         except KeyboardInterrupt:
             pass
@@ -548,13 +552,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command: the environment's settings are read once, the flags added per run."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_OK
     try:
-        return args.func(args)
+        base = settings.Settings.from_env()
+    except settings.SettingsError as exc:
+        say(("Usage error: ", "red"), str(exc))
+        return EXIT_USAGE
+    try:
+        with settings.use(base):
+            return args.func(args)
     except UsageError as exc:
         say(("Usage error: ", "red"), str(exc))
         return EXIT_USAGE
@@ -568,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         say("Stopped; previous outputs left in place.", style="red")
         return 130
     except Exception as exc:  # no traceback for the user: the cause, and what to do
-        if os.environ.get("OBA_DEBUG"):
+        if base.debug:
             raise
         say(("Failed: ", "red"), describe_exception(exc))
         say("Previous outputs left in place. (OBA_DEBUG=1 shows the traceback.)", style="red")

@@ -1,12 +1,12 @@
-"""The one set of Dagster definitions: loaded by `dagster dev` and by the `oba` CLI."""
+"""The one set of Dagster definitions: loaded by `dagster dev` and by the `oba` CLI.
 
+Partitions, schedule, sensor and the resources' defaults follow the settings in force when this
+module loads (``pipelines.settings``: the environment, or what the CLI put in force).
+"""
 
 import dagster as dg
 
 import pipelines.defs
-from pipelines.settings import apply_env_defaults
-
-apply_env_defaults()
 
 defs = dg.Definitions.merge(
     dg.load_defs(defs_root=pipelines.defs),

@@ -28,7 +28,6 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import logging
-import os
 import pickle
 import queue
 import subprocess
@@ -39,6 +38,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipelines import settings
 from pipelines.sqlquote import quote_literal
 
 if TYPE_CHECKING:  # pandas is imported by the callers (and by the worker, for GX)
@@ -46,8 +46,8 @@ if TYPE_CHECKING:  # pandas is imported by the callers (and by the worker, for G
 
     from pipelines.contracts import Contract
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TQDM_DISABLE", "1")  # GX progress bars would flood run logs
+# GX progress bars would flood run logs
+settings.library_defaults(GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1")
 
 FULL_ROWS = 250_000  # sources with at most this many active rows are validated on every row
 SAMPLE_ROWS = 50_000  # larger ones: a systematic sample of about this many rows ...
@@ -284,7 +284,7 @@ class GxWorker:
     """A worker process that imports great-expectations once and validates suites in order."""
 
     def __init__(self):
-        env = dict(os.environ, GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1")
+        env = settings.child_environment(GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pipelines.expectations"],
             stdin=subprocess.PIPE,
@@ -348,7 +348,7 @@ def prewarm() -> None:
 
 
 def _worker() -> GxWorker | None:
-    if os.environ.get("OBA_GX_IN_PROCESS"):
+    if settings.current().gx_in_process:
         return None
     with _LOCK:
         worker = _WORKER.get("worker")

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-DEFAULT_KEY_PATH = Path("~/.config/turn-the-curve/pseudonym.key")
+from pipelines.settings import DEFAULT_KEY_PATH, current
+
 KEY_BYTES = 32
 
 
@@ -34,7 +35,7 @@ class KeyError_(ValueError):
 
 
 def key_path() -> Path:
-    return Path(os.environ.get("OBA_PSEUDONYM_KEY") or DEFAULT_KEY_PATH).expanduser()
+    return current().pseudonym_key
 
 
 def load_or_create_key(path: Path | None = None) -> bytes:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from pipelines import settings
 from pipelines.safeyaml import YamlFileError, load_yaml
 from pipelines.sqlquote import quote_literal
 from pipelines.staging_models import declared_models
@@ -33,14 +33,13 @@ MEASURE_VALUE_COLUMNS = (
 
 # DuckDB's memory budget for heavy work (models, loading): beyond it DuckDB spills to a temp
 # folder beside the warehouse instead of growing. OBA_DUCKDB_MEMORY_LIMIT overrides it
-# (e.g. "8GB"; "" leaves DuckDB's own default, 80% of RAM).
-DEFAULT_MEMORY_LIMIT = "2GB"
+# (e.g. "8GB"; "" leaves DuckDB's own default, 80% of RAM); 2 GB by default (pipelines.settings).
 
 
 def apply_duckdb_settings(con: duckdb.DuckDBPyConnection) -> None:
     """Hold the connection's database to the memory budget (settings are per database
     instance: each Dagster step opens its own, so every heavy step calls this)."""
-    limit = os.environ.get("OBA_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+    limit = settings.current().duckdb_memory_limit
     if limit:
         con.execute(f"set memory_limit = {quote_literal(limit)}")
 

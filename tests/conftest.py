@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 # One pseudonymisation key for the whole test session, never the user's own.
 _KEY_DIR = tempfile.mkdtemp(prefix="oba-test-key-")
 os.environ["OBA_PSEUDONYM_KEY"] = os.path.join(_KEY_DIR, "pseudonym.key")
+# Runs record into an ephemeral Dagster instance, never the developer's own (DAGSTER_HOME).
+os.environ.pop("DAGSTER_HOME", None)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -69,6 +72,19 @@ def query(out: Path, sql: str, params=None):
 @pytest.fixture(scope="session")
 def hand_council() -> Path:
     return FIXTURES / "hand_council"
+
+
+@pytest.fixture
+def council_run(hand_council, tmp_path) -> tuple[Path, Path]:
+    """The hand-worked council's exports copied to ``tmp_path/exports`` and a good run's outputs
+    of them in ``tmp_path/out``, for a test to change the exports and run again."""
+    from pipelines.cli import main
+
+    exports = tmp_path / "exports"
+    shutil.copytree(hand_council, exports)
+    out = tmp_path / "out"
+    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+    return exports, out
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,18 @@
-"""The oba command line: serve, validate on clean synthetic exports, usage errors."""
+"""The oba command line: serve, validate on clean synthetic exports, usage errors, and the one
+configuration object it builds from the environment and its flags."""
 
+import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 OBA = Path(sys.executable).parent / "oba"
 
@@ -69,3 +76,99 @@ def test_validate_clean_synthetic_exports_exits_0(tmp_path):
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "No blocking problems" in completed.stderr
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_settings_read_every_documented_variable(tmp_path):
+    from pipelines.settings import DEFAULT_KEY_PATH, DEFAULT_MODELS_DIR, Settings
+
+    defaults = Settings.from_env({})
+    assert defaults.warehouse == defaults.out / "warehouse.duckdb"
+    assert defaults.config is None and defaults.authorities is None and defaults.published_root is None
+    assert defaults.models == DEFAULT_MODELS_DIR
+    assert defaults.pseudonym_key == DEFAULT_KEY_PATH.expanduser()
+    assert (defaults.duckdb_memory_limit, defaults.refresh_cron, defaults.timezone) == (
+        "2GB", "0 6 2 * *", "Europe/London",
+    )
+    assert (defaults.sensor_interval, defaults.gx_in_process, defaults.debug) == (60, False, False)
+
+    given = Settings.from_env({
+        "OBA_EXPORTS": str(tmp_path / "exports"),
+        "OBA_OUT": str(tmp_path / "out"),
+        "OBA_CONFIG": str(tmp_path / "oba.yaml"),
+        "OBA_AUTHORITIES": str(tmp_path / "authorities.yaml"),
+        "OBA_PUBLISHED_ROOT": str(tmp_path / "published"),
+        "OBA_MODELS": str(tmp_path / "models"),
+        "OBA_PSEUDONYM_KEY": str(tmp_path / "key"),
+        "OBA_DUCKDB_MEMORY_LIMIT": " 8GB ",
+        "OBA_CHROMIUM": "/opt/chromium ",
+        "OBA_REFRESH_CRON": "0 7 * * 1",
+        "OBA_TIMEZONE": "UTC",
+        "OBA_SENSOR_INTERVAL": "300",
+        "OBA_GX_IN_PROCESS": "1",
+        "OBA_DEBUG": "1",
+        "DAGSTER_HOME": str(tmp_path / "home"),
+    })
+    assert given.exports == tmp_path / "exports"
+    assert given.warehouse == tmp_path / "out" / "warehouse.duckdb"
+    assert given.config == tmp_path / "oba.yaml" and given.authorities == tmp_path / "authorities.yaml"
+    assert given.published_root == tmp_path / "published" and given.models == tmp_path / "models"
+    assert given.pseudonym_key == tmp_path / "key" and given.dagster_home == tmp_path / "home"
+    assert (given.duckdb_memory_limit, given.chromium) == ("8GB", "/opt/chromium")
+    assert (given.refresh_cron, given.timezone, given.sensor_interval) == ("0 7 * * 1", "UTC", 300)
+    assert given.gx_in_process and given.debug
+
+
+def test_a_bad_sensor_interval_is_a_usage_error_naming_it(tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+    from pipelines.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="OBA_SENSOR_INTERVAL.*'soon'"):
+        Settings.from_env({"OBA_SENSOR_INTERVAL": "soon"})
+    monkeypatch.setenv("OBA_SENSOR_INTERVAL", "soon")
+    assert main(["run", "--exports", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "OBA_SENSOR_INTERVAL" in capsys.readouterr().err
+
+
+def test_resources_are_built_from_the_settings(tmp_path):
+    from pipelines.defs.resources import resources_for
+    from pipelines.settings import Settings
+
+    run = Settings().for_run(
+        exports=None,
+        out=tmp_path / "scratch",
+        warehouse=tmp_path / "scratch" / "warehouse.duckdb",
+        authorities=tmp_path / "authorities.yaml",
+        published_root=tmp_path / "out",
+    )
+    resources = resources_for(run)
+    oba = resources["oba"]
+    assert (oba.exports_dir, oba.out_dir) == ("", str(tmp_path / "scratch"))
+    assert oba.authorities_file == str(tmp_path / "authorities.yaml")
+    assert oba.published_out("north") == tmp_path / "out" / "north"
+    assert resources["duckdb"].database == str(tmp_path / "scratch" / "warehouse.duckdb")
+
+
+def test_a_run_in_process_leaves_the_environment_as_it_was(hand_council, tmp_path):
+    import pipelines.baselines
+    import pipelines.expectations  # noqa: F401  (both set their libraries' defaults on import)
+    from pipelines.cli import main
+    from pipelines.settings import Settings, current
+
+    before = dict(os.environ)
+    assert main(["run", "--exports", str(hand_council), "--out", str(tmp_path / "out")]) == 0
+    assert dict(os.environ) == before
+    assert current() == Settings.from_env()  # nothing the run put in force outlives it
+
+
+def test_only_the_settings_module_touches_the_environment():
+    pattern = re.compile(r"os\.environ|getenv|from os import")
+    touching = sorted(
+        path.relative_to(REPO).as_posix()
+        for folder in ("pipelines", "dashboards")
+        for path in (REPO / folder).rglob("*.py")
+        if pattern.search(path.read_text(encoding="utf-8"))
+    )
+    assert touching == ["pipelines/settings.py"]

@@ -158,15 +158,10 @@ def test_rerun_on_same_exports_gives_identical_tables(hand_council, tmp_path):
     assert not list(out.glob(".run-*"))
 
 
-def test_changed_file_replaces_its_rows(hand_council, tmp_path):
-    import shutil
-
+def test_changed_file_replaces_its_rows(council_run):
     from pipelines.cli import main
 
-    exports = tmp_path / "exports"
-    shutil.copytree(hand_council, exports)
-    out = tmp_path / "out"
-    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+    exports, out = council_run
     before = query(out, "select count(*) as n from raw.ssda903_episodes")["n"][0]
     path = exports / "ssda903" / "2023-24" / "episodes.csv"
     lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -183,15 +178,10 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert main(["frobnicate"]) == 2
 
 
-def test_failed_run_leaves_previous_outputs(hand_council, tmp_path):
-    import shutil
-
+def test_failed_run_leaves_previous_outputs(council_run):
     from pipelines.cli import main
 
-    exports = tmp_path / "exports"
-    shutil.copytree(hand_council, exports)
-    out = tmp_path / "out"
-    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+    exports, out = council_run
     before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".oba.lock"}
     (exports / "stories" / "broken.yml").write_text("measure: cla_count\nstory: [{title: no date}]\n")
     assert main(["run", "--exports", str(exports), "--out", str(out)]) == 1

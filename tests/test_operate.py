@@ -5,14 +5,16 @@ import datetime as dt
 import dagster as dg
 
 
-def _evaluate(sensor, cursor, monkeypatch, exports):
-    monkeypatch.setenv("OBA_EXPORTS", str(exports))
-    context = dg.build_sensor_context(cursor=cursor)
+def _evaluate(sensor, cursor, exports):
+    from pipelines.defs.resources import ObaPaths
+
+    oba = ObaPaths(exports_dir=str(exports), out_dir=str(exports.parent / "out"))
+    context = dg.build_sensor_context(cursor=cursor, resources={"oba": oba})
     result = sensor(context)
     return result, context.cursor
 
 
-def test_sensor_fires_once_per_new_or_changed_file(tmp_path, monkeypatch):
+def test_sensor_fires_once_per_new_or_changed_file(tmp_path):
     from pipelines.defs.sensors import exports_folder
 
     exports = tmp_path / "exports"
@@ -20,25 +22,25 @@ def test_sensor_fires_once_per_new_or_changed_file(tmp_path, monkeypatch):
     episodes = exports / "ssda903" / "2024" / "episodes.csv"
     episodes.write_text("CHILD,DECOM\n1,01/04/2023\n")
 
-    result, cursor = _evaluate(exports_folder, None, monkeypatch, exports)
+    result, cursor = _evaluate(exports_folder, None, exports)
     assert isinstance(result, dg.RunRequest)
     assert result.tags["oba/files"] == "ssda903/2024/episodes.csv"
 
-    again, cursor = _evaluate(exports_folder, cursor, monkeypatch, exports)
+    again, cursor = _evaluate(exports_folder, cursor, exports)
     assert isinstance(again, dg.SkipReason)
 
     (exports / "population.csv").write_text("area_code,year,age,population\nE1,2023,0,10\n")
-    new, cursor = _evaluate(exports_folder, cursor, monkeypatch, exports)
+    new, cursor = _evaluate(exports_folder, cursor, exports)
     assert isinstance(new, dg.RunRequest)
     assert new.tags["oba/files"] == "population.csv"
     assert new.run_key != result.run_key
 
     episodes.write_text("CHILD,DECOM\n1,01/04/2023\n2,02/04/2023\n")
-    changed, cursor = _evaluate(exports_folder, cursor, monkeypatch, exports)
+    changed, cursor = _evaluate(exports_folder, cursor, exports)
     assert isinstance(changed, dg.RunRequest) and changed.tags["oba/files"] == "ssda903/2024/episodes.csv"
 
     episodes.write_text("CHILD,DECOM\n1,01/04/2023\n")  # back to content already seen
-    reverted, cursor = _evaluate(exports_folder, cursor, monkeypatch, exports)
+    reverted, cursor = _evaluate(exports_folder, cursor, exports)
     assert isinstance(reverted, dg.SkipReason)
 
 
@@ -69,7 +71,6 @@ def test_definitions_snapshot():
 # -- safe failure ----------------------------------------------------------------------------------
 
 import os  # noqa: E402
-import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -97,13 +98,10 @@ def test_second_concurrent_run_is_refused(hand_council, tmp_path, capsys):
     assert not (out / "warehouse.duckdb").exists()
 
 
-def test_blocking_contract_failure_leaves_previous_outputs(hand_council, tmp_path):
+def test_blocking_contract_failure_leaves_previous_outputs(council_run):
     from pipelines.cli import main
 
-    exports = tmp_path / "exports"
-    shutil.copytree(hand_council, exports)
-    out = tmp_path / "out"
-    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+    exports, out = council_run
     before = _snapshot(out)
     (exports / "ssda903" / "2023-24" / "oc3.csv").write_bytes("CHILD,DOB\n".encode("utf-16"))
     assert main(["run", "--exports", str(exports), "--out", str(out)]) == 1
@@ -111,13 +109,8 @@ def test_blocking_contract_failure_leaves_previous_outputs(hand_council, tmp_pat
     assert not list(out.glob(".run-*"))
 
 
-def test_run_killed_midway_leaves_previous_outputs(hand_council, tmp_path):
-    from pipelines.cli import main
-
-    exports = tmp_path / "exports"
-    shutil.copytree(hand_council, exports)
-    out = tmp_path / "out"
-    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+def test_run_killed_midway_leaves_previous_outputs(council_run):
+    exports, out = council_run
     before = _snapshot(out)
     # Change the exports so the next run has real work to do, then stop it part-way.
     (exports / "ssda903" / "2023-24" / "episodes.csv").write_text(

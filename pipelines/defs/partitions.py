@@ -1,4 +1,4 @@
-"""Static partitions by authority, when OBA_AUTHORITIES names an authorities.yaml."""
+"""Static partitions by authority, when the settings name an authorities.yaml (OBA_AUTHORITIES)."""
 
 import dagster as dg
 

@@ -1,8 +1,11 @@
-"""Resources: the warehouse (DuckDB) and the run's folders, from OBA_* environment variables.
+"""Resources: the warehouse (DuckDB) and the run's folders, built from the run's ``Settings``.
 
-With OBA_AUTHORITIES set, a partitioned run (one authority) reads that authority's exports and
-writes ``<OBA_OUT>/<authority>/``; an unpartitioned run (the regional roll-up) writes
-``<OBA_OUT>/region/``. The partition comes from the run's tags, so assets need not know.
+With authorities set, a partitioned run (one authority) reads that authority's exports and
+writes ``<out>/<authority>/``; an unpartitioned run (the regional roll-up) writes
+``<out>/region/``. The partition comes from the run's tags, so assets need not know.
+``resources_for`` builds both resources from one ``Settings``: the Definitions' defaults come
+from the settings in force when they load (the environment, under ``dagster dev``), and the
+``oba`` CLI passes each run its own.
 """
 
 import os
@@ -18,9 +21,7 @@ from pydantic import PrivateAttr
 
 from pipelines.authorities import REGION_KEY, AuthoritiesError, load_region
 from pipelines.config import ConfigError, ObaConfig, load_config
-from pipelines.settings import apply_env_defaults
-
-apply_env_defaults()
+from pipelines.settings import Settings, current
 
 
 def _partition(context: dg.InitResourceContext) -> str | None:
@@ -35,10 +36,23 @@ class ObaPaths(dg.ConfigurableResource):
     out_dir: str
     config_path: str = ""
     authorities_file: str = ""
+    published_root: str = ""
     _authority: str | None = PrivateAttr(default=None)
+    _loaded: ObaConfig | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ObaPaths":
+        return cls(
+            exports_dir=str(settings.exports or ""),
+            out_dir=str(settings.out),
+            config_path=str(settings.config or ""),
+            authorities_file=str(settings.authorities or ""),
+            published_root=str(settings.published_root or ""),
+        )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._authority = _partition(context) if self.authorities_file else None
+        self._loaded = None
 
     @property
     def region(self):
@@ -62,15 +76,18 @@ class ObaPaths(dg.ConfigurableResource):
 
     def published_out(self, key: str) -> Path:
         """Where an authority's finished outputs live (the CLI works in a scratch folder)."""
-        root = os.environ.get("OBA_PUBLISHED_ROOT") or self.out_dir
+        root = self.published_root or self.out_dir
         return Path(root) / key
 
     def config(self) -> ObaConfig:
-        """The run's oba.yaml; a bad one fails the step with the file, key and value named."""
-        try:
-            return self._config()
-        except (ConfigError, AuthoritiesError) as exc:
-            raise dg.Failure(description=str(exc)) from exc
+        """The run's oba.yaml, read once per run; a bad one fails the step with the file, key
+        and value named."""
+        if self._loaded is None:
+            try:
+                self._loaded = self._config()
+            except (ConfigError, AuthoritiesError) as exc:
+                raise dg.Failure(description=str(exc)) from exc
+        return self._loaded
 
     def _config(self) -> ObaConfig:
         region = self.region
@@ -169,21 +186,19 @@ class Warehouse(DuckDBResource):
             con.close()
 
 
-defs = dg.Definitions(
-    resources={
+def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The warehouse and the run's folders, as ``settings`` give them."""
+    return {
         "duckdb": Warehouse(
-            database=dg.EnvVar("OBA_WAREHOUSE"),
-            authorities_file=dg.EnvVar("OBA_AUTHORITIES"),
-            out_dir=dg.EnvVar("OBA_OUT"),
+            database=str(settings.warehouse),
+            authorities_file=str(settings.authorities or ""),
+            out_dir=str(settings.out),
         ),
-        "oba": ObaPaths(
-            exports_dir=dg.EnvVar("OBA_EXPORTS"),
-            out_dir=dg.EnvVar("OBA_OUT"),
-            config_path=dg.EnvVar("OBA_CONFIG"),
-            authorities_file=dg.EnvVar("OBA_AUTHORITIES"),
-        ),
+        "oba": ObaPaths.from_settings(settings),
     }
-)
+
+
+defs = dg.Definitions(resources=resources_for(current()))
 
 
 def warehouse_connection(duckdb: DuckDBResource):

@@ -1,19 +1,17 @@
-"""Scheduled refresh: the whole graph once a month (cron configurable with OBA_REFRESH_CRON)."""
-
-import os
+"""Scheduled refresh: the whole graph once a month (cron and time zone from the settings)."""
 
 import dagster as dg
 
 from pipelines.authorities import configured_region
 from pipelines.defs.jobs import refresh
+from pipelines.settings import current
 
-DEFAULT_CRON = "0 6 2 * *"  # 06:00 on the 2nd of each month, after month-end extracts land
 
 @dg.schedule(
     name="monthly_refresh",
     job=refresh,
-    cron_schedule=os.environ.get("OBA_REFRESH_CRON", DEFAULT_CRON),
-    execution_timezone=os.environ.get("OBA_TIMEZONE", "Europe/London"),
+    cron_schedule=current().refresh_cron,
+    execution_timezone=current().timezone,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Refresh every measure, baseline and the published site (every authority) on a schedule.",
 )

@@ -6,13 +6,13 @@ a file whose content has been seen before does not trigger again. Run tags name 
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
-from pipelines.authorities import configured_region
+from pipelines import settings
 from pipelines.defs.jobs import refresh
+from pipelines.defs.resources import ObaPaths
 from pipelines.ingest.files import SKIP_SUFFIXES
 from pipelines.ingest.load import sha256_of
 
@@ -41,14 +41,14 @@ def changed_files(previous: dict[str, list[str]], current: dict[str, str]) -> li
 @dg.sensor(
     name="exports_folder",
     job=refresh,
-    minimum_interval_seconds=int(os.environ.get("OBA_SENSOR_INTERVAL", "60")),
+    minimum_interval_seconds=settings.current().sensor_interval,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Launch a refresh when a new or changed file lands in the exports folder.",
 )
-def exports_folder(context: dg.SensorEvaluationContext):
-    region = configured_region()
+def exports_folder(context: dg.SensorEvaluationContext, oba: ObaPaths):
+    region = oba.region
     if region is None:
-        roots = {None: Path(os.environ.get("OBA_EXPORTS", ""))}
+        roots = {None: oba.exports}
     else:
         roots = {a.key: a.exports for a in region.authorities}
     seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
