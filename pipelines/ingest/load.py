@@ -160,6 +160,18 @@ def _select_list(contract: Contract, part: Part, ref: Callable[[str], str | None
     return ", ".join(cols)
 
 
+def _positions_and_date_formats(contract: Contract, part) -> tuple[dict[str, int], dict[str, str]]:
+    """For a file read by position: each header's first position, and the first declared format
+    of each date column (by its header in the file)."""
+    positions = {h: i for i, h in reversed(list(enumerate(part.header)))}
+    formats = {
+        part.columns[c.name]: c.formats[0]
+        for c in contract.columns
+        if c.type == "date" and c.formats and c.name in part.columns
+    }
+    return positions, formats
+
+
 def _date_text(expression: str, fmt: str, typed: str) -> str:
     """A date column held as a date or timestamp (Parquet) or as Excel's datetime text
     (``2020-01-01 00:00:00``), as the text the contract's first format describes."""
@@ -402,12 +414,7 @@ def _insert_tabular(con, contract: Contract, f: ExportFile, part: Part, table: s
         types = [kind for _, kind, *_ in con.execute(
             "describe select * from read_parquet(?)", [str(f.path)]
         ).fetchall()]
-        positions = {h: i for i, h in reversed(list(enumerate(part.header)))}
-        formats = {
-            part.columns[c.name]: c.formats[0]
-            for c in contract.columns
-            if c.type == "date" and c.formats and c.name in part.columns
-        }
+        positions, formats = _positions_and_date_formats(contract, part)
 
         def ref(header: str) -> str | None:
             i = positions.get(header)
@@ -430,12 +437,7 @@ def _insert_tabular(con, contract: Contract, f: ExportFile, part: Part, table: s
         width = frame.shape[1]
         frame.columns = [f"c{i}" for i in range(width)]  # by position: duplicates and odd names alike
         frame.insert(0, "__row", range(2, len(frame) + 2))
-        positions = {h: i for i, h in reversed(list(enumerate(part.header)))}
-        formats = {
-            part.columns[c.name]: c.formats[0]
-            for c in contract.columns
-            if c.type == "date" and c.formats and c.name in part.columns
-        }
+        positions, formats = _positions_and_date_formats(contract, part)
 
         def ref(header: str) -> str | None:
             i = positions.get(header)
