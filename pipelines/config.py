@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.safeyaml import YamlFileError, load_yaml
+from pipelines.safeyaml import YamlFileError, load_yaml, yaml_date
 
 MAX_BYTES = 1024 * 1024
 SUPPRESSION_MAX = 100
@@ -149,12 +149,8 @@ class _Checker:
         return year
 
     def date(self, value, key: str) -> dt.date | None:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
         try:
-            return dt.date.fromisoformat(str(value).strip())
+            return yaml_date(value)
         except ValueError:
             self.bad(key, "a date YYYY-MM-DD", value)
             return None

@@ -9,6 +9,7 @@ problem raises :class:`YamlFileError`, whose message names the file, the line an
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,13 @@ def load_yaml(
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def yaml_date(value) -> dt.date:
+    """A date given in YAML or a CSV cell: a date, a datetime (its day) or text YYYY-MM-DD.
+    Anything else raises ValueError."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip())

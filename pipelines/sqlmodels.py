@@ -438,6 +438,15 @@ def declared_measure_sql(measure_id: str, unit: str, shape_name: str, spec, mode
 UNORDERED_LAYERS = ("staging", "intermediate")
 
 
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame) -> None:
+    """Create or replace ``table`` (a name the code chose, never data) from a pandas frame."""
+    con.register("_frame", frame)
+    try:
+        con.execute(f"create or replace table {table} as select * from _frame")
+    finally:
+        con.unregister("_frame")
+
+
 def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
     """Create or replace the model's table (returning its row count) or view (None: counting
     would compute it) in one transaction."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.safeyaml import YamlFileError, load_yaml, read_limited
+from pipelines.safeyaml import YamlFileError, load_yaml, read_limited, yaml_date
 
 YAML_MAX_BYTES = 1024 * 1024
 CSV_MAX_BYTES = 10 * 1024 * 1024
@@ -52,12 +52,8 @@ class Story:
 def _date(value, where: str) -> dt.date | None:
     if value in (None, ""):
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        return yaml_date(value)
     except ValueError as exc:
         raise StoryError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from exc
 

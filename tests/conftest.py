@@ -61,6 +61,20 @@ def materialise_all(
     )
 
 
+def materialise_ok(exports: Path, out: Path, config: Path | None = None) -> Path:
+    """Materialise the whole graph on ``exports`` into ``out``; a failed step fails the caller
+    with every failing step's message."""
+    result = materialise_all(exports, out, config)
+    if not result.success:
+        failures = [
+            f"{e.step_key}: {e.step_failure_data.error.message if e.step_failure_data.error else ''}"
+            for e in result.all_events
+            if e.is_step_failure
+        ]
+        raise AssertionError(f"the run on {exports} failed: " + "; ".join(failures))
+    return out
+
+
 def query(out: Path, sql: str, params=None):
     con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
     try:

@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from conftest import materialise_all, query
+from conftest import materialise_ok, query
 
 from pipelines.contracts import load_contracts
 from pipelines.settings import DEFAULT_MODELS_DIR
@@ -299,15 +299,11 @@ def test_published_list_and_its_fallback_without_the_coverage_model():
 # --- the whole graph on the hand-made council -------------------------------------------------
 
 
-def _run(exports: Path, out: Path) -> Path:
-    result = materialise_all(exports, out)
-    if not result.success:
-        failures = [
-            f"{e.step_key}: {e.step_failure_data.error.message if e.step_failure_data.error else ''}"
-            for e in result.all_events if e.is_step_failure
-        ]
-        raise AssertionError("the run failed: " + "; ".join(failures))
-    return out
+def _copy(tmp_path_factory, hand_council: Path, name: str) -> tuple[Path, Path]:
+    """A copy of the hand-made council's exports to change, and where its run writes."""
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(hand_council, root / "exports")
+    return root / "exports", root / "out"
 
 
 def _page_text(path: Path) -> str:
@@ -334,37 +330,31 @@ def _squash(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def no_population(tmp_path_factory, hand_council) -> Path:
-    root = tmp_path_factory.mktemp("no_population")
-    exports = root / "exports"
-    shutil.copytree(hand_council, exports)
+    exports, out = _copy(tmp_path_factory, hand_council, "no_population")
     (exports / "population.csv").unlink()
-    return _run(exports, root / "out")
+    return materialise_ok(exports, out)
 
 
 @pytest.fixture(scope="module")
 def other_area(tmp_path_factory, hand_council) -> Path:
-    root = tmp_path_factory.mktemp("other_area")
-    exports = root / "exports"
-    shutil.copytree(hand_council, exports)
+    exports, out = _copy(tmp_path_factory, hand_council, "other_area")
     config = yaml.safe_load((exports / "oba.yaml").read_text())
     config["authority"]["code"] = "E06000047"
     (exports / "oba.yaml").write_text(yaml.safe_dump(config))
-    return _run(exports, root / "out")
+    return materialise_ok(exports, out)
 
 
 @pytest.fixture(scope="module")
 def some_periods(tmp_path_factory, hand_council) -> Path:
     """Population estimates from mid-2023 only, and an OC3 return with no care leaver aged 19-21."""
-    root = tmp_path_factory.mktemp("some_periods")
-    exports = root / "exports"
-    shutil.copytree(hand_council, exports)
+    exports, out = _copy(tmp_path_factory, hand_council, "some_periods")
     population = pd.read_csv(exports / "population.csv", dtype=str)
     population = population[population["year"].astype(int) >= 2023]
     population.to_csv(exports / "population.csv", index=False)
     (exports / "ssda903" / "2023-24" / "oc3.csv").write_text(
         "CHILD,DOB,IN_TOUCH,ACTIV,ACCOM\n100005,30/09/2006,YES,F1,B1\n"
     )
-    return _run(exports, root / "out")
+    return materialise_ok(exports, out)
 
 
 CP = ("cpp_count", "cpp_rate_per_10k", "cpp_repeat_pct_12m")

@@ -15,15 +15,11 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "publish"))
 
 import publish_fixture as pf  # noqa: E402
 
+from dashboards.board_pack import CHROMIUM_FLAGS  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# the board pack's own flags; Playwright adds its headless mode itself
+ARGS = [flag for flag in CHROMIUM_FLAGS if flag != "--headless"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium")

@@ -36,16 +36,8 @@ from pipelines.ingest.xml_stage import XmlStager
 from pipelines.ingest.years import date_files, dating_order, unused_pins
 from pipelines.quality import CONTRACT_RESULTS_DDL, check_rows
 from pipelines.settings import models_dir
-from pipelines.sqlmodels import apply_duckdb_settings, load_catalogue
+from pipelines.sqlmodels import apply_duckdb_settings, load_catalogue, replace_table
 from pipelines.stories import StoryError, load_stories, story_files
-
-
-def _replace_table(con, table: str, frame: pd.DataFrame) -> None:
-    con.register("_frame", frame)
-    try:
-        con.execute(f"create or replace table {table} as select * from _frame")
-    finally:
-        con.unregister("_frame")
 
 
 def _title(source: str) -> str:
@@ -152,7 +144,7 @@ def export_files(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba:
     frame = inventory(files)
     problems = blocking_problems(files)
     with warehouse_connection(duckdb) as con:
-        _replace_table(con, "raw.export_files", frame)
+        replace_table(con, "raw.export_files", frame)
         build_export_files(con)
         con.execute(CONTRACT_RESULTS_DDL)
         con.execute("delete from quality.contract_results where source = 'export_files'")
@@ -423,7 +415,7 @@ def oba_config(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
         ]
     ).astype({"authority_code": "string", "config_file": "string"})
     with warehouse_connection(duckdb) as con:
-        _replace_table(con, "raw.oba_config", frame)
+        replace_table(con, "raw.oba_config", frame)
     return dg.MaterializeResult(metadata={"dagster/row_count": 1})
 
 
@@ -470,7 +462,7 @@ def stories(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaP
         {c: "string" for c in columns if c not in ("baseline_end", "target")}
     ).astype({"target": "float64"})
     with warehouse_connection(duckdb) as con:
-        _replace_table(con, "raw.stories", frame)
+        replace_table(con, "raw.stories", frame)
         con.execute("alter table raw.stories alter baseline_end type date")
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
 
