@@ -54,22 +54,6 @@ class PhaseRecorder(logging.Handler):
             self.phases.append(dict(info))
 
 
-def capture_event_log(store: dict) -> None:
-    """Keep the run's event log entries: wrap JobDefinition.execute_in_process."""
-    import dagster as dg
-
-    original = dg.JobDefinition.execute_in_process
-
-    def execute_in_process(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
-        instance = kwargs.get("instance")
-        store["run_id"] = result.run_id
-        store["entries"] = list(instance.all_logs(result.run_id)) if instance is not None else []
-        return result
-
-    dg.JobDefinition.execute_in_process = execute_in_process
-
-
 def step_stages() -> dict[str, tuple[str, str]]:
     """Step key (op name) → (asset group, stage)."""
     from pipelines.definitions import defs
@@ -299,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     timing.addHandler(recorder)
     timing.setLevel(logging.DEBUG)
     timing.propagate = False
+    from pipelines.defs.runlog import capture_event_log
+
     store: dict = {}
     capture_event_log(store)
 

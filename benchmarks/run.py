@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import machine, markdown
+from pipelines import settings
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CACHE = ROOT / ".cache"
@@ -67,10 +67,9 @@ def measure(
     out.parent.mkdir(parents=True, exist_ok=True)
     result_file = out.parent / f"{out.name}.json"
     log_file = out.parent / f"{out.name}.log"
-    env = dict(os.environ)
+    env = settings.child_environment(OBA_PSEUDONYM_KEY=str(cache / "pseudonym.key"))
     env.pop("DAGSTER_HOME", None)  # an ephemeral instance, as `oba run` uses by default
     env.setdefault("GX_ANALYTICS_ENABLED", "False")
-    env["OBA_PSEUDONYM_KEY"] = str(cache / "pseudonym.key")
     command = [
         sys.executable, "-m", "benchmarks.measure",
         "--exports", str(exports), "--out", str(out), "--json", str(result_file),
