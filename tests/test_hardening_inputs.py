@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLES
 
 from pipelines.authorities import AuthoritiesError, load_region
 from pipelines.config import ConfigError, load_config
@@ -269,8 +268,8 @@ def test_ssda903_header_child_variant_stages_ids(tmp_path):
     assert [r["CHILD"] for r in episodes] == ["500001", "500001", "500002", "500003"]
 
 
-def test_ssda903_sample_still_reads_every_child():
-    rows = list(read_ssda903_xml(SAMPLES / "ssda903_fake_2018" / "fake_903.xml"))
+def test_ssda903_sample_still_reads_every_child(samples):
+    rows = list(read_ssda903_xml(samples / "ssda903_fake_2018" / "fake_903.xml"))
     headers = [r for s, r in rows if s == "ssda903_header"]
     episodes = [r for s, r in rows if s == "ssda903_episodes"]
     assert headers and episodes
