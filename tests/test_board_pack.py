@@ -136,7 +136,6 @@ def test_every_measure_with_totals_when_no_headline_configured(tmp_path):
     result = write_board_pack(tmp_path / "pack.pdf", tables)
     assert len(PdfReader(result.path).pages) == len(whole) + 2 == result.pages
     assert "No data-quality results for this run." in _text(result.path, result.pages)
-    assert result.seconds < 60
 
 
 def test_missing_chromium_fails_with_install_hint(out, tmp_path, monkeypatch):
