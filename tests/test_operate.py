@@ -109,13 +109,14 @@ def test_blocking_contract_failure_leaves_previous_outputs(council_run):
     assert not list(out.glob(".run-*"))
 
 
-def test_run_killed_midway_leaves_previous_outputs(council_run):
-    exports, out = council_run
-    before = _snapshot(out)
-    # Change the exports so the next run has real work to do, then stop it part-way.
-    (exports / "ssda903" / "2023-24" / "episodes.csv").write_text(
-        (exports / "ssda903" / "2023-24" / "episodes.csv").read_text(encoding="utf-8-sig")
-    )
+def _touch_episodes(exports: Path) -> None:
+    """Rewrite an export so the next run has real work to do."""
+    episodes = exports / "ssda903" / "2023-24" / "episodes.csv"
+    episodes.write_text(episodes.read_text(encoding="utf-8-sig"))
+
+
+def _start_run(exports: Path, out: Path) -> tuple[subprocess.Popen, str]:
+    """An `oba run` in its own process, returned once it is part-way through the graph."""
     oba = Path(sys.executable).parent / "oba"
     proc = subprocess.Popen(
         [str(oba), "run", "--exports", str(exports), "--out", str(out)],
@@ -134,8 +135,47 @@ def test_run_killed_midway_leaves_previous_outputs(council_run):
         if not line and proc.poll() is not None:
             break
     assert proc.poll() is None, f"run finished before it could be stopped:\n{seen}"
+    return proc, seen
+
+
+def test_run_killed_midway_leaves_previous_outputs(council_run):
+    exports, out = council_run
+    before = _snapshot(out)
+    _touch_episodes(exports)
+    proc, seen = _start_run(exports, out)
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0, seen + rest
     assert _snapshot(out) == before
+    assert not list(out.glob(".run-*"))
+
+
+def test_a_run_killed_outright_is_cleared_by_the_next(council_run):
+    from pipelines.cli import main
+
+    exports, out = council_run
+    before = _snapshot(out)
+    _touch_episodes(exports)
+    proc, _ = _start_run(exports, out)
+    proc.kill()  # SIGKILL: no handler runs, the run's scratch folder stays behind
+    proc.communicate(timeout=60)
+    assert {path: data for path, data in _snapshot(out).items() if not path.startswith(".run-")} == before
+    assert list(out.glob(".run-*")), "a killed run leaves its scratch folder"
+    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+    assert not list(out.glob(".run-*"))
+
+
+def test_a_second_run_process_is_refused_while_one_runs(council_run):
+    exports, out = council_run
+    _touch_episodes(exports)
+    first, seen = _start_run(exports, out)
+    oba = Path(sys.executable).parent / "oba"
+    second = subprocess.run(
+        [str(oba), "run", "--exports", str(exports), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+    )
+    rest, _ = first.communicate(timeout=300)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "another run is already writing to" in " ".join((second.stdout + second.stderr).split())
+    assert first.returncode == 0, seen + rest
     assert not list(out.glob(".run-*"))
