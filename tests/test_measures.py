@@ -542,6 +542,17 @@ def _materialise_measures(models: Path, out: Path, monkeypatch) -> None:
     assert result.success
 
 
+def _built_measure(out, measure_id: str, where: str = ""):
+    """A built measure's catalogue row, its values and its value by period end."""
+    listed = query(out, "select * from marts.measures where measure_id = ?", [measure_id])
+    new = query(
+        out,
+        f"select * from marts.measure_values where measure_id = ? {where} order by period_end",
+        [measure_id],
+    )
+    return listed, new, dict(zip(pd.to_datetime(new["period_end"]).dt.date, new["value"], strict=True))
+
+
 def test_adding_a_measure_needs_only_an_entry_and_a_sql_file(tmp_path, monkeypatch):
     models = _models_with(tmp_path, NEW_ENTRY)
     (models / "measures").mkdir(exist_ok=True)
@@ -549,14 +560,8 @@ def test_adding_a_measure_needs_only_an_entry_and_a_sql_file(tmp_path, monkeypat
     out = tmp_path / "out"
     _materialise_measures(models, out, monkeypatch)
 
-    listed = query(out, "select * from marts.measures where measure_id = 'cla_aged_16_17_count'")
+    listed, _, got = _built_measure(out, "cla_aged_16_17_count")
     assert listed["name"].tolist() == ["Children looked after aged 16 or 17"]
-    new = query(
-        out,
-        "select period_end, value from marts.measure_values "
-        "where measure_id = 'cla_aged_16_17_count' order by period_end",
-    )
-    got = dict(zip(pd.to_datetime(new["period_end"]).dt.date, new["value"], strict=True))
     assert len(got) == len(SSDA903_PERIODS)
     # As test_cla_count_breakdowns: 29/02/2024 F06 and K11; 28/02/2025 F06; 30/09/2023 E05, K11.
     assert got[D(2024, 2, 29)] == 2 and got[D(2025, 2, 28)] == 1 and got[D(2023, 9, 30)] == 2
@@ -583,14 +588,8 @@ def test_adding_a_count_needs_only_a_catalogue_entry(tmp_path, monkeypatch):
     out = tmp_path / "out"
     _materialise_measures(models, out, monkeypatch)
 
-    listed = query(out, "select * from marts.measures where measure_id = 'cp_plan_starts_12m'")
+    listed, new, got = _built_measure(out, "cp_plan_starts_12m", "and breakdown = 'all'")
     assert listed["unit"].tolist() == ["count"]
-    new = query(
-        out,
-        "select * from marts.measure_values where measure_id = 'cp_plan_starts_12m' "
-        "and breakdown = 'all' order by period_end",
-    )
-    got = dict(zip(pd.to_datetime(new["period_end"]).dt.date, new["value"], strict=True))
     assert list(got) == CIN_PERIODS
     assert new["denominator"].isna().all() and (new["numerator"] == new["value"]).all()
     # Counted independently: plans whose start is in (X - 1 year, X].
