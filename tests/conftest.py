@@ -75,6 +75,39 @@ def materialise_ok(exports: Path, out: Path, config: Path | None = None) -> Path
     return out
 
 
+def assert_no_identifier_leaves_raw(out: Path, ids: set[str]) -> None:
+    """None of ``ids`` (raw identifiers) is a value of a text column outside raw, or stands
+    alone (not digits of a longer number) in a published file of ``out``."""
+    import re
+
+    from pipelines.sqlquote import quote_identifier
+
+    assert ids
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema <> 'raw' and data_type = 'VARCHAR'"
+        ).fetchall()
+        for schema, table, column in columns:
+            name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+            hits = con.execute(
+                f"select count(*) from {name} where trim({quote_identifier(column)}) in (select unnest(?))",
+                [sorted(ids)],
+            ).fetchone()[0]
+            assert hits == 0, f"{schema}.{table}.{column} holds a raw identifier"
+    finally:
+        con.close()
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, sorted(ids))) + r")(?!\w|\.\d)")
+    checked = 0
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".csv", ".json", ".txt") and path.name != "plotly.min.js":
+            found = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
+            assert not found, f"{path} holds the raw identifier {found.group(1)!r}"
+            checked += 1
+    assert checked > 10, f"only {checked} published files under {out}"
+
+
 def query(out: Path, sql: str, params=None):
     con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
     try:
