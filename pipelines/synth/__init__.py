@@ -121,6 +121,7 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
             "31 March N+1."
         ),
         "measures": T.finish(parts, xs, cfg.years, pop_total),
+        "breakdowns": T.finish_breakdowns(parts, xs),
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     files.append("truth.json")

@@ -581,3 +581,36 @@ def draw_grouped(rng: np.random.Generator, P: np.ndarray, group: np.ndarray) -> 
     u = rng.random(len(group))
     c = cum[group]
     return (u[:, None] >= c).sum(axis=1).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- journey
+# Unaccompanied asylum-seeking children: mostly boys, ethnicity weights roughly those of
+# UASC looked after in England.
+UASC_ETHNIC = [("AOTH", 28), ("BAFR", 30), ("OOTH", 24), ("BOTH", 8), ("MOTH", 5), ("AIND", 5)]
+# Reason for no SDQ score (SDQ1, child under 4 or over 16, never applies to a child the
+# return expects a score for; DfE rule 157)
+SDQ_REASON = [("SDQ2", 20), ("SDQ3", 15), ("SDQ4", 45), ("SDQ5", 20)]
+# Adopters: number, sex and legal status consistent as DfE rules 511-524 require
+SINGLE_ADOPTER = [("F1", 85), ("M1", 15)]
+COUPLE_ADOPTERS = [("MF", 86), ("FF", 7), ("MM", 7)]
+LS_ADOPTERS_MF = [("L11", 70), ("L3", 30)]
+LS_ADOPTERS_SAME_SEX = [("L12", 40), ("L2", 30), ("L4", 30)]
+MISSING_TYPE = [("M", 85), ("A", 15)]  # missing, away from placement without authorisation
+
+# Breakdown groups of children looked after (DOMAIN.md §3b)
+LEGAL_STATUS_GROUP = {
+    "care order": ("C1", "C2"),
+    "placement order": ("E1",),
+    "accommodated under s20": ("V2",),
+    "youth justice": ("J1", "J2", "J3"),
+    "police protection/emergency": ("L1", "L2", "L3"),
+}
+PLACEMENT_TYPE_GROUP = {
+    "foster with relatives/friends": ("U1", "U2", "U3"),
+    "other foster": ("U4", "U5", "U6"),
+    "placed for adoption": ("A3", "A4", "A5", "A6"),
+    "placed with parents": ("P1",),
+    "independent/semi-independent living": ("P2", "H5", "P3", "K1", "K3", "Z12", "Z13", "Z14"),
+    "residential": ("K2", "R1", "R2", "R5", "S1", "Z11"),
+}
+OTHER_PLACEMENT = "secure/custody and other"
