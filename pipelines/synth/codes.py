@@ -73,6 +73,10 @@ NEED_N2 = 1
 NEED_N9 = 8
 SOURCE_CODES = np.array([c for c, _ in REFERRAL_SOURCE], dtype=object)
 SOURCE_P = np.array([w for _, w in REFERRAL_SOURCE]) / sum(w for _, w in REFERRAL_SOURCE)
+# 5D (health services: other) is a referral source from 2022-23; earlier referrals from
+# other health services were 5C
+SOURCE_5C, SOURCE_5D = list(SOURCE_CODES).index("5C"), list(SOURCE_CODES).index("5D")
+SOURCE_5D_FROM = "2022-04-01"
 
 # ReasonForClosure
 RC = np.array(["RC1", "RC2", "RC3", "RC4", "RC5", "RC6", "RC7", "RC8", "RC9"], dtype=object)
@@ -129,6 +133,10 @@ ASSESSMENT_FACTORS = np.array(
     ],
     dtype=object,
 )
+# Factors DfE added to the list: 18B/18C/19B/19C in 2020-21 (before, 18A and 19A), 24A
+# in 2021-22; (first collection year, code written before it)
+FACTOR_FROM = {"18B": (2021, "18A"), "18C": (2021, "18A"), "19B": (2021, "19A"),
+               "19C": (2021, "19A"), "24A": (2022, "23A")}
 
 # --------------------------------------------------------------------------- SSDA903
 LS_CODES = np.array(

@@ -421,7 +421,13 @@ def young_care_leavers(cfg: SynthConfig, rng, ch: dict, eps: dict) -> dict:
     """Care leavers followed up at their 17th and 18th birthdays (those who left care
     between 16 and that birthday)."""
     in_touch = [(c, w) for c, w in C.IN_TOUCH if c != "DIED"]
-    return simulate_oc3(cfg, rng, ch, eps, ages=(17, 18), in_touch=in_touch)
+    oc3 = simulate_oc3(cfg, rng, ch, eps, ages=(17, 18), in_touch=in_touch)
+    # staying with former foster carers (Z) begins at 18 (DfE rule 3001): at 17 the
+    # young person is in semi-independent transitional accommodation (D)
+    accom = oc3["accom"].astype(str)
+    at17_with_carers = (oc3["age"] == 17) & np.char.startswith(accom, "Z")
+    oc3["accom"] = np.where(at17_with_carers, np.char.replace(accom, "Z", "D"), accom).astype(object)
+    return oc3
 
 
 # ============================================================================ assembly

@@ -298,6 +298,7 @@ def simulate_histories(cfg: SynthConfig, rng: np.random.Generator, ch: dict):
         need = C.draw(rng, C.NEED_P, n)
         need = np.where((need == 7) & (band < 3), 0, need)  # N8 absent parenting: teens
         source = C.draw(rng, C.SOURCE_P, n)
+        source = np.where((source == C.SOURCE_5D) & (ref < day(C.SOURCE_5D_FROM)), C.SOURCE_5C, source)
         quick = rng.random(n) < P_QUICK
         nfa = quick & (rng.random(n) < 0.3)
         close = np.where(
@@ -1113,9 +1114,6 @@ def simulate_oc3(
     # activity
     act_codes, act_p = C.table(C.ACTIV_NEW)
     activ = act_codes[C.draw(rng, act_p, m)]
-    old = year <= 2021
-    activ = np.where(old & np.isin(activ, ["F4", "F5"]), "F3", activ)
-    activ = np.where(old & np.isin(activ, ["P4", "P5"]), "P3", activ)
     # in touch: what they do is known (DfE rule 345); died or returned home: nothing is
     # recorded, ACTIV and ACCOM are 0 (rule 344)
     in_touch = st == "YES"
@@ -1126,6 +1124,10 @@ def simulate_oc3(
     activ = np.where(no_contact & (rng.random(m) < 0.8), "0", activ)
     gone = np.isin(st, ["DIED", "RHOM"])
     activ = np.where(gone, "0", activ)
+    # apprenticeships, training and employment were one code (F3/P3) until 2021-22
+    old = year <= 2021
+    activ = np.where(old & np.isin(activ, ["F4", "F5"]), "F3", activ)
+    activ = np.where(old & np.isin(activ, ["P4", "P5"]), "P3", activ)
     # accommodation: suitability improves over the years
     frac = (year - cfg.first_year) / max(cfg.last_year - cfg.first_year, 1)
     p_suit = 0.80 + 0.11 * frac

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import codes as C
-from ._dates import DateFormatter, day
+from ._dates import DateFormatter, collection_year, day
 from .simulate import home_district, home_post, upn
 
 EPISODE_COLS = [
@@ -525,7 +525,7 @@ def _cin_details(cin, cp, p_order, p_cin, i, ys, ye, fmt, extras):
             t += _T_ASSESS_END
         sel = [cols[k][m] for k in names]
         if extra_cols:
-            sel.append(_factors(extras, i[m]))
+            sel.append(_factors(extras, i[m], collection_year(np.array([ye]))[0]))
         if sh & 16:
             t += _T_S47
             sel += [cols["s47"][m], cols["s47_t"][m]]
@@ -612,25 +612,32 @@ def cin_extras(h, rng) -> dict:
     }
 
 
-_FACTOR_XML = np.array(
-    [f"            <AssessmentFactors>{c}</AssessmentFactors>\n" for c in C.ASSESSMENT_FACTORS],
-    dtype=object,
-)
+def _factor_xml(y: int) -> np.ndarray:
+    """<AssessmentFactors> element of each factor as the census of year ``y`` codes it."""
+    codes = [
+        C.FACTOR_FROM[c][1] if c in C.FACTOR_FROM and y < C.FACTOR_FROM[c][0] else c
+        for c in C.ASSESSMENT_FACTORS
+    ]
+    return np.array(
+        [f"            <AssessmentFactors>{c}</AssessmentFactors>\n" for c in codes], dtype=object
+    )
 _DISABILITY_XML = np.array(
     [f"          <Disability>{c}</Disability>\n" for c in C.DISABILITY], dtype=object
 )
 _NO_DISABILITY = "          <Disability>NONE</Disability>\n"
 
 
-def _factors(extras: dict, i: np.ndarray) -> np.ndarray:
-    """1-3 distinct assessment factors per episode."""
+def _factors(extras: dict, i: np.ndarray, y: int) -> np.ndarray:
+    """1-3 distinct assessment factors per episode, coded for the census of year ``y``."""
     nf = extras["n_fac"][i]
     r = extras["fac"][i].astype(np.int64)
     k = len(C.ASSESSMENT_FACTORS)
-    f1 = r[:, 0] % k
-    f2 = (f1 + 1 + r[:, 1] % 13) % k
-    f3 = (f1 + 14 + r[:, 2] % 13) % k
-    return _FACTOR_XML[f1] + _opt(nf >= 2, _FACTOR_XML[f2]) + _opt(nf >= 3, _FACTOR_XML[f3])
+    xml = _factor_xml(y)
+    x1 = xml[r[:, 0] % k]
+    x2 = xml[(r[:, 0] % k + 1 + r[:, 1] % 13) % k]
+    x3 = xml[(r[:, 0] % k + 14 + r[:, 2] % 13) % k]
+    # an older code standing for two newer ones is listed once
+    return x1 + _opt((nf >= 2) & (x2 != x1), x2) + _opt((nf >= 3) & (x3 != x1) & (x3 != x2), x3)
 
 
 def _disabilities(extras: dict, kids: np.ndarray) -> np.ndarray:
