@@ -137,7 +137,7 @@ def shift_years(days: np.ndarray, n: int) -> np.ndarray:
     return from_ymd(y + n, m, d)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bank_holidays(first_year: int, last_year: int) -> np.ndarray:
     import holidays
 

@@ -135,8 +135,13 @@ ASSESSMENT_FACTORS = np.array(
 )
 # Factors DfE added to the list: 18B/18C/19B/19C in 2020-21 (before, 18A and 19A), 24A
 # in 2021-22; (first collection year, code written before it)
-FACTOR_FROM = {"18B": (2021, "18A"), "18C": (2021, "18A"), "19B": (2021, "19A"),
-               "19C": (2021, "19A"), "24A": (2022, "23A")}
+FACTOR_FROM = {
+    "18B": (2021, "18A"),
+    "18C": (2021, "18A"),
+    "19B": (2021, "19A"),
+    "19C": (2021, "19A"),
+    "24A": (2022, "23A"),
+}
 
 # --------------------------------------------------------------------------- SSDA903
 LS_CODES = np.array(

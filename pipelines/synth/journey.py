@@ -20,6 +20,7 @@ from . import codes as C
 from ._dates import add_years, collection_year, day, ymd
 from .config import SynthConfig
 from .simulate import (
+    _UPN_LETTERS,
     YEAR,
     History,
     _check_episodes,
@@ -92,7 +93,7 @@ def uasc_cohort(cfg: SynthConfig, rng, n_children: int, id_base: int, n_periods:
         "sex": np.where(rng.random(m) < 0.92, 1, 2).astype(np.int8),
         "ethnic": np.array([codes.index(c) for c in _table_draw(rng, C.UASC_ETHNIC, m)], np.int16),
         "t_first": t,
-        "upn_l": rng.integers(0, 23, m).astype(np.int8),
+        "upn_l": rng.integers(0, len(_UPN_LETTERS), m).astype(np.int8),
         "upn_n": rng.integers(0, 10**12, m),
         "home_d": rng.integers(0, 14, m).astype(np.int16),
         "inward": rng.integers(0, 10 * 20 * 20, m).astype(np.int16),
@@ -106,7 +107,6 @@ def uasc_cohort(cfg: SynthConfig, rng, n_children: int, id_base: int, n_periods:
     need_n8 = list(C.NEED_CODES).index("N8")
     per = {
         "child": local,
-        "cin_id": np.zeros(m, np.int64),
         "start": start,
         "end": ch["b18"],
         "rec": C.REC_AT_18[C.draw(rng, C.REC_AT_18_P, m)],
@@ -125,7 +125,7 @@ def uasc_cohort(cfg: SynthConfig, rng, n_children: int, id_base: int, n_periods:
         "ref": t,
         "close": ch["b18"],
         "need": np.full(m, need_n8),
-        "source": np.full(m, list(C.SOURCE_CODES).index("9")),
+        "source": np.full(m, list(C.SOURCE_CODES).index("8")),  # other
         "rc": np.full(m, 6),  # RC7: services ceased at 18
         "nfa": np.zeros(m, bool),
         "quick": np.zeros(m, bool),
@@ -167,7 +167,9 @@ def brief_referrals(cfg: SynthConfig, rng, ch: dict, cin: dict) -> dict:
     )
     end = start + dur
     b18 = ch["b18"][kid]
-    ok = (end < limit) & (end <= b18) & (start < b18 - 7) & (start <= T1) & (start >= ch["dob"][kid])
+    ok = (
+        (end < limit) & (end <= b18) & (start < b18 - 7) & (start <= T1) & (start >= ch["dob"][kid])
+    )
     kid, start, end, kind = kid[ok], start[ok], end[ok], kind[ok]
     # a later contact and a re-referral in the same gap may collide: keep the first
     o = np.lexsort((start, kid))
@@ -315,8 +317,12 @@ def simulate_oc2(cfg: SynthConfig, rng, ch: dict, eps: dict) -> dict:
     child, year = np.concatenate(rows_child), np.concatenate(rows_year)
     n = len(child)
     dob = ch["dob"][child]
-    age_end = _whole_years(dob, np.array([day(f"{y}-03-31") for y in cfg.years])[year - cfg.first_year])
-    age_start = _whole_years(dob, np.array([day(f"{y - 1}-04-01") for y in cfg.years])[year - cfg.first_year])
+    age_end = _whole_years(
+        dob, np.array([day(f"{y}-03-31") for y in cfg.years])[year - cfg.first_year]
+    )
+    age_start = _whole_years(
+        dob, np.array([day(f"{y - 1}-04-01") for y in cfg.years])[year - cfg.first_year]
+    )
     frac = (year - cfg.first_year) / max(cfg.last_year - cfg.first_year, 1)
 
     def yes_no(p, given):
@@ -332,9 +338,9 @@ def simulate_oc2(cfg: SynthConfig, rng, ch: dict, eps: dict) -> dict:
         "child": child,
         "year": year,
         "sdq_score": np.where(scored, score.astype(str), "").astype(object),
-        "sdq_reason": np.where(
-            sdq_due & ~scored, _table_draw(rng, C.SDQ_REASON, n), ""
-        ).astype(object),
+        "sdq_reason": np.where(sdq_due & ~scored, _table_draw(rng, C.SDQ_REASON, n), "").astype(
+            object
+        ),
         "convicted": yes_no(0.03, age_end >= 10),
         "health_check": yes_no(0.9, age_end < 5),
         "immunisations": yes_no(0.86, np.ones(n, bool)),
@@ -426,7 +432,9 @@ def young_care_leavers(cfg: SynthConfig, rng, ch: dict, eps: dict) -> dict:
     # young person is in semi-independent transitional accommodation (D)
     accom = oc3["accom"].astype(str)
     at17_with_carers = (oc3["age"] == 17) & np.char.startswith(accom, "Z")
-    oc3["accom"] = np.where(at17_with_carers, np.char.replace(accom, "Z", "D"), accom).astype(object)
+    oc3["accom"] = np.where(at17_with_carers, np.char.replace(accom, "Z", "D"), accom).astype(
+        object
+    )
     return oc3
 
 

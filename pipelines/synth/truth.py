@@ -301,7 +301,10 @@ def adoption_parts(h) -> dict:
     days = ad["decision"][seen] - np.array(
         [first[p] for p in ad["period"][seen].tolist()], dtype=np.int64
     )
-    out = {"adopt_days": np.zeros(len(cfg.years), np.int64), "adopted": np.zeros(len(cfg.years), np.int64)}
+    out = {
+        "adopt_days": np.zeros(len(cfg.years), np.int64),
+        "adopted": np.zeros(len(cfg.years), np.int64),
+    }
     for j, y in enumerate(cfg.years):
         x = np.array([day(dt.date(y, 3, 31))])
         m = (when > shift_years(x, -3)[0]) & (when <= x[0])

@@ -122,9 +122,7 @@ class Ssda903Writer:
     def __init__(self, out: Path, cfg) -> None:
         self.out, self.cfg = out, cfg
         self.csv = _Appender()
-        self.stats = {
-            f"{name[:-4]}_rows": 0 for name in SSDA903_FILES if name != "episodes.csv"
-        }
+        self.stats = {f"{name[:-4]}_rows": 0 for name in SSDA903_FILES if name != "episodes.csv"}
         self.stats["episode_rows"] = 0
         self.files = [f"ssda903/{year_label(y)}/{f}" for y in cfg.years for f in SSDA903_FILES]
 
@@ -621,6 +619,8 @@ def _factor_xml(y: int) -> np.ndarray:
     return np.array(
         [f"            <AssessmentFactors>{c}</AssessmentFactors>\n" for c in codes], dtype=object
     )
+
+
 _DISABILITY_XML = np.array(
     [f"          <Disability>{c}</Disability>\n" for c in C.DISABILITY], dtype=object
 )
