@@ -296,3 +296,11 @@ def test_long_term_stability_by_hand():
     h = SimpleNamespace(children={"b16": np.array([day("2024-06-30")] + [NEVER] * 3)})
     got = T.long_term_stability_parts(h, e, [X])  # child 0 is 16 on 30 June 2024
     assert (got["lts_den"][0], got["lts_num"][0]) == (2, 1)
+
+
+def test_a_handful_of_children(tmp_path):
+    """Scales too small to have any looked-after child or unaccompanied arrival still
+    write every table (with its header only)."""
+    generate(tmp_path, scale=5, seed=3)
+    for name, head in HEADERS.items():
+        assert (tmp_path / "ssda903" / "2025-26" / name).read_text() == head + "\n"

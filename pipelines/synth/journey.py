@@ -430,11 +430,10 @@ def young_care_leavers(cfg: SynthConfig, rng, ch: dict, eps: dict) -> dict:
     oc3 = simulate_oc3(cfg, rng, ch, eps, ages=(17, 18), in_touch=in_touch)
     # staying with former foster carers (Z) begins at 18 (DfE rule 3001): at 17 the
     # young person is in semi-independent transitional accommodation (D)
-    accom = oc3["accom"].astype(str)
-    at17_with_carers = (oc3["age"] == 17) & np.char.startswith(accom, "Z")
-    oc3["accom"] = np.where(at17_with_carers, np.char.replace(accom, "Z", "D"), accom).astype(
-        object
-    )
+    accom = oc3["accom"].copy()
+    with_carers = (oc3["age"] == 17) & np.array([a[:1] == "Z" for a in accom.tolist()], bool)
+    accom[with_carers] = np.array(["D" + a[1:] for a in accom[with_carers].tolist()], object)
+    oc3["accom"] = accom
     return oc3
 
 

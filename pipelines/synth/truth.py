@@ -292,15 +292,12 @@ def adoption_parts(h) -> dict:
     cfg, ad = h.cfg, h.adoptions
     lo, hi = day(cfg.data_start), day(cfg.data_end)
     e = visible_care_episodes(h)
-    starts = period_starts(e)
-    first = {}
-    for p, s in zip(e["period"][::-1].tolist(), starts[::-1].tolist(), strict=True):
-        first[p] = s
+    # episodes run in date order within a child, so a period's first row is its start
+    periods, first = np.unique(e["period"], return_index=True)
     seen = ad["adopted"] & (ad["adoption"] >= lo) & (ad["adoption"] <= hi)
     when = ad["adoption"][seen]
-    days = ad["decision"][seen] - np.array(
-        [first[p] for p in ad["period"][seen].tolist()], dtype=np.int64
-    )
+    start = e["decom"][first][np.searchsorted(periods, ad["period"][seen])]
+    days = ad["decision"][seen] - start
     out = {
         "adopt_days": np.zeros(len(cfg.years), np.int64),
         "adopted": np.zeros(len(cfg.years), np.int64),
