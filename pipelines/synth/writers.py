@@ -102,8 +102,12 @@ class _Appender:
     def __init__(self) -> None:
         self._fh: dict[Path, object] = {}
 
-    def append(self, path: Path, df: pd.DataFrame) -> None:
+    def append(self, path: Path, df: pd.DataFrame, only_with_rows: bool = False) -> None:
+        """Append ``df`` to ``path``; with ``only_with_rows`` the file is not started until
+        there are rows (a return leaves out a table it has nothing for)."""
         fh = self._fh.get(path)
+        if fh is None and only_with_rows and not len(df):
+            return
         if fh is None:
             path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(path, "w", encoding="utf-8", newline="")
@@ -124,7 +128,13 @@ class Ssda903Writer:
         self.csv = _Appender()
         self.stats = {f"{name[:-4]}_rows": 0 for name in SSDA903_FILES if name != "episodes.csv"}
         self.stats["episode_rows"] = 0
-        self.files = [f"ssda903/{year_label(y)}/{f}" for y in cfg.years for f in SSDA903_FILES]
+        self._files = [f"ssda903/{year_label(y)}/{f}" for y in cfg.years for f in SSDA903_FILES]
+
+    @property
+    def files(self) -> list[str]:
+        """Files written: every return has header, episodes and OC3; the other tables
+        only in the years they have rows."""
+        return [f for f in self._files if (self.out / f).is_file()]
 
     def close(self) -> None:
         self.csv.close()
@@ -213,7 +223,7 @@ class Ssda903Writer:
             self.stats["oc3_rows"] += len(oc3)
             in_year = np.unique(c[~short_break[i]])
             for name, table in self._journey_tables(h, fmt, y, in_year).items():
-                self.csv.append(folder / name, table)
+                self.csv.append(folder / name, table, only_with_rows=True)
                 self.stats[f"{name[:-4]}_rows"] += len(table)
 
     def _journey_tables(self, h, fmt: DateFormatter, y: int, in_care: np.ndarray) -> dict:
