@@ -73,13 +73,14 @@ NEED_N2 = 1
 NEED_N9 = 8
 SOURCE_CODES = np.array([c for c, _ in REFERRAL_SOURCE], dtype=object)
 SOURCE_P = np.array([w for _, w in REFERRAL_SOURCE]) / sum(w for _, w in REFERRAL_SOURCE)
-# 5D (health services: other) is a referral source from 2022-23; earlier referrals from
-# other health services were 5C
-SOURCE_5C, SOURCE_5D = list(SOURCE_CODES).index("5C"), list(SOURCE_CODES).index("5D")
-SOURCE_5D_FROM = "2022-04-01"
 
 # ReasonForClosure
 RC = np.array(["RC1", "RC2", "RC3", "RC4", "RC5", "RC6", "RC7", "RC8", "RC9"], dtype=object)
+# Codes the CIN census gained in 2022-23: referral source 5D (earlier referrals from
+# other health services were 5C) and closure RC9, referred to early help (before, RC8)
+CIN_2023_FROM = "2022-04-01"
+SOURCE_5C, SOURCE_5D = list(SOURCE_CODES).index("5C"), list(SOURCE_CODES).index("5D")
+RC8, RC9 = 7, 8
 ABUSE = np.array(["NEG", "EMO", "PHY", "SAB", "MUL"], dtype=object)
 ABUSE_P = np.array([0.50, 0.37, 0.07, 0.04, 0.02])
 DISABILITY = np.array(

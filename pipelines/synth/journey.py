@@ -220,6 +220,16 @@ def long_plans(cfg: SynthConfig, rng, ch: dict, cin: dict, cp: dict) -> tuple[di
     return cin, cp
 
 
+def codes_in_force(cin: dict) -> dict:
+    """Referral source and reason for closure as the census of their time codes them."""
+    new_codes = day(C.CIN_2023_FROM)
+    source, rc = cin["source"], cin["rc"]
+    return {
+        "source": np.where((source == C.SOURCE_5D) & (cin["ref"] < new_codes), C.SOURCE_5C, source),
+        "rc": np.where((rc == C.RC9) & (cin["close"] < new_codes), C.RC8, rc),
+    }
+
+
 def assessments_and_enquiries(rng, cin: dict, cp: dict) -> dict:
     """Assessment (start and authorisation) of every referral not closed with no further
     action, and the section 47 enquiries: before every first plan of a CIN episode (the
@@ -455,6 +465,7 @@ def add_journey(h: History, rng: np.random.Generator, id_base: int) -> History:
     n_cin = len(cin["child"])
     added["cin_id"] = n_cin + np.arange(len(added["child"]))  # cin_id is the row number
     cin = {k: np.concatenate([cin[k], added[k]]) for k in cin}
+    cin.update(codes_in_force(cin))
     cin.update(assessments_and_enquiries(rng, cin, cp))
 
     eps = {k: np.concatenate([eps[k], u_eps[k]]) for k in eps}

@@ -298,9 +298,6 @@ def simulate_histories(cfg: SynthConfig, rng: np.random.Generator, ch: dict):
         need = C.draw(rng, C.NEED_P, n)
         need = np.where((need == 7) & (band < 3), 0, need)  # N8 absent parenting: teens
         source = C.draw(rng, C.SOURCE_P, n)
-        source = np.where(
-            (source == C.SOURCE_5D) & (ref < day(C.SOURCE_5D_FROM)), C.SOURCE_5C, source
-        )
         quick = rng.random(n) < P_QUICK
         nfa = quick & (rng.random(n) < 0.3)
         close = np.where(
