@@ -471,11 +471,12 @@ def test_care_leaver_truth(tiny, truth):
     eet = {"F1", "P1", "F2", "P2", "F4", "P4", "F5", "P5"}
     for y in YEARS:
         oc3 = read(out / "ssda903" / label(y) / "oc3.csv")
-        # everyone's 19th-21st birthday falls in the collection year
+        # everyone's 17th-21st birthday falls in the collection year
         dob = pd.to_datetime(oc3["DOB"], format="%d/%m/%Y")
         age = y - dob.dt.year - (dob.dt.month >= 4)
-        assert age.between(19, 21).all()
-        d = oc3[~oc3["IN_TOUCH"].isin(["DIED", "RHOM"])]
+        assert age.between(17, 21).all()
+        counted = ~oc3["IN_TOUCH"].isin(["DIED", "RHOM"])
+        d = oc3[counted & age.between(19, 21)]
         codes = eet | ({"F3", "P3"} if y < 2022 else set())
         key = f"{y}-03-31"
         exp_suit = None if d.empty else 100 * d["ACCOM"].str.endswith("1").sum() / len(d)
@@ -484,6 +485,10 @@ def test_care_leaver_truth(tiny, truth):
             exp_suit
         )
         assert truth["measures"]["care_leavers_eet_pct"][key] == pytest.approx(exp_eet)
+        young = oc3[counted & age.between(17, 18)]
+        exp_young = None if young.empty else 100 * young["ACCOM"].str.endswith("1").mean()
+        got = truth["measures"]["care_leavers_17_18_suitable_accommodation_pct"][key]
+        assert got == pytest.approx(exp_young)
 
 
 def test_program_truth(tiny, truth):

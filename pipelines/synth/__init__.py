@@ -1,14 +1,17 @@
 """Synthetic council generator.
 
-``generate(out, scale, seed)`` simulates children's life histories (referral, child in
-need, child-protection plans, periods of care cut into SSDA903 episodes, short breaks,
-care-leaver follow-ups, programme enrolments and assessments), cuts them into the annual
-returns and exports a council would submit, and writes the true measure values computed
-from the histories to ``truth.json``. No real child data is used or needed.
+``generate(out, scale, seed)`` simulates children's life histories (referrals and
+assessments, child in need, section 47 enquiries and conferences, child-protection plans,
+periods of care cut into SSDA903 episodes, missing episodes, health checks, adoptions,
+short breaks, unaccompanied asylum-seeking children, care-leaver follow-ups, programme
+enrolments and assessments), cuts them into the annual returns and exports a council
+would submit, and writes the true measure values computed from the histories to
+``truth.json``. No real child data is used or needed.
 
 Layout written under ``out``::
 
-    ssda903/<YYYY-1>-<YY>/header.csv, episodes.csv, oc3.csv   (one folder per year)
+    ssda903/<YYYY-1>-<YY>/header.csv, episodes.csv, oc3.csv, uasc.csv, missing.csv,
+        oc2.csv, ad1.csv, placed_adoption.csv                  (one folder per year)
     cin/CIN_Census_<YYYY>.xml                                  (one file per year)
     case/clients.csv, enrolments.csv, services.csv, service_plans.csv, assessments.csv
     population.csv, oba.yaml, stories/*.yml, truth.json
@@ -116,11 +119,16 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
             "one written return are counted (episodes open at some time from "
             f"{cfg.data_start} to {cfg.data_end}; CP plans open in some census year), so "
             "12-month windows ending before the first full collection year count only "
-            "what the returns hold. Short-break episodes (LS V3/V4) are excluded from "
-            "every CLA measure. Rates use population_0_17 of mid-year N for 1 April N to "
-            "31 March N+1."
+            "what the returns hold; likewise a period of care starts at its first episode "
+            "in the returns (long-term stability, adoption timeliness). Short-break "
+            "episodes (LS V3/V4) are excluded from every CLA measure. Rates use "
+            "population_0_17 of mid-year N for 1 April N to 31 March N+1. Working days: "
+            "Monday to Friday except bank holidays of England (holidays package), from "
+            "the day after the start to the end inclusive. 'breakdowns' holds the count "
+            "measures by legal status, placement type and category of abuse."
         ),
         "measures": T.finish(parts, xs, cfg.years, pop_total),
+        "breakdowns": T.finish_breakdowns(parts, xs),
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     files.append("truth.json")

@@ -7,6 +7,7 @@ semantics), so whole life histories can be shifted, compared and sorted with num
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 
 import numpy as np
 
@@ -124,3 +125,36 @@ class DateFormatter:
         out = table[self._idx(safe)].copy()
         out[missing] = ""
         return out
+
+
+def shift_years(days: np.ndarray, n: int) -> np.ndarray:
+    """The same day ``n`` years before or after, the day clamped to the month length
+    (29 Feb -> 28 Feb), as SQL ``DATE + INTERVAL n YEAR`` does."""
+    y, m, d = ymd(days)
+    leap = (y + n) % 4 == 0
+    leap &= ((y + n) % 100 != 0) | ((y + n) % 400 == 0)
+    d = np.where((m == 2) & (d == 29) & ~leap, 28, d)
+    return from_ymd(y + n, m, d)
+
+
+@functools.cache
+def _bank_holidays(first_year: int, last_year: int) -> np.ndarray:
+    import holidays
+
+    found = holidays.country_holidays("GB", subdiv="ENG", years=range(first_year, last_year + 1))
+    return np.array(sorted(found), dtype="datetime64[D]")
+
+
+def working_days(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Working days (Monday to Friday except England and Wales bank holidays) from the
+    day after ``start`` to ``end`` inclusive, for day-number arrays."""
+    start = np.asarray(start, dtype="int64")
+    end = np.asarray(end, dtype="int64")
+    if not start.size:
+        return np.zeros(start.shape, dtype=np.int64)
+    lo = int(min(start.min(), end.min()))
+    hi = int(max(start.max(), end.max()))
+    hol = _bank_holidays(to_date(lo).year, to_date(hi).year + 1)
+    a = (start + 1).astype("datetime64[D]")
+    b = (end + 1).astype("datetime64[D]")
+    return np.busday_count(a, b, holidays=hol).astype(np.int64)

@@ -76,6 +76,11 @@ SOURCE_P = np.array([w for _, w in REFERRAL_SOURCE]) / sum(w for _, w in REFERRA
 
 # ReasonForClosure
 RC = np.array(["RC1", "RC2", "RC3", "RC4", "RC5", "RC6", "RC7", "RC8", "RC9"], dtype=object)
+# Codes the CIN census gained in 2022-23: referral source 5D (earlier referrals from
+# other health services were 5C) and closure RC9, referred to early help (before, RC8)
+CIN_2023_FROM = "2022-04-01"
+SOURCE_5C, SOURCE_5D = list(SOURCE_CODES).index("5C"), list(SOURCE_CODES).index("5D")
+RC8, RC9 = 7, 8
 ABUSE = np.array(["NEG", "EMO", "PHY", "SAB", "MUL"], dtype=object)
 ABUSE_P = np.array([0.50, 0.37, 0.07, 0.04, 0.02])
 DISABILITY = np.array(
@@ -129,6 +134,15 @@ ASSESSMENT_FACTORS = np.array(
     ],
     dtype=object,
 )
+# Factors DfE added to the list: 18B/18C/19B/19C in 2020-21 (before, 18A and 19A), 24A
+# in 2021-22; (first collection year, code written before it)
+FACTOR_FROM = {
+    "18B": (2021, "18A"),
+    "18C": (2021, "18A"),
+    "19B": (2021, "19A"),
+    "19C": (2021, "19A"),
+    "24A": (2022, "23A"),
+}
 
 # --------------------------------------------------------------------------- SSDA903
 LS_CODES = np.array(
@@ -581,3 +595,36 @@ def draw_grouped(rng: np.random.Generator, P: np.ndarray, group: np.ndarray) -> 
     u = rng.random(len(group))
     c = cum[group]
     return (u[:, None] >= c).sum(axis=1).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- journey
+# Unaccompanied asylum-seeking children: mostly boys, ethnicity weights roughly those of
+# UASC looked after in England.
+UASC_ETHNIC = [("AOTH", 28), ("BAFR", 30), ("OOTH", 24), ("BOTH", 8), ("MOTH", 5), ("AIND", 5)]
+# Reason for no SDQ score (SDQ1, child under 4 or over 16, never applies to a child the
+# return expects a score for; DfE rule 157)
+SDQ_REASON = [("SDQ2", 20), ("SDQ3", 15), ("SDQ4", 45), ("SDQ5", 20)]
+# Adopters: number, sex and legal status consistent as DfE rules 511-524 require
+SINGLE_ADOPTER = [("F1", 85), ("M1", 15)]
+COUPLE_ADOPTERS = [("MF", 86), ("FF", 7), ("MM", 7)]
+LS_ADOPTERS_MF = [("L11", 70), ("L3", 30)]
+LS_ADOPTERS_SAME_SEX = [("L12", 40), ("L2", 30), ("L4", 30)]
+MISSING_TYPE = [("M", 85), ("A", 15)]  # missing, away from placement without authorisation
+
+# Breakdown groups of children looked after (DOMAIN.md §3b)
+LEGAL_STATUS_GROUP = {
+    "care order": ("C1", "C2"),
+    "placement order": ("E1",),
+    "accommodated under s20": ("V2",),
+    "youth justice": ("J1", "J2", "J3"),
+    "police protection/emergency": ("L1", "L2", "L3"),
+}
+PLACEMENT_TYPE_GROUP = {
+    "foster with relatives/friends": ("U1", "U2", "U3"),
+    "other foster": ("U4", "U5", "U6"),
+    "placed for adoption": ("A3", "A4", "A5", "A6"),
+    "placed with parents": ("P1",),
+    "independent/semi-independent living": ("P2", "H5", "P3", "K1", "K3", "Z12", "Z13", "Z14"),
+    "residential": ("K2", "R1", "R2", "R5", "S1", "Z11"),
+}
+OTHER_PLACEMENT = "secure/custody and other"

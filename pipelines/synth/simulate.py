@@ -26,6 +26,8 @@ P_CARE = np.array([0.34, 0.13, 0.11, 0.15, 0.14])
 P_SHORT_BREAKS = 0.10  # of CIN episodes with primary need N2 (disability), no plan
 P_QUICK = 0.28  # CIN episodes closed within weeks (no further action / early help)
 P_MORE_CIN = (0.30, 0.30, 0.28)  # another referral after CIN episode k
+SETTLE_POWER = 1.5  # placement moves are spread over a period of care as u ** SETTLE_POWER
+SETTLED_RATE = 0.4  # moves a year after the first year in care, relative to the first
 
 
 @dataclasses.dataclass
@@ -39,6 +41,9 @@ class History:
     episodes: dict
     oc3: dict
     diverted: dict  # care entries prevented by the intervention (edge of care)
+    missing: dict  # missing / away from placement incidents of children looked after
+    oc2: dict  # health and outcomes of children looked after 12 months at 31 March
+    adoptions: dict  # decisions to place for adoption, matches and adoptions
 
 
 def age_band(age_days: np.ndarray) -> np.ndarray:
@@ -503,6 +508,9 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     ls0 = np.where(long_route, ls_long, ls_short)
     ls0 = np.where((ls0 == C.LS["J2"]) & (band_s < 3), C.LS["V2"], ls0)
     ls0 = np.where(route == C.R_E9, np.where(rng.random(npd) < 0.6, C.LS["J1"], C.LS["V2"]), ls0)
+    # a legal status fixed for the whole period (unaccompanied children: section 20)
+    fixed_ls = per.get("ls", np.full(npd, -1))
+    ls0 = np.where(fixed_ls >= 0, fixed_ls, ls0)
 
     place0 = _draw_place(rng, C.FIRST_PLACE, band_s, s)
     place0 = np.where((ls0 == C.LS["J1"]) & (rng.random(npd) < 0.3), C.PL["R5"], place0)
@@ -547,6 +555,7 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     # (adoption always goes through care proceedings, early in the period)
     adopt = route == C.R_ADOPT
     v2c1 = long_route & (ls_after == C.LS["V2"]) & ((rng.random(npd) < 0.35) | adopt)
+    v2c1 &= fixed_ls < 0
     t_v2c1 = s + np.where(adopt, rng.integers(14, 61, npd), rng.integers(30, 501, npd))
     m = np.flatnonzero(v2c1)
     add(m, t_v2c1[m], 3, C.LS["C1"], -1, _EV_LEGAL)
@@ -622,9 +631,11 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     m = np.flatnonzero(ltf)
     add(m, t_lt[m], 4, -1, _TMAP, _EV_PLACE | _EV_SAME)
 
-    # 8. placement moves (Poisson), with more moves early and for teenagers
+    # 8. placement moves (Poisson), with more moves early and for teenagers; after the
+    # first year a child moves less and less often (settled years count SETTLED_RATE)
     rate = np.array([0.30, 0.30, 0.33, 0.55, 0.60])[band_s]
-    n_mv = rng.poisson(rate * dur / YEAR) + (rng.random(npd) < 0.3).astype(np.int64)
+    years = np.minimum(dur, YEAR) / YEAR + SETTLED_RATE * np.maximum(dur - YEAR, 0) / YEAR
+    n_mv = rng.poisson(rate * years) + (rng.random(npd) < 0.3).astype(np.int64)
     n_mv = np.minimum(n_mv, 30)
     n_mv[dur < 3] = 0
     mp = np.repeat(pids, n_mv)
@@ -633,7 +644,10 @@ def build_episodes(cfg: SynthConfig, rng: np.random.Generator, ch: dict, per: di
     has = n_mv > 0
     early[first_of[has]] = rng.random(has.sum()) < 0.5
     span = np.where(early, np.minimum(dur[mp] - 1, 60), dur[mp] - 1)
-    t_mv = s[mp] + 1 + np.floor(rng.random(len(mp)) * np.maximum(span, 1)).astype(np.int64)
+    # moves come mostly early in a period: a child settles with time (long stays are
+    # more stable than their first year)
+    settle = rng.random(len(mp)) ** SETTLE_POWER
+    t_mv = s[mp] + 1 + np.floor(settle * np.maximum(span, 1)).astype(np.int64)
     pl_mv = _draw_place(rng, C.MOVE_PLACE, age_band(t_mv - dob[mp]), t_mv)
     add(mp, t_mv, 5, -1, pl_mv, _EV_PLACE | _EV_MOVE)
 
@@ -1054,9 +1068,16 @@ def _check_episodes(eps):
 
 
 # ============================================================================ OC3
-def simulate_oc3(cfg: SynthConfig, rng: np.random.Generator, ch: dict, eps: dict) -> dict:
+def simulate_oc3(
+    cfg: SynthConfig,
+    rng: np.random.Generator,
+    ch: dict,
+    eps: dict,
+    ages: tuple[int, ...] = (19, 20, 21),
+    in_touch=C.IN_TOUCH,
+) -> dict:
     """Care leavers (looked after >= 13 weeks since 14, some time after 16, left care)
-    followed up around their 19th, 20th and 21st birthdays."""
+    followed up around the birthdays ``ages`` that fall after they left care."""
     N = len(ch["dob"])
     care = ~np.isin(eps["ls"], [C.LS["V3"], C.LS["V4"]])
     c, a, b, rec = eps["child"][care], eps["decom"][care], eps["dec"][care], eps["rec"][care]
@@ -1074,26 +1095,24 @@ def simulate_oc3(cfg: SynthConfig, rng: np.random.Generator, ch: dict, eps: dict
     leaver &= last_dec <= ch["b18"]
     lv = np.flatnonzero(leaver)
     n = len(lv)
-    ages = np.array([19, 20, 21])
+    k_ages = len(ages)
     bday = np.stack([add_years(ch["dob"][lv], k) for k in ages], axis=1)
-    cy = collection_year(bday.ravel()).reshape(n, 3)
-    it_codes, it_p = C.table(C.IN_TOUCH)
-    status = C.draw(rng, it_p, 3 * n).reshape(n, 3)
-    died = status == list(it_codes).index("DIED")
+    cy = collection_year(bday.ravel()).reshape(n, k_ages)
+    it_codes, it_p = C.table(in_touch)
+    status = C.draw(rng, it_p, k_ages * n).reshape(n, k_ages)
+    died = it_codes[status] == "DIED"
     after_death = (np.cumsum(died, axis=1) - died) > 0
     in_window = (cy >= cfg.first_year) & (cy <= cfg.last_year)
     keep = in_window & ~after_death & (bday > last_dec[lv][:, None])
-    rows_child = np.repeat(lv, 3).reshape(n, 3)[keep]
+    rows_child = np.repeat(lv, k_ages).reshape(n, k_ages)[keep]
     year = cy[keep]
+    age = np.broadcast_to(np.asarray(ages), (n, k_ages))[keep]
     st = it_codes[status[keep]]
     m = len(rows_child)
 
     # activity
     act_codes, act_p = C.table(C.ACTIV_NEW)
     activ = act_codes[C.draw(rng, act_p, m)]
-    old = year <= 2021
-    activ = np.where(old & np.isin(activ, ["F4", "F5"]), "F3", activ)
-    activ = np.where(old & np.isin(activ, ["P4", "P5"]), "P3", activ)
     # in touch: what they do is known (DfE rule 345); died or returned home: nothing is
     # recorded, ACTIV and ACCOM are 0 (rule 344)
     in_touch = st == "YES"
@@ -1104,6 +1123,10 @@ def simulate_oc3(cfg: SynthConfig, rng: np.random.Generator, ch: dict, eps: dict
     activ = np.where(no_contact & (rng.random(m) < 0.8), "0", activ)
     gone = np.isin(st, ["DIED", "RHOM"])
     activ = np.where(gone, "0", activ)
+    # apprenticeships, training and employment were one code (F3/P3) until 2021-22
+    old = year <= 2021
+    activ = np.where(old & np.isin(activ, ["F4", "F5"]), "F3", activ)
+    activ = np.where(old & np.isin(activ, ["P4", "P5"]), "P3", activ)
     # accommodation: suitability improves over the years
     frac = (year - cfg.first_year) / max(cfg.last_year - cfg.first_year, 1)
     p_suit = 0.80 + 0.11 * frac
@@ -1121,6 +1144,7 @@ def simulate_oc3(cfg: SynthConfig, rng: np.random.Generator, ch: dict, eps: dict
     return {
         "child": rows_child[order],
         "year": year[order],
+        "age": age[order],
         "in_touch": st[order].astype(object),
         "activ": activ[order].astype(object),
         "accom": accom[order].astype(object),
@@ -1155,4 +1179,18 @@ def simulate(
     cin, cp, periods, sbs, div = simulate_histories(cfg, rng, ch)
     eps = build_episodes(cfg, rng, ch, periods, sbs)
     oc3 = simulate_oc3(cfg, rng, ch, eps)
-    return History(cfg=cfg, children=ch, cin=cin, cp=cp, episodes=eps, oc3=oc3, diverted=div)
+    core = History(
+        cfg=cfg,
+        children=ch,
+        cin=cin,
+        cp=cp,
+        episodes=eps,
+        oc3=oc3,
+        diverted=div,
+        missing={},
+        oc2={},
+        adoptions={},
+    )
+    from .journey import add_journey  # the journey builds on this module's histories
+
+    return add_journey(core, np.random.default_rng([cfg.seed, chunk, 3]), id_base)

@@ -17,7 +17,8 @@ import datetime as dt
 import numpy as np
 
 from . import codes as C
-from ._dates import day, minus_one_year, month_ends
+from ._dates import day, minus_one_year, month_ends, shift_years, working_days
+from .journey import period_starts
 
 
 def period_ends(cfg) -> list[dt.date]:
@@ -35,6 +36,36 @@ def mid_year(x: dt.date) -> int:
 
 def _pct(num, den):
     return None if den == 0 else 100.0 * float(num) / float(den)
+
+
+def _mean(total, count):
+    return None if count == 0 else float(total) / float(count)
+
+
+def minus_months(x: dt.date, months: int) -> dt.date:
+    """X − ``months`` months, the day clamped to the month length (SQL ``INTERVAL``)."""
+    k = x.year * 12 + x.month - 1 - months
+    y, m = divmod(k, 12)
+    nxt = dt.date(y + (m == 11), (m + 1) % 12 + 1, 1)
+    return min(dt.date(y, m + 1, 1) + dt.timedelta(days=x.day - 1), nxt - dt.timedelta(days=1))
+
+
+def _days(xs) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers of each period end and of its 12-month window's first day."""
+    return np.array([day(x) for x in xs]), np.array([day(window_start(x)) for x in xs])
+
+
+def _in_windows(dates: np.ndarray, xs) -> np.ndarray:
+    """How many of ``dates`` fall in each 12-month window (X − 1 year, X]."""
+    xd, fd = _days(xs)
+    d = np.sort(dates)
+    return np.searchsorted(d, xd, "right") - np.searchsorted(d, fd, "left")
+
+
+def _open_at(start: np.ndarray, end: np.ndarray, xs) -> np.ndarray:
+    """How many of the records [start, end) are open on each X (start <= X < end)."""
+    xd, _ = _days(xs)
+    return np.searchsorted(np.sort(start), xd, "right") - np.searchsorted(np.sort(end), xd, "right")
 
 
 # --------------------------------------------------------------------------- episodes
@@ -83,6 +114,65 @@ def cla_parts(h, xs) -> dict:
         n_pl = np.where(hit, cnt[pos_c] if len(uk) else 0, 0)
         out["stab_num"][j] = int((n_pl >= 3).sum())
         out["stab_den"][j] = len(kids)
+    ls_codes, place_codes = C.LS_CODES[e["ls"]], C.PLACE_CODES[e["place"]]
+    for group, codes in C.LEGAL_STATUS_GROUP.items():
+        m = np.isin(ls_codes, codes)
+        out[f"ls:{group}"] = _open_at(decom[m], dec[m], xs)
+    grouped = np.zeros(len(child), bool)
+    for group, codes in C.PLACEMENT_TYPE_GROUP.items():
+        m = np.isin(place_codes, codes)
+        grouped |= m
+        out[f"place:{group}"] = _open_at(decom[m], dec[m], xs)
+    out[f"place:{C.OTHER_PLACEMENT}"] = _open_at(decom[~grouped], dec[~grouped], xs)
+    uasc = h.children["uasc"][child]
+    out["uasc_count"] = _open_at(decom[uasc], dec[uasc], xs)
+    out.update(long_term_stability_parts(h, e, xs))
+    out.update(missing_parts(h, e, xs))
+    return out
+
+
+def long_term_stability_parts(h, e: dict, xs) -> dict:
+    """Children looked after at X, under 16, whose period of care (as the returns show it)
+    began by X − 30 months: how many, and how many in the same placement for 2 years
+    (the latest placement, RNE S/P/B/T/U, began by X − 2 years; or placed for adoption,
+    A3-A6, with the placement before it begun by then)."""
+    child, decom, dec = e["child"], e["decom"], e["dec"]
+    n = len(child)
+    pstart = period_starts(e)
+    placement = np.isin(e["rne"], [C.RNE[c] for c in "SPBTU"])
+    rows = np.arange(n)
+    last_pl = np.maximum.accumulate(np.where(placement, rows, -1)) if n else rows
+    has_pl = (last_pl >= 0) & (child[np.maximum(last_pl, 0)] == child)
+    pl_start = np.where(has_pl, decom[np.maximum(last_pl, 0)], np.iinfo(np.int64).max)
+    before = np.where(has_pl & (last_pl > 0), last_pl - 1, 0)
+    prev_pl = last_pl[before] if n else rows
+    has_prev = has_pl & (last_pl > 0) & (prev_pl >= 0) & (child[np.maximum(prev_pl, 0)] == child)
+    prev_start = np.where(has_prev, decom[np.maximum(prev_pl, 0)], np.iinfo(np.int64).max)
+    adoption = np.isin(e["place"], [C.PL[c] for c in ("A3", "A4", "A5", "A6")])
+    under16 = h.children["b16"][child]
+    out = {"lts_num": np.zeros(len(xs), np.int64), "lts_den": np.zeros(len(xs), np.int64)}
+    for j, x in enumerate(xs):
+        xd, two = day(x), day(minus_months(x, 24))
+        m = (decom <= xd) & (dec > xd) & (xd < under16) & (pstart <= day(minus_months(x, 30)))
+        ok = (pl_start <= two) | (adoption & (prev_start <= two))
+        out["lts_den"][j] = int(m.sum())
+        out["lts_num"][j] = int((m & ok).sum())
+    return out
+
+
+def missing_parts(h, e: dict, xs) -> dict:
+    """Children looked after at any time in the window, and those of them with a missing
+    (M) incident starting in it (incidents in the returns: from the first one's start)."""
+    cfg, ms = h.cfg, h.missing
+    lo, hi = day(cfg.data_start), day(cfg.data_end)
+    m = (ms["type"] == "M") & (ms["start"] >= lo) & (ms["start"] <= hi)
+    m_child, m_start = ms["child"][m], ms["start"][m]
+    xd, fd = _days(xs)
+    out = {"miss_num": np.zeros(len(xs), np.int64), "miss_den": np.zeros(len(xs), np.int64)}
+    for j in range(len(xs)):
+        in_care = e["child"][(e["decom"] <= xd[j]) & (e["dec"] > fd[j])]
+        out["miss_den"][j] = len(np.unique(in_care))
+        out["miss_num"][j] = len(np.unique(m_child[(m_start >= fd[j]) & (m_start <= xd[j])]))
     return out
 
 
@@ -101,10 +191,58 @@ def cpp_parts(h, xs) -> dict:
     fd = np.array([day(window_start(x)) for x in xs])
     w = (p["start"][None, :] >= fd[:, None]) & (p["start"][None, :] <= xd[:, None])
     rep = p["npc"] > 0
-    return {
+    out = {
         "cpp_count": np.searchsorted(a, xd, "right") - np.searchsorted(b, xd, "right"),
         "rep_num": (w & rep[None, :]).sum(axis=1),
         "rep_den": w.sum(axis=1),
+    }
+    # plans ending in the window (an end the returns show), and those lasting 2 years
+    ended = p["end"] <= day(h.cfg.data_end)
+    long = ended & (p["end"] >= shift_years(p["start"], 2))
+    out["ended"] = _in_windows(p["end"][ended], xs)
+    out["ended_2y"] = _in_windows(p["end"][long], xs)
+    for k, code in enumerate(C.ABUSE):
+        m = p["latest_cat"] == k
+        out[f"cat:{code}"] = _open_at(p["start"][m], p["end"][m], xs)
+    return out
+
+
+# --------------------------------------------------------------------------- front door
+def visible_cin(h) -> dict:
+    """CIN episodes present in at least one census (open some time in its years)."""
+    cfg, c = h.cfg, h.cin
+    lo, hi = day(cfg.data_start), day(cfg.data_end)
+    m = (c["ref"] <= hi) & (c["close"] >= lo)
+    return {k: v[m] for k, v in c.items()}
+
+
+def front_door_parts(h, xs) -> dict:
+    c = visible_cin(h)
+    hi = day(h.cfg.data_end)
+    support = ~c["nfa"]
+    # re-referral: the child's previous referral (in the census) within the year before
+    o = np.lexsort((c["ref"], c["child"]))
+    child, ref = c["child"][o], c["ref"][o]
+    same = np.zeros(len(child), bool)
+    same[1:] = child[1:] == child[:-1]
+    prev = np.concatenate([ref[:1], ref[:-1]])
+    again = same & (prev >= shift_years(ref, -1))
+    assessed = c["has_assessment"] & (c["a_auth"] <= hi)
+    a_start, a_auth = c["a_start"][assessed], c["a_auth"][assessed]
+    in_time = working_days(a_start, a_auth) <= 45
+    s47 = c["s47"][c["has_s47"] & (c["s47"] <= hi)]
+    held = c["has_icpc"] & ~c["icpc_not_required"] & (c["icpc"] <= hi)
+    icpc, icpc_s47 = c["icpc"][held], c["s47"][held]
+    conf_in_time = working_days(icpc_s47, icpc) <= 15
+    return {
+        "cin_count": _open_at(c["ref"][support], c["close"][support], xs),
+        "referrals": _in_windows(c["ref"], xs),
+        "rereferrals": _in_windows(ref[again], xs),
+        "assess_den": _in_windows(a_auth, xs),
+        "assess_num": _in_windows(a_auth[in_time], xs),
+        "s47": _in_windows(s47, xs),
+        "icpc_den": _in_windows(icpc, xs),
+        "icpc_num": _in_windows(icpc[conf_in_time], xs),
     }
 
 
@@ -121,11 +259,54 @@ def leaver_parts(h) -> dict:
         np.char.endswith(o["accom"].astype(str), "1") if len(o["accom"]) else np.zeros(0, bool)
     )
     for j, y in enumerate(years):
-        m = (o["year"] == y) & ~np.isin(o["in_touch"], ["DIED", "RHOM"])
+        m = (o["year"] == y) & (o["age"] >= 19) & ~np.isin(o["in_touch"], ["DIED", "RHOM"])
         codes = C.EET_CODES_PRE2022 if y < 2022 else C.EET_CODES
         out["den"][j] = int(m.sum())
         out["suit_num"][j] = int(suitable[m].sum())
         out["eet_num"][j] = int(np.isin(o["activ"][m], list(codes)).sum())
+    young = np.isin(o["age"], [17, 18])
+    out["young_num"] = np.zeros(len(years), np.int64)
+    out["young_den"] = np.zeros(len(years), np.int64)
+    for j, y in enumerate(years):
+        m = young & (o["year"] == y) & ~np.isin(o["in_touch"], ["DIED", "RHOM"])
+        out["young_den"][j] = int(m.sum())
+        out["young_num"][j] = int(suitable[m].sum())
+    # OC2 rows of each return
+    oc2 = h.oc2
+    for key in ("oc2_den", "health", "teeth", "sdq"):
+        out[key] = np.zeros(len(years), np.int64)
+    for j, y in enumerate(years):
+        m = oc2["year"] == y
+        out["oc2_den"][j] = int(m.sum())
+        out["health"][j] = int((oc2["health_assessment"][m] == "1").sum())
+        out["teeth"][j] = int((oc2["teeth_check"][m] == "1").sum())
+        out["sdq"][j] = int((oc2["sdq_score"][m] != "").sum())
+    out.update(adoption_parts(h))
+    return out
+
+
+def adoption_parts(h) -> dict:
+    """Children adopted (REC E11/E12) in the 3 years to each 31 March, as the returns show
+    them: total and number of days from the start of their period of care (its first
+    episode in the returns) to the decision that they should be placed for adoption."""
+    cfg, ad = h.cfg, h.adoptions
+    lo, hi = day(cfg.data_start), day(cfg.data_end)
+    e = visible_care_episodes(h)
+    # episodes run in date order within a child, so a period's first row is its start
+    periods, first = np.unique(e["period"], return_index=True)
+    seen = ad["adopted"] & (ad["adoption"] >= lo) & (ad["adoption"] <= hi)
+    when = ad["adoption"][seen]
+    start = e["decom"][first][np.searchsorted(periods, ad["period"][seen])]
+    days = ad["decision"][seen] - start
+    out = {
+        "adopt_days": np.zeros(len(cfg.years), np.int64),
+        "adopted": np.zeros(len(cfg.years), np.int64),
+    }
+    for j, y in enumerate(cfg.years):
+        x = np.array([day(dt.date(y, 3, 31))])
+        m = (when > shift_years(x, -3)[0]) & (when <= x[0])
+        out["adopt_days"][j] = int(days[m].sum())
+        out["adopted"][j] = int(m.sum())
     return out
 
 
@@ -194,6 +375,7 @@ def chunk_parts(h, cases, xs) -> dict:
     return {
         "cla": cla_parts(h, xs),
         "cpp": cpp_parts(h, xs),
+        "front_door": front_door_parts(h, xs),
         "leavers": leaver_parts(h),
         "programs": program_parts(cases, xs),
     }
@@ -235,6 +417,30 @@ def finish(parts: dict, xs, years, population: dict[int, int]) -> dict:
     m["care_leavers_eet_pct"] = dict(
         zip(ykeys, (_pct(a, b) for a, b in zip(lv["eet_num"], lv["den"], strict=True)), strict=True)
     )
+    fd = parts["front_door"]
+    m["cin_count"] = series(int(v) for v in fd["cin_count"])
+    m["cin_rate_per_10k"] = series((10000.0 * fd["cin_count"] / pop).tolist())
+    m["referrals_12m"] = series(int(v) for v in fd["referrals"])
+    m["referral_rate_per_10k"] = series((10000.0 * fd["referrals"] / pop).tolist())
+    m["rereferrals_12m_pct"] = series(map(_pct, fd["rereferrals"], fd["referrals"]))
+    m["assessments_45wd_pct"] = series(map(_pct, fd["assess_num"], fd["assess_den"]))
+    m["s47_rate_per_10k_12m"] = series((10000.0 * fd["s47"] / pop).tolist())
+    m["icpc_15wd_pct"] = series(map(_pct, fd["icpc_num"], fd["icpc_den"]))
+    m["cpp_2yrs_pct_12m"] = series(map(_pct, cpp["ended_2y"], cpp["ended"]))
+    m["placement_stability_long_term_pct"] = series(map(_pct, cla["lts_num"], cla["lts_den"]))
+    m["cla_missing_12m_pct"] = series(map(_pct, cla["miss_num"], cla["miss_den"]))
+    m["uasc_count"] = series(int(v) for v in cla["uasc_count"])
+
+    def annual(values):
+        return dict(zip(ykeys, values, strict=True))
+
+    m["cla_health_assessment_pct"] = annual(map(_pct, lv["health"], lv["oc2_den"]))
+    m["cla_teeth_check_pct"] = annual(map(_pct, lv["teeth"], lv["oc2_den"]))
+    m["cla_sdq_recorded_pct"] = annual(map(_pct, lv["sdq"], lv["oc2_den"]))
+    m["adoption_entry_to_placed_days_3y"] = annual(map(_mean, lv["adopt_days"], lv["adopted"]))
+    m["care_leavers_17_18_suitable_accommodation_pct"] = annual(
+        map(_pct, lv["young_num"], lv["young_den"])
+    )
     m["program_clients_served_12m"] = {p: series(int(v) for v in pr[p]["served"]) for p in pr}
     m["program_plan_within_30d_pct"] = {
         p: series(_pct(a, b) for a, b in zip(pr[p]["plan_num"], pr[p]["plan_den"], strict=True))
@@ -245,3 +451,24 @@ def finish(parts: dict, xs, years, population: dict[int, int]) -> dict:
         for p in pr
     }
     return m
+
+
+def finish_breakdowns(parts: dict, xs) -> dict:
+    """Breakdowns of the count measures: {measure: {breakdown: {value: {period: n}}}}."""
+    keys = [x.isoformat() for x in xs]
+
+    def grouped(source, prefix):
+        return {
+            k[len(prefix) :]: dict(zip(keys, (int(v) for v in values), strict=True))
+            for k, values in source.items()
+            if k.startswith(prefix)
+        }
+
+    cla, cpp = parts["cla"], parts["cpp"]
+    return {
+        "cla_count": {
+            "legal_status": grouped(cla, "ls:"),
+            "placement_type": grouped(cla, "place:"),
+        },
+        "cpp_count": {"category_of_abuse": grouped(cpp, "cat:")},
+    }

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import codes as C
-from ._dates import DateFormatter, day
+from ._dates import DateFormatter, collection_year, day
 from .simulate import home_district, home_post, upn
 
 EPISODE_COLS = [
@@ -30,6 +30,49 @@ EPISODE_COLS = [
 ]
 HEADER_COLS = ["CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"]
 OC3_COLS = ["CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"]
+UASC_COLS = ["CHILD", "SEX", "DOB", "DUC"]
+MISSING_COLS = ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"]
+OC2_COLS = [
+    "CHILD",
+    "DOB",
+    "SDQ_SCORE",
+    "SDQ_REASON",
+    "CONVICTED",
+    "HEALTH_CHECK",
+    "IMMUNISATIONS",
+    "TEETH_CHECK",
+    "HEALTH_ASSESSMENT",
+    "SUBSTANCE_MISUSE",
+    "INTERVENTION_RECEIVED",
+    "INTERVENTION_OFFERED",
+]
+AD1_COLS = [
+    "CHILD",
+    "DOB",
+    "DATE_INT",
+    "DATE_MATCH",
+    "FOSTER_CARE",
+    "NB_ADOPTR",
+    "SEX_ADOPTR",
+    "LS_ADOPTR",
+]
+PLACED_ADOPTION_COLS = [
+    "CHILD",
+    "DOB",
+    "DATE_PLACED",
+    "DATE_PLACED_CEASED",
+    "REASON_PLACED_CEASED",
+]
+SSDA903_FILES = (
+    "header.csv",
+    "episodes.csv",
+    "oc3.csv",
+    "uasc.csv",
+    "missing.csv",
+    "oc2.csv",
+    "ad1.csv",
+    "placed_adoption.csv",
+)
 
 
 def year_label(y: int) -> str:
@@ -38,6 +81,13 @@ def year_label(y: int) -> str:
 
 def _str_ids(ids: np.ndarray) -> np.ndarray:
     return ids.astype(str).astype(object)
+
+
+def _sex_903(sx: np.ndarray, y: int) -> np.ndarray:
+    """SSDA903 SEX: 1/2 until 2023-24, M/F/U from 2024-25."""
+    if y <= 2024:
+        return np.where(sx == 2, "2", "1").astype(object)
+    return np.select([sx == 1, sx == 2], ["M", "F"], "U").astype(object)
 
 
 # ============================================================================ SSDA903
@@ -52,8 +102,12 @@ class _Appender:
     def __init__(self) -> None:
         self._fh: dict[Path, object] = {}
 
-    def append(self, path: Path, df: pd.DataFrame) -> None:
+    def append(self, path: Path, df: pd.DataFrame, only_with_rows: bool = False) -> None:
+        """Append ``df`` to ``path``; with ``only_with_rows`` the file is not started until
+        there are rows (a return leaves out a table it has nothing for)."""
         fh = self._fh.get(path)
+        if fh is None and only_with_rows and not len(df):
+            return
         if fh is None:
             path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(path, "w", encoding="utf-8", newline="")
@@ -72,12 +126,15 @@ class Ssda903Writer:
     def __init__(self, out: Path, cfg) -> None:
         self.out, self.cfg = out, cfg
         self.csv = _Appender()
-        self.stats = {"episode_rows": 0, "header_rows": 0, "oc3_rows": 0}
-        self.files = [
-            f"ssda903/{year_label(y)}/{f}"
-            for y in cfg.years
-            for f in ("header.csv", "episodes.csv", "oc3.csv")
-        ]
+        self.stats = {f"{name[:-4]}_rows": 0 for name in SSDA903_FILES if name != "episodes.csv"}
+        self.stats["episode_rows"] = 0
+        self._files = [f"ssda903/{year_label(y)}/{f}" for y in cfg.years for f in SSDA903_FILES]
+
+    @property
+    def files(self) -> list[str]:
+        """Files written: every return has header, episodes and OC3; the other tables
+        only in the years they have rows."""
+        return [f for f in self._files if (self.out / f).is_file()]
 
     def close(self) -> None:
         self.csv.close()
@@ -137,10 +194,7 @@ class Ssda903Writer:
             kids = np.unique(np.concatenate([c, oc]))
             kids = kids[np.argsort(child_id[kids], kind="stable")]
             sx = ch["sex"][kids]
-            if y <= 2024:
-                sex = np.where(sx == 2, "2", "1")
-            else:
-                sex = np.select([sx == 1, sx == 2], ["M", "F"], "U")
+            sex = _sex_903(sx, y)
             # MOTHER (0/1) is recorded for every girl looked after in the year other than
             # on short breaks only, and for nobody else (DfE rules 165, 393, 607, 628)
             in_care = np.isin(kids, c[~short_break[i]])
@@ -167,6 +221,75 @@ class Ssda903Writer:
             self.stats["episode_rows"] += len(eps)
             self.stats["header_rows"] += len(head)
             self.stats["oc3_rows"] += len(oc3)
+            in_year = np.unique(c[~short_break[i]])
+            for name, table in self._journey_tables(h, fmt, y, in_year).items():
+                self.csv.append(folder / name, table, only_with_rows=True)
+                self.stats[f"{name[:-4]}_rows"] += len(table)
+
+    def _journey_tables(self, h, fmt: DateFormatter, y: int, in_care: np.ndarray) -> dict:
+        """UASC, Missing, OC2, AD1 and PlacedAdoption of the return for year ``y``, given
+        the children looked after in the year (``in_care``, indexes)."""
+        ch, ms, oc2, ad = h.children, h.missing, h.oc2, h.adoptions
+        child_id, dob = ch["child_id"], ch["dob"]
+        ys, ye = day(dt.date(y - 1, 4, 1)), day(dt.date(y, 3, 31))
+
+        def by_child(rows, kids, *dates):
+            o = np.lexsort((*dates[::-1], child_id[kids]))
+            return rows[o], kids[o]
+
+        u = in_care[ch["uasc"][in_care]]
+        u = u[np.argsort(child_id[u], kind="stable")]
+        uasc = {
+            "CHILD": _str_ids(child_id[u]),
+            "SEX": _sex_903(ch["sex"][u], y),
+            "DOB": fmt.uk(dob[u]),
+            "DUC": fmt.uk(ch["b18"][u]),  # UASC status ceases at 18
+        }
+        r = np.flatnonzero((ms["start"] >= ys) & (ms["start"] <= ye))
+        r, k = by_child(r, ms["child"][r], ms["start"][r])
+        missing = {
+            "CHILD": _str_ids(child_id[k]),
+            "DOB": fmt.uk(dob[k]),
+            "MISSING": ms["type"][r].astype(object),
+            "MIS_START": fmt.uk(ms["start"][r]),
+            "MIS_END": fmt.uk(ms["end"][r]),
+        }
+        r = np.flatnonzero(oc2["year"] == y)
+        r, k = by_child(r, oc2["child"][r])
+        health = {col: oc2[col.lower()][r] for col in OC2_COLS[2:]}
+        outcomes = {"CHILD": _str_ids(child_id[k]), "DOB": fmt.uk(dob[k]), **health}
+        # a decision to place for adoption is reported while its period of care lasts
+        r = np.flatnonzero(
+            (ad["decision"] <= ye) & (ad["period_end"] >= ys) & (ad["period_start"] <= ye)
+        )
+        r, k = by_child(r, ad["child"][r], ad["decision"][r])
+        blank = np.full(len(r), "", dtype=object)
+        placed = {
+            "CHILD": _str_ids(child_id[k]),
+            "DOB": fmt.uk(dob[k]),
+            "DATE_PLACED": fmt.uk(ad["decision"][r]),
+            "DATE_PLACED_CEASED": blank,
+            "REASON_PLACED_CEASED": blank,
+        }
+        r = np.flatnonzero(ad["adopted"] & (ad["adoption"] >= ys) & (ad["adoption"] <= ye))
+        r, k = by_child(r, ad["child"][r])
+        adopted = {
+            "CHILD": _str_ids(child_id[k]),
+            "DOB": fmt.uk(dob[k]),
+            "DATE_INT": fmt.uk(ad["decision"][r]),
+            "DATE_MATCH": fmt.uk(ad["match"][r]),
+            "FOSTER_CARE": ad["foster_care"][r],
+            "NB_ADOPTR": ad["nb_adopters"][r],
+            "SEX_ADOPTR": ad["sex_adopters"][r],
+            "LS_ADOPTR": ad["ls_adopters"][r],
+        }
+        return {
+            "uasc.csv": _frame(uasc, columns=UASC_COLS),
+            "missing.csv": _frame(missing, columns=MISSING_COLS),
+            "oc2.csv": _frame(outcomes, columns=OC2_COLS),
+            "ad1.csv": _frame(adopted, columns=AD1_COLS),
+            "placed_adoption.csv": _frame(placed, columns=PLACED_ADOPTION_COLS),
+        }
 
 
 def mothers_of(h, rng) -> dict:
@@ -349,9 +472,9 @@ _T_ASSESS_END = "        </Assessments>\n"
 _T_S47 = (
     "        <Section47>\n          <S47ActualStartDate>%s</S47ActualStartDate>\n"
     "          <InitialCPCtarget>%s</InitialCPCtarget>\n"
-    "          <DateOfInitialCPC>%s</DateOfInitialCPC>\n"
-    "          <ICPCnotRequired>false</ICPCnotRequired>\n        </Section47>\n"
 )
+_T_S47_ICPC = "          <DateOfInitialCPC>%s</DateOfInitialCPC>\n"
+_T_S47_END = "          <ICPCnotRequired>%s</ICPCnotRequired>\n        </Section47>\n"
 
 
 def _cin_details(cin, cp, p_order, p_cin, i, ys, ye, fmt, extras):
@@ -362,37 +485,32 @@ def _cin_details(cin, cp, p_order, p_cin, i, ys, ye, fmt, extras):
     ref = cin["ref"][i]
     close = cin["close"][i]
     closed = close <= ye
-    a_start = ref + extras["a_off"][i]
-    a_auth = np.minimum(a_start + extras["auth_off"][i], np.maximum(close, a_start))
-    has_a = (~cin["nfa"][i]) & (a_start <= ye)
+    a_start, a_auth = cin["a_start"][i], cin["a_auth"][i]
+    has_a = cin["has_assessment"][i] & (a_start <= ye)
     has_auth = has_a & (a_auth <= ye)
+    s47, icpc = cin["s47"][i], cin["icpc"][i]
+    has_s47 = cin["has_s47"][i] & (s47 <= ye)
+    has_icpc = has_s47 & cin["has_icpc"][i] & (icpc <= ye)
     lo = np.searchsorted(p_cin, cin["cin_id"][i], "left")
     hi = np.searchsorted(p_cin, cin["cin_id"][i], "right")
     pstart = cp["start"][p_order]
     pend = cp["end"][p_order]
-    first_plan = (
-        np.where(hi > lo, pstart[np.minimum(lo, len(pstart) - 1)], 0)
-        if len(pstart)
-        else np.zeros(n, dtype=np.int64)
-    )
-    has_icpc = (hi > lo) & (first_plan <= ye)
-    icpc = fmt.iso(np.where(has_icpc, first_plan, ye))
-    s47 = np.where(has_icpc, np.maximum(first_plan - extras["s47_off"][i], ref), ye)
     cols = {
         "ref": fmt.iso(ref),
         "src": C.SOURCE_CODES[cin["source"][i]],
         "need": C.NEED_CODES[cin["need"][i]],
         "close": fmt.iso(np.minimum(close, ye)),
         "rc": C.RC[cin["rc"][i]],
-        "icpc": icpc,
+        "icpc": fmt.iso(np.minimum(icpc, ye)),
         "nfa": np.where(cin["nfa"][i], "true", "false"),
         "a_start": fmt.iso(np.minimum(a_start, ye)),
         "a_auth": fmt.iso(np.minimum(a_auth, ye)),
-        "s47": fmt.iso(s47),
-        "s47_t": fmt.iso(s47 + 21),
+        "s47": fmt.iso(np.minimum(s47, ye)),
+        "s47_t": fmt.iso(np.minimum(s47, ye) + 21),
+        "not_required": np.where(cin["icpc_not_required"][i], "true", "false"),
     }
     head = np.empty(n, dtype=object)
-    shape = closed * 1 + has_icpc * 2 + has_a * 4 + has_auth * 8
+    shape = closed * 1 + has_icpc * 2 + has_a * 4 + has_auth * 8 + has_s47 * 16
     for sh in np.unique(shape).tolist():
         m = shape == sh
         t, names = _T_REF, ["ref", "src", "need"]
@@ -413,13 +531,17 @@ def _cin_details(cin, cp, p_order, p_cin, i, ys, ye, fmt, extras):
                 names += ["a_auth"]
                 extra_cols = ["factors"]
             t += _T_ASSESS_END
-        if sh & 2:
-            t += _T_S47
         sel = [cols[k][m] for k in names]
         if extra_cols:
-            sel.append(_factors(extras, i[m]))
-        if sh & 2:
-            sel += [cols["s47"][m], cols["s47_t"][m], cols["icpc"][m]]
+            sel.append(_factors(extras, i[m], collection_year(np.array([ye]))[0]))
+        if sh & 16:
+            t += _T_S47
+            sel += [cols["s47"][m], cols["s47_t"][m]]
+            if sh & 2:
+                t += _T_S47_ICPC
+                sel.append(cols["icpc"][m])
+            t += _T_S47_END
+            sel.append(cols["not_required"][m])
         head[m] = _fill(t, sel)
     # plans open during the year, and which episode (position in i) each belongs to
     plan_open = (pstart <= ye) & (pend >= ys)
@@ -480,8 +602,8 @@ def _plan_xml(cp, sel, ye, fmt) -> np.ndarray:
 
 
 def cin_extras(h, rng) -> dict:
-    """Assessment and section 47 details and disabilities, fixed per episode/child
-    (kept as small integers; the XML strings are built per year when written)."""
+    """Assessment factors and disabilities, fixed per episode/child (kept as small
+    integers; the XML strings are built per year when written)."""
     cin, ch = h.cin, h.children
     n = len(cin["child"])
     N = len(ch["dob"])
@@ -490,9 +612,6 @@ def cin_extras(h, rng) -> dict:
     disabled |= rng.random(N) < 0.03
     nd = len(C.DISABILITY)
     return {
-        "a_off": rng.integers(0, 6, n),
-        "auth_off": rng.integers(5, 46, n),
-        "s47_off": rng.integers(5, 21, n),
         "n_fac": rng.integers(1, 4, n).astype(np.int8),
         "fac": rng.integers(0, len(C.ASSESSMENT_FACTORS), (n, 3)).astype(np.int16),
         "disabled": disabled,
@@ -501,25 +620,34 @@ def cin_extras(h, rng) -> dict:
     }
 
 
-_FACTOR_XML = np.array(
-    [f"            <AssessmentFactors>{c}</AssessmentFactors>\n" for c in C.ASSESSMENT_FACTORS],
-    dtype=object,
-)
+def _factor_xml(y: int) -> np.ndarray:
+    """<AssessmentFactors> element of each factor as the census of year ``y`` codes it."""
+    codes = [
+        C.FACTOR_FROM[c][1] if c in C.FACTOR_FROM and y < C.FACTOR_FROM[c][0] else c
+        for c in C.ASSESSMENT_FACTORS
+    ]
+    return np.array(
+        [f"            <AssessmentFactors>{c}</AssessmentFactors>\n" for c in codes], dtype=object
+    )
+
+
 _DISABILITY_XML = np.array(
     [f"          <Disability>{c}</Disability>\n" for c in C.DISABILITY], dtype=object
 )
 _NO_DISABILITY = "          <Disability>NONE</Disability>\n"
 
 
-def _factors(extras: dict, i: np.ndarray) -> np.ndarray:
-    """1-3 distinct assessment factors per episode."""
+def _factors(extras: dict, i: np.ndarray, y: int) -> np.ndarray:
+    """1-3 distinct assessment factors per episode, coded for the census of year ``y``."""
     nf = extras["n_fac"][i]
     r = extras["fac"][i].astype(np.int64)
     k = len(C.ASSESSMENT_FACTORS)
-    f1 = r[:, 0] % k
-    f2 = (f1 + 1 + r[:, 1] % 13) % k
-    f3 = (f1 + 14 + r[:, 2] % 13) % k
-    return _FACTOR_XML[f1] + _opt(nf >= 2, _FACTOR_XML[f2]) + _opt(nf >= 3, _FACTOR_XML[f3])
+    xml = _factor_xml(y)
+    x1 = xml[r[:, 0] % k]
+    x2 = xml[(r[:, 0] % k + 1 + r[:, 1] % 13) % k]
+    x3 = xml[(r[:, 0] % k + 14 + r[:, 2] % 13) % k]
+    # an older code standing for two newer ones is listed once
+    return x1 + _opt((nf >= 2) & (x2 != x1), x2) + _opt((nf >= 3) & (x3 != x1) & (x3 != x2), x3)
 
 
 def _disabilities(extras: dict, kids: np.ndarray) -> np.ndarray:
