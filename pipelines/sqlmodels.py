@@ -114,6 +114,7 @@ class Measure:
     direction_of_good: str
     description: str
     frequency: str
+    journey: str
     sources: tuple[str, ...]
     breakdowns: tuple[str, ...]
     path: Path
@@ -122,9 +123,19 @@ class Measure:
 
 
 OBA_KINDS = {"population_indicator", "how_much", "how_well", "better_off"}
+# The stages of the child's journey the report card groups measures by, in its order.
+JOURNEYS = (
+    "front_door",
+    "children_in_need",
+    "child_protection",
+    "children_looked_after",
+    "care_leavers",
+    "programmes",
+)
 # Each unit's value from the numerator and denominator: a count is its numerator (and has no
-# denominator); a percent or rate scales numerator / denominator, null where nothing divides.
-UNIT_SCALES = {"count": None, "percent": "100.0", "rate_per_10k": "10000.0"}
+# denominator); a percent or rate scales numerator / denominator, null where nothing divides;
+# days is a mean (numerator: the days added up, denominator: how many were counted).
+UNIT_SCALES = {"count": None, "percent": "100.0", "rate_per_10k": "10000.0", "days": "1.0"}
 UNITS = set(UNIT_SCALES)
 
 
@@ -288,7 +299,7 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
             where = f"{where} ({entry['id']})"
         missing = [
             k
-            for k in ("id", "name", "oba_kind", "unit", "direction_of_good", "description")
+            for k in ("id", "name", "oba_kind", "unit", "direction_of_good", "journey", "description")
             if not entry.get(k)
         ]
         if missing:
@@ -299,6 +310,8 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
             raise ModelError(f"{where}: unit must be one of {sorted(UNITS)}")
         if entry["direction_of_good"] not in ("up", "down"):
             raise ModelError(f"{where}: direction_of_good must be 'up' or 'down'")
+        if entry["journey"] not in JOURNEYS:
+            raise ModelError(f"{where}: journey must be one of {', '.join(JOURNEYS)}")
         measure_id = str(entry["id"])
         if measure_id in catalogue:
             raise ModelError(f"{where}: measure id {measure_id!r} is listed twice")
@@ -326,6 +339,7 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
             direction_of_good=entry["direction_of_good"],
             description=" ".join(str(entry["description"]).split()),
             frequency=entry.get("frequency", "monthly"),
+            journey=entry["journey"],
             sources=tuple(entry.get("sources") or ()),
             breakdowns=tuple(entry.get("breakdowns") or ("all",)),
             path=sql_path,
@@ -548,6 +562,7 @@ def build_measures(con: duckdb.DuckDBPyConnection, catalogue: dict[str, Measure]
                 "direction_of_good": m.direction_of_good,
                 "description": m.description,
                 "frequency": m.frequency,
+                "journey": m.journey,
                 "sources": ", ".join(m.sources),
                 "breakdowns": ", ".join(m.breakdowns),
             }
@@ -561,6 +576,7 @@ def build_measures(con: duckdb.DuckDBPyConnection, catalogue: dict[str, Measure]
             "direction_of_good",
             "description",
             "frequency",
+            "journey",
             "sources",
             "breakdowns",
         ],

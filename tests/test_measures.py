@@ -487,6 +487,7 @@ NEW_ENTRY = """
     unit: count
     direction_of_good: down
     frequency: monthly
+    journey: children_looked_after
     sources: [ssda903_episodes, ssda903_header]
     breakdowns: [all]
     description: Children looked after on the day aged 16 or 17.
@@ -576,6 +577,7 @@ DECLARED_ENTRY = """
     unit: count
     direction_of_good: down
     frequency: monthly
+    journey: child_protection
     sources: [cin_cp_plans, cin_children]
     breakdowns: [all, age_band, sex, ethnicity, category_of_need]
     counts: {population: cp_plan_starts}

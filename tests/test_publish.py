@@ -38,7 +38,7 @@ def _warehouse(values: list[tuple], units: dict[str, str], upper: int = 5):
         [
             {"measure_id": m, "name": m, "oba_kind": "population_indicator", "unit": u,
              "direction_of_good": "down", "description": m, "frequency": "monthly",
-             "sources": "", "breakdowns": ""}
+             "journey": "children_looked_after", "sources": "", "breakdowns": ""}
             for m, u in units.items()
         ]
     )

@@ -116,6 +116,7 @@ ENTRY = """measures:
     oba_kind: population_indicator
     unit: {unit}
     direction_of_good: down
+    journey: children_looked_after
     description: Children looked after on the day.
 {extra}"""
 

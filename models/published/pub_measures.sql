@@ -52,6 +52,7 @@ final as (
         direction_of_good,
         description,
         frequency,
+        journey,
         sources,
         breakdowns,
         is_headline,
