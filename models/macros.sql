@@ -68,15 +68,28 @@ create or replace macro main.age_band_start(date_of_birth, age) as
     end;
 
 -- The populations int_measure_counts counts (int_measure_spans lists their members): the month
--- ends each is counted on (those of the SSDA903 returns, the CIN census years or the case
--- export) and whether int_rates_per_10k gives it per 10,000 children. The catalogue's
--- declared measures (models/measures.yml, counts: and rates:) name a population from here.
+-- ends each is counted on (those of the SSDA903 returns, only their 31 Marches for a return's
+-- annual tables, the CIN census years or the case export) and whether int_rates_per_10k gives
+-- it per 10,000 children. The catalogue's declared measures (models/measures.yml, counts: and
+-- rates:) name a population from here.
 create or replace macro main.measure_populations() as table
     select * from (values
         ('looked_after', 'ssda903', true),
         ('cla_starts', 'ssda903', false),
+        ('long_term_looked_after', 'ssda903', false),
+        ('looked_after_in_year', 'ssda903', false),
+        ('uasc_looked_after', 'ssda903', false),
+        ('oc2_health_assessment', 'ssda903_31_march', false),
+        ('oc2_teeth_check', 'ssda903_31_march', false),
+        ('oc2_sdq_recorded', 'ssda903_31_march', false),
+        ('children_in_need', 'cin', true),
+        ('referrals', 'cin', true),
+        ('assessments_authorised', 'cin', false),
+        ('s47_enquiries', 'cin', true),
+        ('initial_conferences', 'cin', false),
         ('child_protection', 'cin', true),
         ('cp_plan_starts', 'cin', false),
+        ('cp_plan_ends', 'cin', false),
         ('program_assessed', 'case', false),
         ('program_plans', 'case', false),
         ('clients_served', 'case', false),
@@ -127,3 +140,39 @@ create or replace macro main.postcode_district(postcode) as
         when regexp_full_match(upper(replace(postcode, ' ', '')), '[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}')
             then left(upper(replace(postcode, ' ', '')), length(replace(postcode, ' ', '')) - 3)
     end;
+
+-- Breakdowns of the children looked after (DOMAIN.md §3b): the legal status group of an
+-- SSDA903 LS code and the placement type group of a PLACE code (Unknown when blank).
+create or replace macro main.legal_status_group(ls) as
+    case
+        when ls is null then 'Unknown'
+        when ls in ('C1', 'C2') then 'care order'
+        when ls = 'E1' then 'placement order'
+        when ls = 'V2' then 'accommodated under s20'
+        when ls in ('J1', 'J2', 'J3') then 'youth justice'
+        when ls in ('L1', 'L2', 'L3') then 'police protection/emergency'
+        else 'other'
+    end;
+
+create or replace macro main.placement_type_group(place) as
+    case
+        when place is null then 'Unknown'
+        when place in ('U1', 'U2', 'U3') then 'foster with relatives/friends'
+        when place in ('U4', 'U5', 'U6') then 'other foster'
+        when place in ('A3', 'A4', 'A5', 'A6') then 'placed for adoption'
+        when place = 'P1' then 'placed with parents'
+        when place in ('P2', 'H5', 'P3', 'K1', 'K3', 'Z12', 'Z13', 'Z14') then 'independent/semi-independent living'
+        when place in ('K2', 'R1', 'R2', 'R5', 'S1', 'Z11') then 'residential'
+        else 'secure/custody and other'
+    end;
+
+-- The first month end X on which day d is at least n months back (d <= X - n months, the day
+-- clamped to the month's length as DuckDB's interval arithmetic does): a period begun on d is
+-- n months old from there.
+create or replace macro main.first_end_months_after(d, n) as
+    case
+        when (last_day(d::date + to_months(n)) - to_months(n))::date >= d::date
+            then last_day(d::date + to_months(n))
+        else next_month_end(last_day(d::date + to_months(n)))
+    end;
+

@@ -174,7 +174,15 @@ MEASURE_SHAPES = {
         per_10k_only=True,
     ),
     "care_leaver_outcomes": MeasureShape(
-        "int_care_leaver_outcomes", ("percent",), ("in_eet", "in_suitable_accommodation", "care_leavers")
+        "int_care_leaver_outcomes",
+        ("percent",),
+        (
+            "in_eet",
+            "in_suitable_accommodation",
+            "care_leavers",
+            "in_suitable_accommodation_17_18",
+            "care_leavers_17_18",
+        ),
     ),
 }
 SHAPE_KEYS = ("population", "breakdown_populations", "numerator", "denominator")
@@ -322,7 +330,15 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
             raise ModelError(f"{where}: has both sql: and {shapes[0]}:; a measure is declared or written, not both")
         if shapes:
             sql_path = path
-            sql = declared_measure_sql(measure_id, entry["unit"], shapes[0], entry[shapes[0]], models_dir, where)
+            sql = declared_measure_sql(
+                measure_id,
+                entry["unit"],
+                shapes[0],
+                entry[shapes[0]],
+                models_dir,
+                where,
+                breakdowns=tuple(entry.get("breakdowns") or ("all",)),
+            )
         else:
             sql_path = models_dir / entry.get("sql", f"measures/{measure_id}.sql")
             if not sql_path.is_file():
@@ -368,9 +384,18 @@ def _population_rows(models_dir: Path) -> tuple[tuple[str, bool], ...]:
     return tuple(rows)
 
 
-def declared_measure_sql(measure_id: str, unit: str, shape_name: str, spec, models_dir: Path, where: str) -> str:
+def declared_measure_sql(
+    measure_id: str,
+    unit: str,
+    shape_name: str,
+    spec,
+    models_dir: Path,
+    where: str,
+    breakdowns: tuple[str, ...] = ("all",),
+) -> str:
     """The select of a measure declared with a shape, e.g. ``counts: {population: looked_after,
-    numerator: flagged, denominator: members}``; ``where`` names the entry in errors."""
+    numerator: flagged, denominator: members}``, giving the breakdowns the entry lists (a
+    population may be counted by more); ``where`` names the entry in errors."""
     shape = MEASURE_SHAPES[shape_name]
     where = f"{where} {shape_name}"
     if not isinstance(spec, dict):
@@ -427,7 +452,11 @@ def declared_measure_sql(measure_id: str, unit: str, shape_name: str, spec, mode
     else:
         value = f"case when {denominator} > 0 then {scale} * {numerator} / {denominator} end"
     condition = "\n        or ".join(f"({part})" if len(filters) > 1 else part for part in filters)
-    source = f"select * from {shape.model}" + (f"\n    where {condition}" if filters else "")
+    if len(filters) > 1:
+        condition = f"({condition})"
+    listed = ", ".join(quote_literal(str(b)) for b in breakdowns)
+    condition = f"{condition}\n        and breakdown in ({listed})" if filters else f"breakdown in ({listed})"
+    source = f"select * from {shape.model}\n    where {condition}"
     return (
         f"-- {measure_id}: declared in measures.yml ({shape_name} of {shape.model}).\n"
         f"with source as (\n    {source}\n),\n\n"

@@ -64,6 +64,27 @@ def test_population_measure_matches_truth(values, synthetic, measure_id):
     _compare(got, want, measure_id)
 
 
+@pytest.mark.parametrize(
+    ("measure_id", "breakdown"),
+    [("cla_count", "legal_status"), ("cla_count", "placement_type"), ("cpp_count", "category_of_abuse")],
+)
+def test_breakdown_matches_truth(values, synthetic, measure_id, breakdown):
+    _, truth = synthetic
+    by_value = truth["breakdowns"][measure_id][breakdown]
+    rows = values[(values["measure_id"] == measure_id) & (values["breakdown"] == breakdown)]
+    for value, want in by_value.items():
+        mine = rows[rows["breakdown_value"] == value]
+        got = dict(zip(mine["period_end"], mine["value"], strict=True))
+        if not got:  # a value no child ever had is not a row
+            assert not any(want.values()), f"{measure_id} / {value}: no SQL rows"
+            continue
+        _compare(got, want, f"{measure_id} / {breakdown} / {value}")
+    # Every child counted by the measure is in one of the values.
+    totals = rows.groupby("period_end")["value"].sum()
+    whole = values[(values["measure_id"] == measure_id) & (values["breakdown"] == "all")]
+    assert totals.to_dict() == pytest.approx(dict(zip(whole["period_end"], whole["value"], strict=True)))
+
+
 @pytest.mark.parametrize("measure_id", PROGRAM_MEASURES)
 def test_program_measure_matches_truth(values, synthetic, measure_id):
     _, truth = synthetic

@@ -1,6 +1,6 @@
 -- One row per care leaver per collection year Y (period end 31 March Y): OC3 rows of the return
--- for year Y whose birthday in that year (1 April Y-1 to 31 March Y) is their 19th, 20th or
--- 21st, excluding IN_TOUCH DIED and RHOM. Flags: suitable accommodation (ACCOM ends in 1) and
+-- for year Y whose birthday in that year (1 April Y-1 to 31 March Y) is their 17th to 21st
+-- (age_group 17-18 or 19-21), excluding IN_TOUCH DIED and RHOM. Flags: suitable accommodation (ACCOM ends in 1) and
 -- in education, employment or training (ACTIV F1 P1 F2 P2 F4 P4 F5 P5, and F3 P3 before 2022).
 -- "No information" (0) stays in the cohort with both flags false.
 with oc3 as (
@@ -48,6 +48,7 @@ final as (
         child_id,
         birth_date as date_of_birth,
         age_turned,
+        case when age_turned <= 18 then '17-18' else '19-21' end as age_group,
         in_touch,
         activ,
         accom,
@@ -60,7 +61,7 @@ final as (
         sex,
         ethnicity,
     from with_age
-    where age_turned between 19 and 21
+    where age_turned between 17 and 21
         and coalesce(in_touch, '') not in ('DIED', 'RHOM')
 )
 

@@ -19,6 +19,9 @@ periods as (
     select 'cin' as periods_of, period_end from int_cin_periods
     union all
     select 'case' as periods_of, period_end from int_case_periods
+    union all
+    select 'ssda903_31_march' as periods_of, period_end from int_ssda903_periods
+    where month(period_end) = 3
 ),
 
 population_periods as (
@@ -87,7 +90,8 @@ pieces as (
             when crosses_birthday then bands.age_band
             when by_person then age_band(date_of_birth, crossing.first_end)
         end as age_band,
-        sex, ethnicity, category_of_need, locality, program, flag,
+        sex, ethnicity, category_of_need, locality, legal_status, placement_type, category_of_abuse,
+        program, flag,
     from crossing
     left join bands on crossing.crosses_birthday
 ),
@@ -98,7 +102,8 @@ steps as (
     select
         population,
         unnest([first_end, next_month_end(last_end)]) as month_end,
-        age_band, sex, ethnicity, category_of_need, locality, program,
+        age_band, sex, ethnicity, category_of_need, locality, legal_status, placement_type,
+        category_of_abuse, program,
         unnest([1, -1]) as member_step,
         unnest(case when flag then [1, -1] else [0, 0] end) as flagged_step,
     from pieces
@@ -109,7 +114,8 @@ steps as (
 -- breakdown.
 step_totals as (
     select
-        population, month_end, age_band, sex, ethnicity, category_of_need, locality, program,
+        population, month_end, age_band, sex, ethnicity, category_of_need, locality, legal_status,
+        placement_type, category_of_abuse, program,
         sum(member_step) as member_step,
         sum(flagged_step) as flagged_step,
     from steps
@@ -126,6 +132,9 @@ grouped as (
             when grouping(ethnicity) = 0 then 'ethnicity'
             when grouping(category_of_need) = 0 then 'category_of_need'
             when grouping(locality) = 0 then 'locality'
+            when grouping(legal_status) = 0 then 'legal_status'
+            when grouping(placement_type) = 0 then 'placement_type'
+            when grouping(category_of_abuse) = 0 then 'category_of_abuse'
             when grouping(program) = 0 then 'program'
             else 'all'
         end as breakdown,
@@ -135,6 +144,9 @@ grouped as (
             when grouping(ethnicity) = 0 then ethnicity
             when grouping(category_of_need) = 0 then category_of_need
             when grouping(locality) = 0 then locality
+            when grouping(legal_status) = 0 then legal_status
+            when grouping(placement_type) = 0 then placement_type
+            when grouping(category_of_abuse) = 0 then category_of_abuse
             when grouping(program) = 0 then program
             else 'all'
         end as breakdown_value,
@@ -148,6 +160,9 @@ grouped as (
         (population, month_end, ethnicity),
         (population, month_end, category_of_need),
         (population, month_end, locality),
+        (population, month_end, legal_status),
+        (population, month_end, placement_type),
+        (population, month_end, category_of_abuse),
         (population, month_end, program)
     )
 ),

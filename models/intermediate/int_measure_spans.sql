@@ -25,6 +25,26 @@
 --   clients_served          client                  span served (int_case_served_spans), in
 --                                                   any programme
 --   program_clients_served  programme and client    span served, in one programme
+--   children_in_need        child in need           child, while an episode of need (not a
+--                                                   referral with no further action) is open
+--   referrals               referral                referral, for 12 months (flag: a re-referral)
+--   assessments_authorised  assessment              authorisation, for 12 months (flag: within
+--                                                   45 working days of its start)
+--   s47_enquiries           section 47 enquiry      start, for 12 months
+--   initial_conferences     conference held         conference, for 12 months (flag: within 15
+--                                                   working days of the enquiry's start)
+--   cp_plan_ends            plan ending             end, for 12 months (flag: lasted 2 years)
+--   long_term_looked_after  child looked after 2.5  int_long_term_stability_spans (flag: in the
+--                           years and under 16      same placement for 2 years)
+--   looked_after_in_year    child looked after in   int_missing_spans (flag: missing in the 12
+--                           the 12 months           months)
+--   uasc_looked_after       unaccompanied child     child, while looked after and UASC
+--   oc2_health_assessment,  child in the return's   31 March only (flag: health assessment,
+--   oc2_teeth_check,        OC2 (looked after 12    teeth check, SDQ score given)
+--   oc2_sdq_recorded        months at 31 March)
+--
+-- Looked after spans carry the legal status and placement type of the open episode; child
+-- protection spans the plan's category of abuse (latest, else initial).
 --
 -- Looked after and child protection follow a child through the month ends on which any of
 -- their counts changes (an episode or plan opening or closing, a placement entering or leaving
@@ -41,6 +61,46 @@ with episodes as (
 
 plans as (
     select * from int_cp_plans
+),
+
+need_episodes as (
+    select * from int_cin_episodes
+),
+
+assessments as (
+    select * from int_cin_assessments
+    where assessment_authorisation_date is not null
+),
+
+enquiries as (
+    select * from int_cin_section47
+),
+
+long_term_spans as (
+    select * from int_long_term_stability_spans
+),
+
+missing_spans as (
+    select * from int_missing_spans
+),
+
+-- Unaccompanied children: the newest return's row of each child, UASC until DUC.
+uasc as (
+    select child_id, uasc_ceased_date from stg_ssda903_uasc
+    where child_id is not null
+    qualify row_number() over (
+        partition by child_id
+        order by collection_year desc nulls last, source_file desc, source_row_number desc
+    ) = 1
+),
+
+oc2 as (
+    select * from stg_ssda903_oc2
+    where child_id is not null and collection_year is not null
+    qualify row_number() over (
+        partition by collection_year, child_id
+        order by source_file desc, source_row_number desc
+    ) = 1
 ),
 
 occasions as (
@@ -73,12 +133,23 @@ openings as (
         'ssda903' as source, child_id, decom as begun, coalesce(dec, date '9999-12-31') as ended,
         rne, coalesce(cin, 'Unknown') as category_of_need,
         coalesce(home_postcode_district, 'Unknown') as locality,
+        legal_status_group(ls) as legal_status, placement_type_group(place) as placement_type,
+        null as category_of_abuse,
     from episodes
     union all
     select
         'cin' as source, child_id, cpp_start_date as begun, coalesce(cpp_end_date, date '9999-12-31') as ended,
         null as rne, coalesce(primary_need_code, 'Unknown') as category_of_need, null as locality,
+        null as legal_status, null as placement_type,
+        coalesce(latest_category_of_abuse, initial_category_of_abuse, 'Unknown') as category_of_abuse,
     from plans
+    union all
+    select
+        'cin_need' as source, child_id, referral_date as begun, coalesce(closure_date, date '9999-12-31') as ended,
+        null as rne, coalesce(primary_need_code, 'Unknown') as category_of_need, null as locality,
+        null as legal_status, null as placement_type, null as category_of_abuse,
+    from need_episodes
+    where not is_nfa
 ),
 
 -- Children with an opening that begins before the one before it has ended.
@@ -181,16 +252,24 @@ open_states as (
     where states.openings > 0
 ),
 
--- Looked after (episodes) and on a plan (plans), with the values of the opening that gives them.
+-- Looked after (episodes), on a plan (plans) and in need (episodes of need), with the values
+-- of the opening that gives them.
 open_spans as (
     select
-        case open_states.source when 'ssda903' then 'looked_after' else 'child_protection' end as population,
-        open_states.source,
+        case open_states.source
+            when 'ssda903' then 'looked_after'
+            when 'cin' then 'child_protection'
+            else 'children_in_need'
+        end as population,
+        case when open_states.source = 'cin_need' then 'cin' else open_states.source end as source,
         open_states.child_id,
         open_states.first_end,
         open_states.last_end,
         openings.category_of_need,
         openings.locality,
+        openings.legal_status,
+        openings.placement_type,
+        openings.category_of_abuse,
         case
             when open_states.source = 'ssda903'
                 then open_states.started + case when open_states.placed > 0 then 1 else 0 end >= 3
@@ -219,6 +298,20 @@ cla_starts as (
     from care_starts
 ),
 
+-- Unaccompanied children looked after: looked after on X, and DUC blank or after X.
+uasc_spans as (
+    select
+        open_spans.child_id,
+        open_spans.first_end,
+        least(
+            open_spans.last_end,
+            case when uasc.uasc_ceased_date is null then date '9999-12-31' else month_end_before(uasc.uasc_ceased_date) end
+        ) as last_end,
+    from open_spans
+    inner join uasc using (child_id)
+    where open_spans.population = 'looked_after'
+),
+
 -- Populations ---------------------------------------------------------------------------------
 
 -- Members who are children (or clients) of one source, whose sex, ethnicity and date of birth
@@ -226,18 +319,70 @@ cla_starts as (
 child_members as (
     select
         population, source, child_id, first_end, last_end,
-        category_of_need, locality, null::varchar as program, flag,
+        category_of_need, locality, legal_status, placement_type, category_of_abuse,
+        null::varchar as program, flag,
     from open_spans
     union all
     select
         'cla_starts', 'ssda903', child_id, first_end, last_end,
-        category_of_need, locality, null, null,
+        category_of_need, locality, null, null, null, null, null,
     from cla_starts
     union all
     select
+        'long_term_looked_after', 'ssda903', child_id, first_end, last_end,
+        null, null, null, null, null, null, flag,
+    from long_term_spans
+    union all
+    select
+        'looked_after_in_year', 'ssda903', child_id, first_end, last_end,
+        null, null, null, null, null, null, flag,
+    from missing_spans
+    union all
+    select
+        'uasc_looked_after', 'ssda903', child_id, first_end, last_end,
+        null, null, null, null, null, null, null,
+    from uasc_spans
+    union all
+    select
+        unnest(['oc2_health_assessment', 'oc2_teeth_check', 'oc2_sdq_recorded']), 'ssda903', child_id,
+        make_date(collection_year, 3, 31), make_date(collection_year, 3, 31),
+        null, null, null, null, null, null,
+        unnest([coalesce(health_assessment, false), coalesce(teeth_check, false), sdq_score is not null]),
+    from oc2
+    union all
+    select
+        'referrals', 'cin', child_id, last_day(referral_date), window_last_end(referral_date),
+        coalesce(primary_need_code, 'Unknown'), null, null, null, null, null, is_rereferral,
+    from need_episodes
+    union all
+    select
+        'assessments_authorised', 'cin', child_id,
+        last_day(assessment_authorisation_date), window_last_end(assessment_authorisation_date),
+        null, null, null, null, null, null, coalesce(is_within_45_working_days, false),
+    from assessments
+    union all
+    select
+        's47_enquiries', 'cin', child_id, last_day(s47_start_date), window_last_end(s47_start_date),
+        null, null, null, null, null, null, null,
+    from enquiries
+    union all
+    select
+        'initial_conferences', 'cin', child_id, last_day(icpc_date), window_last_end(icpc_date),
+        null, null, null, null, null, null, coalesce(is_icpc_within_15_working_days, false),
+    from enquiries
+    where is_icpc_held
+    union all
+    select
         'cp_plan_starts', 'cin', child_id, last_day(cpp_start_date), window_last_end(cpp_start_date),
-        coalesce(primary_need_code, 'Unknown'), null, null, is_repeat,
+        coalesce(primary_need_code, 'Unknown'), null, null, null, null, null, is_repeat,
     from plans
+    union all
+    select
+        'cp_plan_ends', 'cin', child_id, last_day(cpp_end_date), window_last_end(cpp_end_date),
+        coalesce(primary_need_code, 'Unknown'), null, null, null, null, null,
+        cpp_end_date >= cpp_start_date + interval 2 year,
+    from plans
+    where cpp_end_date is not null
     union all
     select
         'program_assessed', 'case', client_id, last_day(assessment_date),
@@ -245,7 +390,7 @@ child_members as (
             window_last_end(assessment_date),
             coalesce(month_end_before(next_assessment_date), date '9999-12-31')
         ),
-        null, null, program, is_improved,
+        null, null, null, null, null, program, is_improved,
     from occasions
 ),
 
@@ -259,6 +404,7 @@ members as (
             when child_members.source = 'case' then coalesce(children.postcode_district, 'Unknown')
             else child_members.locality
         end as locality,
+        legal_status, placement_type, category_of_abuse,
         program, flag,
     from child_members
     left join children
@@ -268,7 +414,7 @@ members as (
     select
         'program_plans', client_id, last_day(start_date + 30), window_last_end(start_date),
         true, date_of_birth, sex, ethnicity,
-        null, locality, program, has_plan_within_30d,
+        null, locality, null, null, null, program, has_plan_within_30d,
     from enrolments
     union all
     select
@@ -283,6 +429,7 @@ members as (
         case when scope = 'client' then ethnicity end,
         null,
         case when scope = 'client' then locality end,
+        null, null, null,
         program, null,
     from served_spans
     cross join case_periods
@@ -300,6 +447,9 @@ final as (
         ethnicity,
         category_of_need,
         locality,
+        legal_status,
+        placement_type,
+        category_of_abuse,
         program,
         flag,
     from members

@@ -419,6 +419,38 @@ def oba_config(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": 1})
 
 
+# The years the working-day calendar covers: every date a return can hold. The holidays package
+# works bank holidays out by rule, so future years are known too.
+BANK_HOLIDAY_YEARS = range(1990, 2051)
+
+
+@dg.asset(
+    key=["raw", "bank_holidays"],
+    group_name="raw",
+    kinds={"duckdb", "python"},
+    partitions_def=authority_partitions(),
+)
+def bank_holidays(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """England and Wales bank holidays (the holidays package, GB subdivision ENG), one row per
+    day, for the working-day calendar (int_calendar) that timeliness measures count with."""
+    import holidays
+
+    found = holidays.country_holidays("GB", subdiv="ENG", years=BANK_HOLIDAY_YEARS)
+    frame = pd.DataFrame(
+        sorted(found.items()), columns=["holiday_date", "holiday_name"]
+    ).astype({"holiday_name": "string"})
+    frame["holiday_date"] = pd.to_datetime(frame["holiday_date"])
+    with warehouse_connection(duckdb) as con:
+        replace_table(con, "raw.bank_holidays", frame)
+        con.execute("alter table raw.bank_holidays alter holiday_date type date")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "years": f"{BANK_HOLIDAY_YEARS.start}-{BANK_HOLIDAY_YEARS.stop - 1}",
+        }
+    )
+
+
 @dg.asset(
     key=["raw", "stories"],
     group_name="raw",
@@ -467,4 +499,4 @@ def stories(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaP
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
 
 
-defs = dg.Definitions(assets=[export_files, *_family_assets(), oba_config, stories])
+defs = dg.Definitions(assets=[export_files, *_family_assets(), oba_config, bank_holidays, stories])

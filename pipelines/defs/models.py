@@ -19,7 +19,7 @@ from pipelines.sqlmodels import (
 )
 
 # Raw tables written by Python assets (besides one per data contract).
-RAW_PYTHON_TABLES = ("oba_config", "stories", "export_files")
+RAW_PYTHON_TABLES = ("oba_config", "bank_holidays", "stories", "export_files")
 MARTS_PYTHON_TABLES = ("measures", "measure_values", "measure_status")
 
 
