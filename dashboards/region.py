@@ -43,10 +43,14 @@ def comparison_chart(frame: pd.DataFrame, *, title: str, unit: str) -> go.Figure
     return fig
 
 
-def write_region_site(site_dir: Path, *, region: str, measures: pd.DataFrame, values: pd.DataFrame) -> Path:
+def write_region_site(
+    site_dir: Path, *, region: str, measures: pd.DataFrame, values: pd.DataFrame, suppression_upper: int = 5
+) -> Path:
     """Write ``site_dir/index.html`` (replacing the folder whole) and return its path.
 
-    ``values``: published regional values (display strings in ``shown``, numbers in ``value``).
+    ``values``: published regional values (display strings in ``shown``, numbers in ``value``:
+    already rounded and suppressed, suppressed cells NaN); ``suppression_upper``: the largest
+    count shown as c, for the page's note.
     """
     sections = []
     values = values.assign(period_end=pd.to_datetime(values["period_end"]))
@@ -73,7 +77,7 @@ def write_region_site(site_dir: Path, *, region: str, measures: pd.DataFrame, va
                 ],
             }
         )
-    page = environment().get_template("region.html").render(region=region, measures=sections)
+    page = environment().get_template("region.html").render(region=region, measures=sections, upper=int(suppression_upper))
     with replacing_folder(site_dir) as work:
         (work / "assets").mkdir()
         (work / "assets" / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
@@ -82,7 +86,8 @@ def write_region_site(site_dir: Path, *, region: str, measures: pd.DataFrame, va
 
 
 def write_region_download(folder: Path, values: pd.DataFrame) -> Path:
-    """Write ``folder/regional_measure_values.csv`` (the published regional values as shown)."""
+    """Write ``folder/regional_measure_values.csv`` (the published regional values as shown:
+    numerator, denominator and shown, each a rounded number or a code)."""
     path = Path(folder) / "regional_measure_values.csv"
     with replacing_file(path) as work:
         values.drop(columns=["value"]).to_csv(work / path.name, index=False)

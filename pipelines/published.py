@@ -10,7 +10,8 @@ files the factory does not load:
 - the measures not computed (``models/published/not_computed/``), from
   ``marts.measure_coverage`` or, in a warehouse without it, from the measures without values;
 - the regional roll-up (``models/region/``): every authority's whole-population values side by
-  side with the region's totals, and their suppressed, rounded publication.
+  side with the region's totals, and their publication (authorities and region alike
+  suppressed and rounded to the nearest 10).
 
 No Dagster here: the assets in ``pipelines/defs`` call these functions.
 """
@@ -184,8 +185,9 @@ def build_rollup(con, sources: dict[str, tuple[str, str]]) -> int:
 
 
 def publish_regional(con, suppression_upper: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """published.regional_measure_values (suppressed, rounded); returns it and the measures
-    (id, name, unit) for the regional site."""
+    """published.regional_measure_values (every authority and the region alike: counts 1 to
+    ``suppression_upper`` c, with secondary suppression, other counts rounded to the nearest
+    10); returns it and the measures (id, name, unit) for the regional site."""
     con.execute(
         "create or replace table published.regional_measure_values as "
         + statement("region/pub_regional_measure_values.sql"),

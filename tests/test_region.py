@@ -1,11 +1,17 @@
 """Several authorities: one static partition each, run independently, rolled up to the region."""
 
+import base64
+import json
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 
 OBA = Path(sys.executable).parent / "oba"
@@ -79,3 +85,229 @@ def test_rollup_adds_authority_breakdown_and_region_totals(region):
     assert "Northshire" in site and "Southshire" in site and "Region" in site
     csv = (region / "out" / "region" / "published" / "regional_measure_values.csv").read_text()
     assert "Northshire" in csv
+
+
+# --- the published regional output: rounded and suppressed (DESIGN.md §5) ----------------------
+
+UPPER = 5  # the fixture's authorities set no suppression threshold: the default, counts 1 to 5 are c
+
+
+def _round10(n: float) -> int:
+    """``n`` to the nearest 10, halves away from zero (as the published tables round)."""
+    return int(math.floor(abs(n) / 10 + 0.5) * 10 * (1 if n >= 0 else -1))
+
+
+def _number(text) -> float | None:
+    """A published cell as a number, or None for a code (c, x, z) or an empty cell."""
+    try:
+        return float(str(text).replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _possible(text, rounded: bool, alone: bool = True) -> tuple[float, float] | None:
+    """The exact counts a published count cell allows, as (lowest, highest); None when it is x
+    or z. c is 1 to UPPER when it is the only c that could be hiding a small count (``alone``),
+    else any count from 1 (it may hide a larger count beside a small one); 0 is a true zero; a
+    number is exact unless ``rounded`` (the output shows only multiples of 10), when it allows
+    the counts rounding to it, less the suppressed ones."""
+    if str(text) == "c":
+        return (1, UPPER if alone else math.inf)
+    n = _number(text)
+    if n is None:
+        return None
+    n = int(n)
+    if n == 0 or not rounded:
+        return (n, n)
+    return (max(n - 5, UPPER + 1), n + 4)
+
+
+def _bounds(areas: dict, rounded: dict[bool, bool]) -> dict[str, tuple[float, float] | None]:
+    """What someone reading one measure, period and part of the output knows of each area's
+    exact count (area ``all`` is the region's total)."""
+    hidden = [a for a, (_, text) in areas.items() if a != "all" and text == "c"]
+    shown = [a for a, (_, text) in areas.items() if a != "all" and (_number(text) or 0) > 0]
+    bounds = {
+        a: _possible(text, rounded[False], alone=len(hidden) == 1)
+        for a, (_, text) in areas.items() if a != "all"
+    }
+    if "all" in areas:
+        # a hidden total is small unless no authority is shown (it may then hide their sum)
+        bounds["all"] = _possible(areas["all"][1], rounded[True], alone=bool(shown))
+    return bounds
+
+
+def _rounded(cells: dict) -> dict[bool, bool]:
+    """Whether the output shows the authorities' counts (key False) and the region's (key True)
+    only as multiples of 10, as someone reading it would see: one other number shows it does not."""
+    numbers = {True: [], False: []}
+    for areas in cells.values():
+        for area, (_, text) in areas.items():
+            if _number(text) is not None:
+                numbers[area == "all"].append(_number(text))
+    return {kind: all(n % 10 == 0 for n in ns) for kind, ns in numbers.items()}
+
+
+def _regional_cells(root: Path) -> tuple[pd.DataFrame, dict]:
+    """The published regional download and its exact warehouse values, as count cells.
+
+    Returns the download (one row per measure, period and area, text as published) joined to
+    the exact values, and the cells: (measure_id, period_end, part) → {area: (exact count,
+    published text)}, part ``count`` for a count measure, ``numerator`` and ``denominator``
+    for a percentage or rate; area ``all`` is the region's total."""
+    out = root / "out" / "region"
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    exact = con.execute(
+        "select r.measure_id, strftime(r.period_end, '%Y-%m-%d') as period_end, r.breakdown, "
+        "r.breakdown_value, r.numerator as exact_numerator, r.denominator as exact_denominator, "
+        "r.value as exact_value, m.unit "
+        "from marts.regional_measure_values as r inner join marts.measures as m using (measure_id)"
+    ).df()
+    table = con.execute(
+        "select measure_id, strftime(period_end, '%Y-%m-%d') as period_end, breakdown, breakdown_value, shown "
+        "from published.regional_measure_values"
+    ).df()
+    con.close()
+    download = pd.read_csv(out / "published" / "regional_measure_values.csv", dtype=str, keep_default_na=False)
+    keys = ["measure_id", "period_end", "breakdown", "breakdown_value"]
+    # the site and the download show the same thing
+    assert download.merge(table, on=keys, suffixes=("", "_table")).eval("shown == shown_table").all()
+    for column in ("numerator", "denominator"):
+        if column not in download:  # not published: checked by the caller, not fatal here
+            download[column] = ""
+    rows = download.merge(exact, on=keys, how="inner", validate="one_to_one")
+    assert len(rows) == len(download) == len(exact)
+    cells: dict = {}
+    for r in rows.itertuples():
+        area = "all" if r.breakdown == "all" else r.breakdown_value
+        parts = (
+            [("count", r.exact_value, r.shown)]
+            if r.unit == "count"
+            else [("numerator", r.exact_numerator, r.numerator), ("denominator", r.exact_denominator, r.denominator)]
+        )
+        for part, exact_n, text in parts:
+            if pd.notna(exact_n) and text != "":
+                cells.setdefault((r.measure_id, r.period_end, part), {})[area] = (round(exact_n), text)
+    return rows, cells
+
+
+def test_regional_authority_counts_are_rounded_or_suppressed(region):
+    """(a) Every published count of the regional output (an authority's or the region's; a count
+    measure's value, a percentage's or rate's numerator and denominator) is c when it is 1 to 5,
+    0 when it is 0 and otherwise the exact count rounded to the nearest 10 (the region's from
+    its exact total, not from the rounded authorities); a percentage or rate is c when either
+    of its counts is, else worked out from the unrounded counts to 1 decimal place."""
+    rows, cells = _regional_cells(region)
+    unrounded = []
+    for key, areas in sorted(cells.items()):
+        for area, (n, text) in areas.items():
+            if 1 <= n <= UPPER:
+                assert text == "c", f"{key} {area}: exact {n} published as {text!r}"
+            elif text != "c":
+                if _number(text) != _round10(n):
+                    unrounded.append((key, area, n, text))
+    assert not unrounded, f"{len(unrounded)} counts not rounded to the nearest 10, e.g. {unrounded[:5]}"
+    assert {"numerator", "denominator"} <= set(rows[rows["unit"] != "count"].dropna(axis=1).columns)
+    assert (rows.loc[rows["unit"] != "count", ["numerator", "denominator"]] != "").all().all()
+    for r in rows[rows["unit"] != "count"].itertuples():
+        if "c" in (r.numerator, r.denominator):
+            assert r.shown == "c", (r.measure_id, r.period_end, r.breakdown_value)
+        elif pd.notna(r.exact_value):
+            assert _number(r.shown) == pytest.approx(r.exact_value, abs=0.05 + 1e-9), r
+
+
+def test_regional_suppressed_counts_cannot_be_worked_out(region):
+    """(b) Differencing: the region's published total less what the other authorities' published
+    counts allow never pins a suppressed count to one value; nor do the authorities pin a
+    suppressed region total."""
+    _, cells = _regional_cells(region)
+    rounded = _rounded(cells)
+    pinned = []
+    checked = 0
+    for key, areas in sorted(cells.items()):
+        if "all" not in areas:
+            continue
+        bounds = _bounds(areas, rounded)
+        if None in bounds.values():
+            continue
+        authorities = {a: b for a, b in bounds.items() if a != "all"}
+        for area, (n, text) in areas.items():
+            if text != "c":
+                continue
+            checked += 1
+            others = [b for a, b in authorities.items() if a != area]
+            if area == "all":
+                low, high = sum(lo for lo, _ in others), sum(hi for _, hi in others)
+            else:
+                low = bounds["all"][0] - sum(hi for _, hi in others)
+                high = bounds["all"][1] - sum(lo for lo, _ in others)
+            low, high = max(low, bounds[area][0]), min(high, bounds[area][1])
+            assert low <= n <= high, f"{key} {area}: the published figures rule out the exact {n}"
+            if low == high and n <= UPPER:
+                pinned.append((key, area, n))
+    assert checked, "the fixture has no suppressed count to check"
+    assert not pinned, f"{len(pinned)} suppressed counts worked out from the others, e.g. {pinned[:5]}"
+
+
+def test_regional_exact_totals_cannot_be_recovered_from_authorities(region):
+    """(c) Where an authority's exact count is not a multiple of 10, the published authority rows
+    allow more than one region total (so adding them up gives no exact total), and the exact
+    total is among those they allow."""
+    _, cells = _regional_cells(region)
+    rounded = _rounded(cells)
+    recovered = []
+    checked = 0
+    for key, areas in sorted(cells.items()):
+        if "all" not in areas:
+            continue
+        authorities = {a: (n, text) for a, (n, text) in areas.items() if a != "all"}
+        if all(n % 10 == 0 for n, _ in authorities.values()):
+            continue
+        bounds = [b for a, b in _bounds(areas, rounded).items() if a != "all"]
+        if None in bounds:
+            continue
+        checked += 1
+        low, high = sum(lo for lo, _ in bounds), sum(hi for _, hi in bounds)
+        exact_total = areas["all"][0]
+        assert low <= exact_total <= high, f"{key}: the published authorities rule out the exact total"
+        if low == high:
+            recovered.append((key, exact_total))
+    assert checked, "the fixture has no authority count that rounding changes"
+    assert not recovered, f"{len(recovered)} exact region totals recovered, e.g. {recovered[:5]}"
+
+
+def _page_figures(html: str) -> dict[str, dict]:
+    """Each measure section of the regional page: its table (area → text shown) and its chart
+    (trace name → y values, plotly's binary arrays decoded)."""
+    sections = {}
+    for measure_id, body in re.findall(r'<section aria-labelledby="h-([\w-]+)">(.*?)</section>', html, re.S):
+        table = dict(re.findall(r'<th scope="row">(.*?)</th><td class="num">(.*?)</td>', body))
+        start = body.index(f'"chart-{measure_id}",') + len(f'"chart-{measure_id}",')
+        traces, _ = json.JSONDecoder().raw_decode(body[start:].lstrip())
+        chart = {}
+        for trace in traces:
+            y = trace["y"]
+            if isinstance(y, dict):
+                y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"])).tolist()
+            chart[trace["name"]] = [v for v in y if v is not None and not math.isnan(v)]
+        sections[measure_id] = {"table": table, "chart": chart}
+    return sections
+
+
+def test_regional_page_shows_no_small_or_exact_count(region):
+    """The regional page's tables and charts show counts only as c, 0 or a multiple of 10."""
+    con = duckdb.connect(str(region / "out" / "region" / "warehouse.duckdb"), read_only=True)
+    units = dict(con.execute("select measure_id, unit from marts.measures").fetchall())
+    con.close()
+    sections = _page_figures((region / "out" / "region" / "site" / "index.html").read_text())
+    counts = [m for m in sections if units[m] == "count"]
+    assert counts
+    for measure_id in counts:
+        shown = sections[measure_id]["table"]
+        assert {"Northshire", "Southshire", "Region"} <= set(shown)
+        for area, text in shown.items():
+            n = _number(text)
+            assert text == "c" or (n is not None and n % 10 == 0), f"{measure_id} {area}: {text!r}"
+        for name, ys in sections[measure_id]["chart"].items():
+            bad = [v for v in ys if v % 10]
+            assert not bad, f"{measure_id} chart {name}: unrounded counts {bad[:5]}"

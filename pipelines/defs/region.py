@@ -48,12 +48,13 @@ def _assets():
     )
     def regional_site(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
         """Comparison charts (authority against region) and the regional download, suppressed."""
+        upper = oba.config().suppression_upper
         with warehouse_connection(duckdb) as con:
-            values, measures = publish_regional(con, oba.config().suppression_upper)
+            values, measures = publish_regional(con, upper)
         write_region_download(oba.out / "published", values)
         index = write_region_site(
             oba.out / "site", region=oba.region.name, measures=measures,
-            values=values.assign(value=pd.to_numeric(values["value"])),
+            values=values.assign(value=pd.to_numeric(values["value"])), suppression_upper=upper,
         )
         return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index)), "dagster/row_count": len(values)})
 
