@@ -123,6 +123,32 @@ def test_the_working_day_edge_cases_are_what_the_fixture_says():
     assert working_days(D(2024, 5, 3), D(2024, 5, 3)) == 0
 
 
+# --------------------------------------------------------------------------- the exports load
+STAGED_ROWS = {
+    # CIN: 12 episodes in the 2024 census + 10 in 2025; assessments 4 + 6; enquiries 2 + 4;
+    # plans 4 + 5. SSDA903 tables by return 2022-23 + 2023-24 + 2024-25.
+    "stg_cin_details": 22,
+    "stg_cin_assessments": 10,
+    "stg_cin_section47": 6,
+    "stg_cp_plans": 9,
+    "stg_ssda903_episodes": 13 + 18 + 19,
+    "stg_ssda903_missing": 1 + 4 + 3,
+    "stg_ssda903_uasc": 1 + 2 + 4,
+    "stg_ssda903_oc2": 2 + 4 + 3,
+    "stg_ssda903_oc3": 1 + 4 + 7,
+    "stg_ssda903_placed_adoption": 1 + 3 + 2,
+    "stg_ssda903_ad1": 0 + 1 + 1,
+}
+
+
+def test_the_exports_load_whole(run):
+    """Every record of the fixture reaches staging; nothing is quarantined or cleared."""
+    for model, n in STAGED_ROWS.items():
+        assert query(run, f"select count(*) as n from staging.{model}")["n"][0] == n, model
+    assert query(run, "select count(*) as n from quality.quarantine")["n"][0] == 0
+    assert query(run, "select count(*) as n from quality.contract_results where not success")["n"][0] == 0
+
+
 # --------------------------------------------------------------------------- every period present
 def test_each_new_measure_has_a_row_for_every_period(values):
     expected = (
