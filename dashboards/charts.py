@@ -168,7 +168,9 @@ def turn_the_curve(
             meta="actual",
             connectgaps=False,
             line={"color": ROLE_COLOURS["actual"], "width": 2.5},
-            marker={"size": 4},
+            # a short series (an annual measure's few years) in markers big enough to see a
+            # point standing alone between gaps
+            marker={"size": 8 if actual["value"].notna().sum() <= 24 else 4},
             hovertemplate=f"%{{x|%b %Y}}: {hover}<extra>Actual</extra>",
         )
     )
