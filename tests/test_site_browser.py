@@ -250,6 +250,31 @@ def test_days_shown_in_whole_days_and_charted_from_a_few_annual_points(site, vis
     assert v.errors == []
 
 
+def test_every_measure_with_figures_has_its_turn_the_curve_chart(site, hand_site, visit):
+    """A measure page with a latest figure draws its chart (monthly or annual, a count, a
+    percentage, a rate or days), or says that every figure of the series is suppressed."""
+    for folder in (site, hand_site):
+        v = visit(folder)
+        for relative in _pages(folder):
+            if not relative.startswith("measures/"):
+                continue
+            page = v.open(relative)
+            if page.locator(".summary-strip").count() == 0:
+                continue  # no whole-population figures (a programme measure, not computed)
+            measure = relative.removeprefix("measures/").removesuffix(".html")
+            drawn = page.evaluate(
+                """(id) => { const gd = document.getElementById(id);
+                   if (!gd || !gd.data) { return 0; }
+                   const actual = gd.data.filter(t => t.meta === 'actual')[0];
+                   return actual ? actual.y.filter(y => y !== null).length : 0; }""",
+                f"chart-{measure}",
+            )
+            note = page.locator("section[aria-labelledby=chart-heading] p.note").all_inner_texts()
+            assert drawn > 0 or any("Every figure in this series is suppressed" in n for n in note), (
+                folder, relative)
+        assert v.errors == []
+
+
 def test_breakdown_codes_shown_with_their_plain_labels(hand_site, visit):
     v = visit(hand_site)
     page = v.open("measures/cla_count.html")
