@@ -1,6 +1,7 @@
 """The board pack: an A4 landscape PDF for review meetings, printed by headless Chromium.
 
-Pages: a cover with the report card of the headline measures, one page per headline measure
+Pages: a cover with the report card of the headline measures grouped by the stage of the
+child's journey (front door to programmes), one page per headline measure in that order
 (turn-the-curve chart, status, SPC, story summary, partners, action plan, breakdowns) and a last
 page of data-quality caveats. Headline measures are ``pub_measures.is_headline`` (the configured
 list; if empty, every measure with whole-population rows).
@@ -39,9 +40,12 @@ from dashboards.published import LEFT_OUT, PublishedTables
 from dashboards.views import (
     DIRECTION_TEXT,
     breakdown_views,
+    by_journey,
     card_view,
     curve_view,
     environment,
+    journey_heading,
+    journey_of,
     measure_view,
     plain,
     static_text,
@@ -122,6 +126,20 @@ def _css_string(text: str) -> str:
     return "".join(c if (c.isalnum() and c.isascii()) or c == " " else f"\\{ord(c):x} " for c in text)
 
 
+def _cover_fit(rows: list[dict]) -> int:
+    """How many of the cover's rows fit its page: COVER_ROWS rows, a stage heading taking half
+    a row's height."""
+    room, shown, journey = float(COVER_ROWS), 0, None
+    for row in rows:
+        need = 1.0 + (0.5 if row.get("journey") != journey else 0.0)
+        if need > room:
+            break
+        room -= need
+        shown += 1
+        journey = row.get("journey")
+    return shown
+
+
 class PackBuilder:
     def __init__(self, tables: PublishedTables, generated: dt.datetime):
         self.t = tables
@@ -129,9 +147,13 @@ class PackBuilder:
         self.env = environment()
 
     def cover_rows(self, headline: list[str]) -> list[dict]:
+        """The cover's report-card rows of the headline measures (in the order given: the
+        child's journey), each row naming its stage (``journey``, ``journey_heading``)."""
         t = self.t
         rows = []
         for measure_id in headline:
+            journey = journey_of(t, measure_id)
+            stage = {"journey": journey, "journey_heading": journey_heading(journey)}
             measure = t.measure(measure_id)
             page = t.page_name(measure_id)
             cards = [(None, t.card(measure_id))] if t.card(measure_id) else [
@@ -141,6 +163,7 @@ class PackBuilder:
             if not cards and entry:
                 # A headline measure that could not be computed keeps its row, saying why.
                 rows.append({
+                    **stage,
                     "not_computed": True,
                     "name": measure.get("name") or measure_id,
                     "kind_label": KIND_LABELS.get(measure.get("oba_kind"), ""),
@@ -161,7 +184,7 @@ class PackBuilder:
                                                   measure.get("unit"))
                 if view["target_text"] == "None set":
                     view["target_text"] = "–"
-                rows.append(view)
+                rows.append({**view, **stage})
         return rows
 
     def measure_page(self, measure_id: str) -> dict:
@@ -293,6 +316,7 @@ class PackBuilder:
     def html(self, headline: list[str]) -> str:
         t = self.t
         cover = self.cover_rows(headline)
+        shown = _cover_fit(cover)
         pages = [self.measure_page(m) for m in headline]
         insufficient = [
             t.measure(m).get("name") for m in headline
@@ -306,8 +330,8 @@ class PackBuilder:
             authority=t.authority,
             generated_text=generated_text(self.generated),
             latest_period=period_text(latest) if latest is not None and not pd.isna(latest) else "–",
-            cover_rows=cover[:COVER_ROWS],
-            cover_more=max(len(cover) - COVER_ROWS, 0),
+            cover_rows=cover[:shown],
+            cover_more=len(cover) - shown,
             pages=pages,
             quality_available=t.has_quality_results,
             # the not-computed list shares the caveats page: fewer failures, the rest on the site
@@ -434,7 +458,7 @@ def write_board_pack(
     started = time.monotonic()
     chromium = chromium or find_chromium()
     generated = generated or dt.datetime.now().replace(microsecond=0)
-    headline = [m for m in tables.headline_ids() if tables.measure(m)]
+    headline = by_journey(tables, [m for m in tables.headline_ids() if tables.measure(m)])
     pdf_path = Path(pdf_path)
     with replacing_file(pdf_path) as work:
         browser = _browser(chromium)  # starts while the page is written, unless started before

@@ -13,10 +13,11 @@ validating every property cost more than all the rest of the site.
 from __future__ import annotations
 
 import json
+import textwrap
 
 import pandas as pd
 
-from dashboards.formatting import UNIT_LABELS
+from dashboards.formatting import UNIT_LABELS, UNIT_SUFFIX, figure_text, unit_decimals
 from dashboards.theme import ROLE_COLOURS, SERIES_COLOURS, force_style, template_json
 
 Figure = dict  # {"data": [trace, ...], "layout": {...}}
@@ -38,8 +39,10 @@ TRACE_NAMES = {
 }
 
 
-def _hover(unit: str) -> str:
-    return "%{y:,.0f}" if unit == "count" else "%{y:,.1f}"
+def _hover(unit: str, axis: str = "y") -> str:
+    """A hover figure as the unit is shown: whole counts and days, else 1 decimal place."""
+    text = f"%{{{axis}:,.{unit_decimals(unit)}f}}"
+    return text + (UNIT_SUFFIX.get(unit, "") if unit in ("percent", "days") else "")
 
 
 def _dates(frame: pd.DataFrame) -> list[str]:
@@ -165,7 +168,9 @@ def turn_the_curve(
             meta="actual",
             connectgaps=False,
             line={"color": ROLE_COLOURS["actual"], "width": 2.5},
-            marker={"size": 4},
+            # a short series (an annual measure's few years) in markers big enough to see a
+            # point standing alone between gaps
+            marker={"size": 8 if actual["value"].notna().sum() <= 24 else 4},
             hovertemplate=f"%{{x|%b %Y}}: {hover}<extra>Actual</extra>",
         )
     )
@@ -308,12 +313,22 @@ def sparkline(series: pd.DataFrame, *, periods: int = 24) -> Figure:
     return {"data": data, "layout": layout}
 
 
+def _wrapped(label: str, width: int = 36) -> str:
+    """A long axis label over several lines (plotly's ``<br>``); a label holding markup
+    characters stays on one line, as it is."""
+    if len(label) <= width or any(c in label for c in "<>&"):
+        return label
+    return "<br>".join(textwrap.wrap(label, width)) or label
+
+
 def breakdown_bars(frame: pd.DataFrame, *, title: str, unit: str, width: int | None = None) -> Figure:
-    """Latest values by breakdown value (breakdown_value, value_num, value text).
+    """Latest values by breakdown value (breakdown_value, value_num, value text; ``label``, the
+    value with its plain label, names the bar when given).
 
     Suppressed or missing cells have no bar and show their code (c, x, z) at the axis."""
     frame = frame.reset_index(drop=True)
-    labels = [str(v) for v in frame["breakdown_value"]]
+    labels = [_wrapped(str(v)) for v in frame["label" if "label" in frame else "breakdown_value"]]
+    lines = [label.split("<br>") for label in labels]
     data = [
         _trace(
             "bar",
@@ -321,10 +336,10 @@ def breakdown_bars(frame: pd.DataFrame, *, title: str, unit: str, width: int | N
             x=_values(frame["value_num"]),
             orientation="h",
             marker={"color": ROLE_COLOURS["actual"]},
-            text=[str(t) for t in frame["value"]],
+            text=[figure_text(t, unit) for t in frame["value"]],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate=f"%{{y}}: {_hover(unit).replace('y', 'x')}<extra></extra>",
+            hovertemplate=f"%{{y}}: {_hover(unit, 'x')}<extra></extra>",
             name="Latest",
         )
     ]
@@ -338,10 +353,10 @@ def breakdown_bars(frame: pd.DataFrame, *, title: str, unit: str, width: int | N
         title={"text": title, "x": 0, "font": {"size": 14}},
         xaxis={"title": _axis_title(UNIT_LABELS.get(unit, unit))},
         yaxis={"autorange": "reversed", "type": "category"},
-        height=90 + 34 * max(len(frame), 1),
+        height=90 + max(sum(34 if len(rows) == 1 else 16 * len(rows) + 10 for rows in lines), 34),
         width=width,
-        margin={"l": min(280, 24 + 7 * max((len(x) for x in labels), default=4)), "r": 50,
-                "t": 40, "b": 50},
+        margin={"l": min(280, 24 + 7 * max((len(x) for rows in lines for x in rows), default=4)),
+                "r": 50, "t": 40, "b": 50},
         annotations=annotations,
         showlegend=False,
     )

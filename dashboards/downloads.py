@@ -30,8 +30,9 @@ DOWNLOADS = {
     "measures.csv": (
         "pub_measures",
         ["measure_id", "name", "oba_kind", "unit", "direction_of_good", "frequency", "sources",
-         "breakdowns", "is_headline", "description"],
-        "The measures: definition, unit, which direction is good, headline flag.",
+         "breakdowns", "is_headline", "description", "journey"],
+        "The measures: definition, unit, which direction is good, headline flag, the stage of "
+        "the child's journey.",
     ),
     "measure_values.csv": (
         "pub_measure_values",
@@ -49,8 +50,14 @@ DOWNLOADS = {
     "report_card.csv": (
         "pub_report_card",
         ["measure_id", "name", "program", "latest_period", "latest_text", "year_ago_period",
-         "year_ago_text", "change_text", "status", "spc_signal", "assurance", "target"],
+         "year_ago_text", "change_text", "status", "spc_signal", "assurance", "target",
+         "journey"],
         "The report card: latest value, change on a year ago, status and SPC signal.",
+    ),
+    "breakdown_codes.csv": (
+        "pub_breakdown_codes",
+        ["breakdown", "code", "label"],
+        "The plain label of each breakdown code in measure_values.csv (e.g. N1 Abuse or neglect).",
     ),
     "not_computed.csv": (
         "pub_not_computed",
@@ -156,8 +163,11 @@ def readme_text(suppression_upper: int) -> str:
         "  z  not applicable",
         "  x  not available",
         "  0  a true zero",
-        "Rounding: counts to whole numbers; percentages and rates per 10,000 to 1 decimal place.",
-        "A percentage or rate is c when its numerator or denominator is.",
+        "Rounding: counts and mean days to whole numbers; percentages and rates per 10,000 to 1",
+        "decimal place.",
+        "A percentage or rate is c when its numerator or denominator is. A mean number of days",
+        "(unit days: numerator the days added up, denominator the children counted) is c when",
+        "its denominator is, and its numerator with it.",
         "",
         "Spreadsheet safety: a text cell beginning with = + - @ (or a tab) is written with a",
         "leading apostrophe so that it is shown as text, never run as a formula. Plain numbers",

@@ -18,19 +18,67 @@ CODES = {
     "z": "z – not applicable",
     "x": "x – not available",
 }
-UNIT_SUFFIX = {"percent": "%", "rate_per_10k": "", "count": ""}
+UNIT_SUFFIX = {"percent": "%", "rate_per_10k": "", "count": "", "days": " days"}
 UNIT_LABELS = {
     "count": "Number",
     "percent": "%",
     "rate_per_10k": "Per 10,000 children aged 0–17",
+    "days": "Days (mean)",
 }
-CHANGE_SUFFIX = {"percent": " pts", "rate_per_10k": "", "count": ""}
+CHANGE_SUFFIX = {"percent": " pts", "rate_per_10k": "", "count": "", "days": " days"}
+# Decimal places a unit is shown with (published.* rounds to the same).
+UNIT_DECIMALS = {"count": 0, "days": 0, "percent": 1, "rate_per_10k": 1}
+# The report card's groups: the stages of the child's journey, in its order
+# (pipelines.sqlmodels.JOURNEYS), with their headings.
+JOURNEY_LABELS = {
+    "front_door": "Front door",
+    "children_in_need": "Children in need",
+    "child_protection": "Child protection",
+    "children_looked_after": "Children looked after",
+    "care_leavers": "Care leavers",
+    "programmes": "Programmes",
+}
+# Readable titles of breakdowns; any other is its name with spaces, capitalised.
+BREAKDOWN_TITLES = {
+    "age_band": "Age band",
+    "sex": "Sex",
+    "ethnicity": "Ethnicity",
+    "category_of_need": "Category of need",
+    "category_of_abuse": "Category of abuse",
+    "legal_status": "Legal status",
+    "placement_type": "Placement type",
+    "locality": "Locality",
+    "program": "Programme",
+}
 KIND_LABELS = {
     "population_indicator": "Population indicator",
     "how_much": "How much did we do?",
     "how_well": "How well did we do it?",
     "better_off": "Is anyone better off?",
 }
+
+
+def unit_decimals(unit: str | None) -> int:
+    return UNIT_DECIMALS.get(unit or "count", 1)
+
+
+def breakdown_title(breakdown: str) -> str:
+    """``category_of_abuse`` -> ``Category of abuse``."""
+    text = str(breakdown)
+    return BREAKDOWN_TITLES.get(text) or text.replace("_", " ").strip().capitalize()
+
+
+def code_text(value, label: str | None) -> str:
+    """A breakdown value with its plain label: ``Abuse or neglect (N1)`` for a code, the label
+    alone where it already names the codes (``Care order (LS C1, C2)``), else the value."""
+    value = str(value)
+    if not label or label == value:
+        return value
+    if value.lower() in label.lower():
+        return label
+    if " " in value or "/" in value:
+        return label
+    return f"{label} ({value})"
 
 
 def is_missing(value) -> bool:
@@ -53,14 +101,17 @@ def figure_text(text, unit: str = "count", *, signed: bool = False, with_unit: b
         number = float(text)
     except ValueError:
         return text
-    decimals = 0 if unit == "count" else 1
+    decimals = unit_decimals(unit)
     shown = f"{number:,.{decimals}f}"
     if shown.lstrip("-").strip("0.,") == "":
         shown = shown.lstrip("-")
     if signed and number > 0 and shown.strip("0.,"):
         shown = "+" + shown
     if with_unit:
-        shown += CHANGE_SUFFIX.get(unit, "") if signed else UNIT_SUFFIX.get(unit, "")
+        suffix = CHANGE_SUFFIX.get(unit, "") if signed else UNIT_SUFFIX.get(unit, "")
+        if unit == "days" and shown.lstrip("+-") == "1":
+            suffix = " day"
+        shown += suffix
     return shown
 
 

@@ -25,7 +25,7 @@ TABLES = {
     "pub_about": ("authority_name", "authority_code", "suppression_upper"),
     "pub_measures": (
         "measure_id", "name", "oba_kind", "unit", "direction_of_good", "description",
-        "frequency", "sources", "breakdowns", "is_headline", "has_whole_population",
+        "frequency", "journey", "sources", "breakdowns", "is_headline", "has_whole_population",
         "headline_order",
     ),
     "pub_measure_values": (
@@ -43,7 +43,9 @@ TABLES = {
         "headline_order", "latest_period", "latest_text", "latest_value", "year_ago_period",
         "year_ago_text", "change_value", "change_text", "change_is_good", "status",
         "spc_signal", "assurance", "target", "baseline_end", "baseline_locked", "latest_forecast",
+        "journey",
     ),
+    "pub_breakdown_codes": ("breakdown", "code", "label", "position"),
     "pub_stories": (
         "measure_id", "baseline_end", "target", "story", "partners", "what_works", "actions",
         "data_development",
@@ -96,6 +98,7 @@ class PublishedTables:
     quarantine: pd.DataFrame | None = None
     not_computed: pd.DataFrame | None = None
     export_files: pd.DataFrame | None = None
+    breakdown_codes: pd.DataFrame | None = None
     _program_slugs: dict[str, str] = field(default_factory=dict, repr=False)
     _values_by_measure: tuple = field(default=(None, {}), repr=False)
 
@@ -130,6 +133,7 @@ class PublishedTables:
             quarantine=tables.get("pub_quarantine_summary"),
             not_computed=get("pub_not_computed"),
             export_files=tables.get("pub_export_files"),
+            breakdown_codes=get("pub_breakdown_codes"),
         )
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -141,6 +145,8 @@ class PublishedTables:
             "pub_report_card": self.report_card,
             "pub_not_computed": self.not_computed if self.not_computed is not None
             else _empty("pub_not_computed"),
+            "pub_breakdown_codes": self.breakdown_codes if self.breakdown_codes is not None
+            else _empty("pub_breakdown_codes"),
         }
 
     # --- measures ---------------------------------------------------------------------------
@@ -221,6 +227,23 @@ class PublishedTables:
         values = self.measure_values(measure_id)
         rows = values[~values["breakdown"].isin(["all", "program"])]
         return sorted(rows["breakdown"].dropna().unique().tolist())
+
+    def codes(self, breakdown: str) -> dict[str, str]:
+        """The plain label of each code of ``breakdown``, in the catalogue's order ({} when the
+        catalogue labels none)."""
+        frame = self.breakdown_codes if self.breakdown_codes is not None else _empty(
+            "pub_breakdown_codes"
+        )
+        rows = frame[frame["breakdown"] == breakdown]
+        if "position" in rows:
+            rows = rows.sort_values("position")
+        return {str(r.code): str(r.label) for r in rows.itertuples() if not is_missing(r.label)}
+
+    def journey(self, measure_id: str) -> str | None:
+        """The stage of the child's journey the measure belongs to (None in a warehouse from
+        before journeys)."""
+        value = self.measure(measure_id).get("journey")
+        return None if is_missing(value) or not value else str(value)
 
     def card(self, measure_id: str, program: str | None = None) -> dict:
         card = self.report_card[self.report_card["measure_id"] == measure_id]

@@ -39,7 +39,8 @@ def comparison_chart(frame: pd.DataFrame, *, title: str, unit: str) -> go.Figure
         )
     )
     fig.update_layout(template=register(), title={"text": title, "x": 0}, height=380,
-                      yaxis_title={"count": "Children", "percent": "%", "rate_per_10k": "Per 10,000"}.get(unit, unit))
+                      yaxis_title={"count": "Children", "percent": "%", "rate_per_10k": "Per 10,000",
+                                   "days": "Days (mean)"}.get(unit, unit))
     return fig
 
 

@@ -1,7 +1,7 @@
 """The static dashboard site, opening from file:// with no network.
 
-Pages: ``index.html`` (report card: headline population indicators and each programme's
-measures), ``measures/<measure_id>.html`` (turn-the-curve chart, story behind the baseline,
+Pages: ``index.html`` (report card: the measures grouped by the stage of the child's journey,
+headline measures first in each, and each programme's measures), ``measures/<measure_id>.html`` (turn-the-curve chart, story behind the baseline,
 partners, what works, action plan, breakdowns, definition, data-quality notes),
 ``programs/<program>.html`` (Friedman's performance-measure quadrants) and
 ``data-quality.html``; ``downloads/`` holds the CSVs. Everything comes from the published tables
@@ -24,15 +24,19 @@ import plotly.offline
 
 from dashboards import charts
 from dashboards.downloads import DOWNLOADS, copy_downloads, write_downloads_into
-from dashboards.formatting import KIND_LABELS, generated_text, period_text
+from dashboards.formatting import JOURNEY_LABELS, KIND_LABELS, generated_text, period_text
 from dashboards.outputs import replacing_folder, write_text
 from dashboards.published import PublishedTables
 from dashboards.views import (
+    OTHER_JOURNEY,
     assurance_text,
     breakdown_views,
+    by_journey,
     card_view,
     curve_view,
     environment,
+    journey_heading,
+    journey_of,
     measure_view,
     not_computed_view,
     plain,
@@ -57,7 +61,17 @@ def measure_notes(tables: PublishedTables, measure: dict, card: dict | None) -> 
         "which one could be worked out from a total; percentages and rates are c when their "
         "numerator or denominator is."
     ]
-    if card and card.get("baseline_end"):
+    if measure.get("unit") == "days":
+        notes.append(
+            "A mean number of days is c when the number of children it is taken over is; the "
+            "days added up never count as children."
+        )
+    first = tables.series(measure["measure_id"])["period_end"].min()
+    if card and card.get("baseline_end") and not (
+        # an insufficient history can put the baseline end before the first figure
+        card.get("status") == "insufficient_data"
+        and not pd.isna(first) and pd.Timestamp(card["baseline_end"]) < pd.Timestamp(first)
+    ):
         notes.append(
             f"Baseline: the history up to {period_text(card['baseline_end'])}; the forecast is "
             "fitted on that history only, so later figures are judged against where the line "
@@ -101,15 +115,17 @@ class SiteBuilder:
     def render(self, template: str, **context) -> str:
         return self.env.get_template(template).render(**self.common, **context)
 
-    def index_cards(self) -> tuple[list[dict], list[dict], list[dict]]:
-        """Population indicators (headline, then others) and programme groups: first every
-        programme together (programme measures' whole-client rows), then each programme."""
+    def index_groups(self) -> list[dict]:
+        """The report card's groups, one per stage of the child's journey in its order (front
+        door, children in need, child protection, children looked after, care leavers,
+        programmes), each with its measures' whole-population rows, headline measures first;
+        an empty stage is left out. Programmes also hold each programme's own rows."""
         t = self.t
         headline = t.headline_ids()
         kinds = dict(zip(t.measures["measure_id"], t.measures["oba_kind"], strict=False))
-        population, other, all_programs = [], [], []
         ordered = headline + [m for m in t.measures["measure_id"] if m not in headline]
-        for measure_id in ordered:
+        cards: dict[str, list[dict]] = {}
+        for measure_id in by_journey(t, ordered):
             card = t.card(measure_id)
             entry = t.not_computed_for(measure_id)
             page = t.page_name(measure_id)
@@ -129,26 +145,20 @@ class SiteBuilder:
                 )
                 if entry:
                     view["coverage_note"] = f"{entry['coverage_label']}: {entry.get('reason') or ''}"
-            if kinds.get(measure_id) != "population_indicator":
-                all_programs.append(view)
-            elif measure_id in headline:
-                population.append(view)
-            else:
-                other.append(view)
+            view.setdefault("oba_kind", kinds.get(measure_id))
+            cards.setdefault(journey_of(t, measure_id), []).append(view)
         order = {"how_much": 0, "how_well": 1, "better_off": 2}
-        all_programs.sort(key=lambda c: order.get(c.get("oba_kind"), 3))
-        groups = []
-        if all_programs:
-            groups.append({"name": "All programmes", "href": None, "cards": all_programs})
+        cards.get("programmes", []).sort(key=lambda c: order.get(c.get("oba_kind"), 3))
+        program_groups = []
         for program in t.programs():
-            cards = []
+            rows = []
             for kind in ("how_much", "how_well", "better_off"):
                 for measure_id in t.measures[t.measures["oba_kind"] == kind]["measure_id"]:
                     card = t.card(measure_id, program)
                     if not card:
                         continue
                     page = t.page_name(measure_id)
-                    cards.append(
+                    rows.append(
                         card_view(
                             card,
                             href=f"measures/{page}.html",
@@ -156,12 +166,19 @@ class SiteBuilder:
                             spark_id=f"spark-{page}-{t.program_slug(program)}",
                         )
                     )
-            if cards:
-                groups.append(
+            if rows:
+                program_groups.append(
                     {"name": program, "href": f"programs/{t.program_slug(program)}.html",
-                     "cards": cards}
+                     "cards": rows}
                 )
-        return population, other, groups
+        groups = []
+        for key in (*JOURNEY_LABELS, OTHER_JOURNEY):
+            group = {"key": key, "heading": journey_heading(key), "cards": cards.get(key, [])}
+            if key == "programmes":
+                group["program_groups"] = program_groups
+            if group["cards"] or group.get("program_groups"):
+                groups.append(group)
+        return groups
 
     def not_computed_rows(self, root: str = "") -> list[dict]:
         """The not-computed list with each measure's page link."""
@@ -172,15 +189,13 @@ class SiteBuilder:
         ]
 
     def index(self) -> str:
-        population, other, groups = self.index_cards()
+        groups = self.index_groups()
         latest = self.t.report_card["latest_period"].max() if len(self.t.report_card) else None
         return self.render(
             "index.html",
             page="index",
             root="",
-            population_cards=population,
-            other_cards=other,
-            program_groups=groups,
+            journey_groups=groups,
             not_computed=self.not_computed_rows(),
             latest_period=period_text(latest) if latest is not None and not pd.isna(latest) else "",
             downloads=[{"file": f, "description": d[2]} for f, d in DOWNLOADS.items()],

@@ -18,7 +18,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from dashboards import charts, theme
 from dashboards.formatting import (
+    JOURNEY_LABELS,
     KIND_LABELS,
+    breakdown_title,
+    code_text,
     date_text,
     figure_html,
     figure_text,
@@ -41,7 +44,39 @@ UNIT_TEXT = {
     "count": "Number (whole numbers)",
     "percent": "Per cent (1 decimal place)",
     "rate_per_10k": "Rate per 10,000 children aged 0–17 (1 decimal place)",
+    "days": "Days: the mean number of days over the children counted (whole days)",
 }
+
+
+# --- the report card's groups --------------------------------------------------------------
+
+OTHER_JOURNEY = "other"
+
+
+def journey_of(tables: PublishedTables, measure_id: str) -> str:
+    """The report-card group of a measure: its stage of the child's journey (a warehouse from
+    before journeys: programme measures under Programmes, the rest under Other measures)."""
+    journey = tables.journey(measure_id)
+    if journey in JOURNEY_LABELS:
+        return journey
+    if journey is None and tables.measure(measure_id).get("oba_kind") not in (
+        None, "population_indicator"
+    ):
+        return "programmes"
+    return OTHER_JOURNEY
+
+
+def journey_heading(journey: str) -> str:
+    return JOURNEY_LABELS.get(journey, "Other measures")
+
+
+def by_journey(tables: PublishedTables, measure_ids: list[str]) -> list[str]:
+    """``measure_ids`` in the order of the child's journey (front door first, programmes last),
+    keeping their order within a stage."""
+    order = {key: i for i, key in enumerate(JOURNEY_LABELS)}
+    return sorted(
+        measure_ids, key=lambda m: order.get(journey_of(tables, m), len(order))
+    )
 
 
 # --- environment ----------------------------------------------------------------------------
@@ -148,6 +183,9 @@ def measure_view(tables: PublishedTables, measure: dict) -> dict:
     view["kind_label"] = KIND_LABELS.get(measure.get("oba_kind"), measure.get("oba_kind") or "")
     view["direction_text"] = DIRECTION_TEXT.get(measure.get("direction_of_good"), "")
     view["unit_text"] = UNIT_TEXT.get(measure.get("unit"), measure.get("unit") or "")
+    view["journey_label"] = JOURNEY_LABELS.get(measure.get("journey") or "", "")
+    names = [b.strip() for b in str(measure.get("breakdowns") or "").split(",")]
+    view["breakdown_titles"] = ", ".join(breakdown_title(b) for b in names if b and b != "all")
     return view
 
 
@@ -223,6 +261,9 @@ def curve_view(
     )
     rows = []
     for r in frame.sort_values("period_end", ascending=False).itertuples():
+        future = getattr(r, "is_future", False)
+        if not is_missing(future) and bool(future) and is_missing(getattr(r, "forecast", None)):
+            continue  # a period still to come, with no forecast for it
         lower, upper = getattr(r, "forecast_lower", None), getattr(r, "forecast_upper", None)
         status = getattr(r, "status", None)
         rows.append(
@@ -278,6 +319,8 @@ def curve_view(
 
 def breakdown_views(tables: PublishedTables, measure: dict, *, config: dict | None = None,
                     width: int | None = None) -> list[dict]:
+    """Each breakdown at its latest period: a bar chart and table, each value named with its
+    plain label (``Abuse or neglect (N1)``), and the breakdown's codes with their labels."""
     views = []
     unit = measure.get("unit")
     for breakdown in tables.breakdowns(measure["measure_id"]):
@@ -285,8 +328,17 @@ def breakdown_views(tables: PublishedTables, measure: dict, *, config: dict | No
         rows = values[values["breakdown"] == breakdown]
         latest = rows["period_end"].max()
         rows = rows[rows["period_end"] == latest]
-        rows = rows.iloc[sorted(range(len(rows)), key=lambda i: _band_key(rows.iloc[i]["breakdown_value"]))]
-        label = breakdown.replace("_", " ")
+        codes = tables.codes(breakdown)
+        order = {code: i for i, code in enumerate(codes)}
+
+        def key(i, rows=rows, order=order):
+            value = str(rows.iloc[i]["breakdown_value"])
+            return (order.get(value, len(order)), _band_key(value))
+
+        rows = rows.iloc[sorted(range(len(rows)), key=key)]
+        rows = rows.assign(label=[code_text(v, codes.get(str(v))) for v in rows["breakdown_value"]])
+        title = breakdown_title(breakdown)
+        label = title[:1].lower() + title[1:]
         fig = charts.breakdown_bars(
             rows, title=f"{measure['name']} by {label}", unit=unit, width=width
         )
@@ -295,6 +347,8 @@ def breakdown_views(tables: PublishedTables, measure: dict, *, config: dict | No
             {
                 "key": slug(breakdown),
                 "label": label,
+                "title": title,
+                "codes": [{"code": code, "label": text} for code, text in codes.items()],
                 "period": period_text(latest),
                 "payload": charts.to_payload(fig, config or charts.SITE_CONFIG) if plottable else None,
                 "chart_label": f"Bar chart of {measure['name']} by {label} at {period_text(latest)}. "
@@ -302,7 +356,8 @@ def breakdown_views(tables: PublishedTables, measure: dict, *, config: dict | No
                 "show_parts": unit != "count",
                 "rows": [
                     {
-                        "label": str(r.breakdown_value),
+                        "label": str(r.label),
+                        "code": str(r.breakdown_value),
                         "numerator": r.numerator,
                         "denominator": r.denominator,
                         "value": r.value,

@@ -32,7 +32,10 @@ SQL_TABLES = (
     "pub_measure_status",
     "pub_report_card",
     "pub_stories",
+    "pub_breakdown_codes",
 )
+# Tables the outputs read when present: a warehouse published before them still gives a site.
+OPTIONAL_SQL_TABLES = ("pub_breakdown_codes",)
 QUALITY_TABLES = ("pub_contract_results", "pub_quarantine_summary", "pub_export_files")
 QUALITY_SOURCES = {
     "pub_contract_results": "quality.contract_results",
@@ -143,7 +146,7 @@ def read_published(con) -> PublishedTables:
     for name in TABLES:
         table = f"published.{name}"
         frames[name] = con.execute(f"select * from {table}").df() if table in present else None
-    missing = [n for n in SQL_TABLES if frames.get(n) is None]
+    missing = [n for n in SQL_TABLES if frames.get(n) is None and n not in OPTIONAL_SQL_TABLES]
     if missing:
         raise PublishedTablesMissing(
             "Published tables missing: " + ", ".join(f"published.{n}" for n in missing)

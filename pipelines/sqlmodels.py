@@ -365,6 +365,62 @@ def load_catalogue(models_dir: Path) -> dict[str, Measure]:
     return catalogue
 
 
+def load_breakdown_codes(models_dir: Path) -> dict[str, dict[str, str]]:
+    """The plain labels of breakdown codes: ``breakdown_codes:`` of ``models/measures.yml``,
+    breakdown -> {value: label} in the file's order ({} when the file or section is absent).
+    Every breakdown, value and label must be text; anything else is a ModelError naming the
+    file and the entry."""
+    path = models_dir / "measures.yml"
+    if not path.is_file():
+        return {}
+    try:
+        doc = load_yaml(path, what="measure catalogue") or {}
+    except YamlFileError as exc:
+        raise ModelError(str(exc)) from exc
+    section = doc.get("breakdown_codes") if isinstance(doc, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ModelError(
+            f"{path}: breakdown_codes: expected a mapping of breakdown to {{value: label}}, "
+            f"e.g. category_of_need: {{N1: Abuse or neglect}}"
+        )
+    codes: dict[str, dict[str, str]] = {}
+    for breakdown, labels in section.items():
+        if not isinstance(breakdown, str) or not breakdown.strip():
+            raise ModelError(f"{path}: breakdown_codes: the breakdown {breakdown!r} is not a name")
+        where = f"{path}: breakdown_codes: {breakdown}"
+        if not isinstance(labels, dict) or not labels:
+            raise ModelError(f"{where}: expected a mapping of value to plain label, e.g. {{N1: Abuse or neglect}}")
+        codes[breakdown] = {}
+        for value, label in labels.items():
+            # (YAML reads an unquoted NO, ON or 1 as a boolean or a number: quote such a value)
+            if not isinstance(value, str) or not value.strip():
+                raise ModelError(f"{where}: the value {value!r} is not text; quote it (\"{value}\")")
+            if not isinstance(label, str) or not label.strip():
+                raise ModelError(f"{where}: {value}: the label {label!r} is not text")
+            codes[breakdown][value] = " ".join(label.split())
+    return codes
+
+
+def build_breakdown_codes(con: duckdb.DuckDBPyConnection, codes: dict[str, dict[str, str]]) -> int:
+    """marts.breakdown_codes: one row per breakdown and value (breakdown, code, label, position
+    in the catalogue's order)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        [
+            {"breakdown": breakdown, "code": code, "label": label, "position": position}
+            for breakdown, labels in codes.items()
+            for position, (code, label) in enumerate(labels.items(), start=1)
+        ],
+        columns=["breakdown", "code", "label", "position"],
+    ).astype({"breakdown": "string", "code": "string", "label": "string", "position": "int64"})
+    con.execute("create schema if not exists marts")
+    replace_table(con, "marts.breakdown_codes", frame)
+    return len(frame)
+
+
 def measure_populations(models_dir: Path) -> dict[str, bool]:
     """The populations int_measure_counts counts, each with whether it is also given per 10,000
     children: the table macro ``measure_populations()`` of ``models/macros.sql``."""

@@ -96,6 +96,23 @@ def test_story_and_actions_on_the_measure_page(out):
     assert "Extend FGC to all s47 cases" in page and "Head of Service" in page
 
 
+def test_cover_groups_headline_measures_by_the_childs_journey(out, tmp_path):
+    import re
+
+    from dashboards import board_pack
+
+    tables = _tables(out)
+    headline = board_pack.by_journey(tables, list(reversed(pf.HEADLINE)))
+    assert headline[-1] == "care_leavers_suitable_accommodation_pct"  # care leavers after care
+    html = board_pack.write_pack_html(tmp_path, tables, headline, dt.datetime(2025, 4, 1, 9, 0))
+    text = html.read_text(encoding="utf-8")
+    headings = re.findall(r'<tr class="journey"><th scope="colgroup" colspan="8">([^<]+)</th>', text)
+    assert headings == ["Children looked after", "Care leavers"]
+    cover = " ".join(_text(out / "board_pack.pdf", 1).split())
+    assert cover.index("Children looked after per 10,000") < cover.index("Care leavers aged 19-21")
+    assert "Care leavers Care leavers aged 19-21" in cover  # the stage's heading row
+
+
 def test_no_child_level_value_in_the_pdf(out):
     text = _text(out / "board_pack.pdf")
     for value in pf.CHILD_LEVEL_VALUES:

@@ -383,10 +383,10 @@ def test_no_population_file_in_the_warehouse_and_published(no_population):
 
 def test_no_population_file_on_the_report_card(no_population):
     text = _page_text(no_population / "site" / "index.html")
-    headline = _section(text, "Headline population indicators", "Other population indicators")
+    headline = _section(text, "Children looked after: measures at the latest period", "Not computed, and why")
     row = _section(headline, "Children looked after per 10,000 children", "What to do")
     assert "Not computed." in row and "No population file" in row
-    listed = _section(text, "Not computed, and why", "Programmes")
+    listed = _section(text, "Not computed, and why", "Downloads")
     for measure_id in ("cla_rate_per_10k", *CP, *PROGRAMMES, *CARE_LEAVERS):
         assert CATALOGUE[measure_id].name in listed, measure_id
     assert "Add ONS mid-year population estimates" in listed
@@ -432,9 +432,9 @@ def test_area_code_without_population_rows_everywhere(other_area):
     assert row["reason"] == reason
     assert "Check authority.code in oba.yaml" in row["fix"]
     index = _page_text(other_area / "site" / "index.html")
-    headline = _section(index, "Headline population indicators", "Other population indicators")
+    headline = _section(index, "Children looked after: measures at the latest period", "Not computed, and why")
     assert "Not computed. " + reason in headline
-    assert "Check authority.code in oba.yaml" in _section(index, "Not computed, and why", "Programmes")
+    assert "Check authority.code in oba.yaml" in _section(index, "Not computed, and why", "Downloads")
     quality = _page_text(other_area / "site" / "data-quality.html")
     assert reason in _section(quality, "Measures not computed", "Contract checks")
     if HAS_PDF_TOOLS:
@@ -452,11 +452,11 @@ def test_periods_without_inputs(some_periods):
         assert coverage.loc[measure_id, "reason_code"] == "no_rows_in_period", measure_id
         assert "SSDA903 OC3" in coverage.loc[measure_id, "reason"]
     index = _page_text(some_periods / "site" / "index.html")
-    headline = _section(index, "Headline population indicators", "Other population indicators")
+    headline = _section(index, "Children looked after: measures at the latest period", "Not computed, and why")
     row = headline[headline.index("Children looked after per 10,000"):]
     assert "Partly computed: No population estimate for E09000999 before mid-2023" in row
     assert "31 Mar 2024" in row and "Not computed." not in row
-    listed = _section(index, "Not computed, and why", "Programmes")
+    listed = _section(index, "Not computed, and why", "Downloads")
     assert "Partly computed" in listed
     for measure_id in CARE_LEAVERS:
         assert CATALOGUE[measure_id].name in listed

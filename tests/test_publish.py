@@ -173,6 +173,54 @@ def test_percentages_and_rates_rounded_and_suppressed_with_their_parts():
     assert out[("rate", "age", "10-15")]["value"] == "110.3"
 
 
+def test_days_suppressed_on_the_children_counted_never_on_the_days_added_up():
+    """A mean number of days: 3 days over 12 children is no small count; 3 children are."""
+    con = _warehouse(
+        [
+            ("d", "all", "all", 1290, 30, 43.0),
+            ("d", "sex", "F", 3, 12, 0.25),  # 3 days in all: shown
+            ("d", "sex", "M", 1287, 18, 1287 / 18),
+            ("d2", "all", "all", 2000, 20, 100.0),
+            ("d2", "sex", "F", 450, 3, 150.0),  # 3 children: c, days too
+            ("d2", "sex", "M", 1550, 17, 1550 / 17),  # secondary, on the children
+            ("d3", "all", "all", 0, 0, None),  # nobody counted: z
+        ],
+        {"d": "days", "d2": "days", "d3": "days"},
+    )
+    out = _published(con)
+    assert out[("d", "all", "all")]["value"] == "43" and out[("d", "all", "all")]["value_num"] == 43
+    assert out[("d", "sex", "F")]["numerator"] == "3" and out[("d", "sex", "F")]["value"] == "0"
+    assert not out[("d", "sex", "F")]["suppressed"]
+    assert out[("d", "sex", "M")]["value"] == "72" and out[("d", "sex", "M")]["value_num"] == 72
+    for value in ("F", "M"):
+        row = out[("d2", "sex", value)]
+        assert (row["numerator"], row["denominator"], row["value"]) == ("c", "c", "c"), value
+        assert pd.isna(row["value_num"])
+    assert out[("d2", "all", "all")]["value"] == "100"
+    assert out[("d3", "all", "all")]["value"] == "z"
+
+
+def test_breakdown_codes_load_from_the_catalogue_and_refuse_what_is_not_text(tmp_path):
+    from pipelines.sqlmodels import ModelError, load_breakdown_codes
+
+    codes = load_breakdown_codes(DEFAULT_MODELS_DIR)
+    assert codes["category_of_need"]["N1"] == "Abuse or neglect"
+    assert list(codes["category_of_need"]) == [f"N{i}" for i in range(1, 10)]
+    assert codes["category_of_abuse"]["MUL"] == "Multiple categories"
+    assert set(codes["legal_status"]) == {
+        "care order", "placement order", "accommodated under s20", "youth justice",
+        "police protection/emergency", "other",
+    }
+    assert "C1, C2" in codes["legal_status"]["care order"]
+    assert len(codes["placement_type"]) == 7 and "U1, U2, U3" in codes["placement_type"][
+        "foster with relatives/friends"]
+    for bad in ("breakdown_codes: [N1]\n", "breakdown_codes: {sex: {F: [Female]}}\n",
+                "breakdown_codes: {sex: {NO: None given}}\n", "breakdown_codes: {sex: F}\n"):
+        (tmp_path / "measures.yml").write_text("measures: []\n" + bad)
+        with pytest.raises(ModelError, match="measures.yml: breakdown_codes"):
+            load_breakdown_codes(tmp_path)
+
+
 def test_suppression_threshold_comes_from_config():
     con = _warehouse(_counts("m", 100, {"a": 7, "b": 11, "c": 82}), {"m": "count"}, upper=10)
     out = _published(con)
@@ -337,6 +385,26 @@ def test_report_card_change_and_status(published):
     assert bool(cla["is_headline"])
     parenting = card[card["program"] == "Parenting Group"]
     assert set(parenting["latest_text"]) == {"c"} and set(parenting["change_text"]) == {"c"}
+
+
+def test_report_card_carries_the_journey_and_days_in_whole_days(published):
+    card = _query(published, "select * from published.pub_report_card where program is null")
+    journeys = dict(zip(card["measure_id"], card["journey"], strict=True))
+    assert journeys["cla_count"] == "children_looked_after"
+    assert journeys["care_leavers_suitable_accommodation_pct"] == "care_leavers"
+    days = card[card["measure_id"] == "adoption_days"].iloc[0]
+    assert days["latest_text"] == pf.ADOPTION_DAYS_LATEST and days["change_text"] == "-37"
+    status = _query(published, "select value_text from published.pub_measure_status "
+                    "where measure_id = 'adoption_days' and value_text is not null order by period_end")
+    assert list(status["value_text"]) == ["505", "c", "488", "452"]
+    folder = published / "published"
+    measures = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
+    assert list(measures.columns)[-1] == "journey" and "children_looked_after" in set(measures["journey"])
+    report = pd.read_csv(folder / "report_card.csv", dtype=str, keep_default_na=False)
+    assert list(report.columns)[:3] == ["measure_id", "name", "program"]
+    assert list(report.columns)[-1] == "journey"
+    codes = pd.read_csv(folder / "breakdown_codes.csv", dtype=str, keep_default_na=False)
+    assert ("category_of_need", "N1", "Abuse or neglect") in set(codes.itertuples(index=False, name=None))
 
 
 def test_csv_downloads_suppressed_and_safe(published):
@@ -573,6 +641,6 @@ def test_published_models_read_one_layer_down():
         tables = model.refs
         assert tables, model.path
         assert tables <= {
-            "measures", "measure_values", "measure_status", "oba_config", "stories",
-            *(m.name for m in PUBLISHED_MODELS),
+            "measures", "measure_values", "measure_status", "breakdown_codes", "oba_config",
+            "stories", *(m.name for m in PUBLISHED_MODELS),
         }, model.path

@@ -198,6 +198,105 @@ def test_breakdown_count_of_three_shows_c_and_total_shows(site, visit):
     assert latest.replace(",", "").isdigit() and int(latest.replace(",", "")) > 100
 
 
+JOURNEY_HEADINGS = ["Front door", "Children in need", "Child protection", "Children looked after",
+                    "Care leavers", "Programmes"]
+
+
+def _journey_headings(page) -> list[str]:
+    return [h.strip() for h in page.locator("main section.journey > h2").all_inner_texts()]
+
+
+def test_report_card_groups_measures_by_the_childs_journey(site, hand_site, visit):
+    page = visit(site).open("index.html")
+    assert _journey_headings(page) == ["Children looked after", "Care leavers", "Programmes"]
+    looked_after = page.locator("section[aria-labelledby=children_looked_after] tbody th a")
+    assert looked_after.all_inner_texts() == [
+        "Children looked after per 10,000 children", "Children looked after",
+        "Children looked after with 3 or more placements in 12 months",
+        "Days from entering care to placement for adoption",  # headline measures first
+    ]
+    leavers = page.locator("section[aria-labelledby=care_leavers] tbody th a").all_inner_texts()
+    assert leavers == ["Care leavers aged 19-21 in suitable accommodation"]
+    programmes = page.locator("section[aria-labelledby=programmes] h3").all_inner_texts()
+    assert programmes == ["Family Support Service", "Parenting Group", "Youth Mentoring"]
+    # The catalogue's own measures on the hand-made council: its stages, in the journey's order.
+    hand = _journey_headings(visit(hand_site).open("index.html"))
+    assert hand and hand == [h for h in JOURNEY_HEADINGS if h in hand]
+    assert "Children looked after" in hand
+
+
+def test_days_shown_in_whole_days_and_charted_from_a_few_annual_points(site, visit):
+    v = visit(site)
+    index = v.open("index.html")
+    row = index.locator("section[aria-labelledby=children_looked_after] tbody tr",
+                        has_text="Days from entering care")
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1] == "452 days" and cells[2].startswith("-37 days")
+    page = v.open("measures/adoption_days.html")
+    assert page.locator(".summary-strip .figure").first.inner_text() == "452 days"
+    figure = page.evaluate(
+        """() => { const gd = document.getElementById('chart-adoption_days');
+                   return {y: gd.data.filter(t => t.meta === 'actual')[0].y,
+                           axis: gd.layout.yaxis.title.text,
+                           drawn: gd.querySelectorAll('.scatterlayer .point').length}; }"""
+    )
+    assert figure["y"] == [505, None, 488, 452] and figure["axis"] == "Days (mean)"
+    assert figure["drawn"] >= 3  # an annual measure with four points (one suppressed) draws
+    table = page.locator("table", has=page.locator("caption", has_text="actual, baseline forecast"))
+    actuals = [r.locator("td").nth(1).text_content().strip() for r in table.locator("tbody tr").all()]
+    assert actuals == ["452 days", "488 days", "c", "505 days"]
+    about = page.locator("section[aria-labelledby=about-heading]").inner_text()
+    assert "mean days from entering care to being placed" in about and "Children looked after" in about
+    assert v.errors == []
+
+
+def test_every_measure_with_figures_has_its_turn_the_curve_chart(site, hand_site, visit):
+    """A measure page with a latest figure draws its chart (monthly or annual, a count, a
+    percentage, a rate or days), or says that every figure of the series is suppressed."""
+    for folder in (site, hand_site):
+        v = visit(folder)
+        for relative in _pages(folder):
+            if not relative.startswith("measures/"):
+                continue
+            page = v.open(relative)
+            if page.locator(".summary-strip").count() == 0:
+                continue  # no whole-population figures (a programme measure, not computed)
+            measure = relative.removeprefix("measures/").removesuffix(".html")
+            drawn = page.evaluate(
+                """(id) => { const gd = document.getElementById(id);
+                   if (!gd || !gd.data) { return 0; }
+                   const actual = gd.data.filter(t => t.meta === 'actual')[0];
+                   return actual ? actual.y.filter(y => y !== null).length : 0; }""",
+                f"chart-{measure}",
+            )
+            note = page.locator("section[aria-labelledby=chart-heading] p.note").all_inner_texts()
+            assert drawn > 0 or any("Every figure in this series is suppressed" in n for n in note), (
+                folder, relative)
+        assert v.errors == []
+
+
+def test_breakdown_codes_shown_with_their_plain_labels(hand_site, visit):
+    v = visit(hand_site)
+    page = v.open("measures/cla_count.html")
+    table = page.locator("table", has=page.locator("caption", has_text="by category of need"))
+    assert table.locator("thead th").first.inner_text() == "Category of need"
+    labels = table.locator("tbody th").all_inner_texts()
+    assert "Abuse or neglect (N1)" in labels
+    codes = page.locator("#codes-category-of-need")
+    assert codes.locator("summary").inner_text() == "Codes: what each category of need means"
+    terms = dict(zip(codes.locator("dt").all_text_contents(), codes.locator("dd").all_text_contents(),
+                     strict=True))
+    assert terms["N1"] == "Abuse or neglect" and terms["N9"] == "Cases other than children in need"
+    chart = page.evaluate(
+        "() => { const gd = document.getElementById('breakdown-chart-category-of-need');"
+        " return gd ? gd.data[0].y : null; }"
+    )
+    assert chart is None or "Abuse or neglect (N1)" in chart  # no chart when every bar is c
+    about = page.locator("section[aria-labelledby=about-heading] .definition").inner_text()
+    assert about.startswith("Distinct children with an episode of care open")
+    assert v.errors == []
+
+
 def test_accessibility_basics(site, visit):
     v = visit(site)
     for relative in ("index.html", "measures/cla_count.html", "programs/youth-mentoring.html",

@@ -2,8 +2,8 @@
 -- the turn-the-curve chart's data. A series is the whole population (breakdown 'all') or, for a
 -- programme measure, one programme (breakdown 'program'). Actual values come from
 -- pub_measure_values, so they are suppressed exactly as there. Forecast, interval and SPC
--- lines are rounded like the measure (counts to whole numbers, percentages and rates to 1
--- decimal place; SPC lines one place more) and are withheld (null, forecast_withheld) for a
+-- lines are rounded like the measure (counts and days to whole numbers, percentages and rates
+-- to 1 decimal place; SPC lines one place more) and are withheld (null, forecast_withheld) for a
 -- series with any suppressed value, since a model fitted on small counts would show them.
 -- Status, SPC signal and assurance are words and stay.
 with mart_status as (
@@ -57,7 +57,7 @@ withheld as (
 joined as (
     select
         series_rows.*,
-        case when catalogue.unit = 'count' then 0 else 1 end as decimals,
+        case when catalogue.unit in ('count', 'days') then 0 else 1 end as decimals,
         published_values.value as published_text,
         published_values.value_num as published_value,
         latest.latest_period,

@@ -11,7 +11,11 @@
 -- recoverable sum pins each of them: all 1s or all at the upper bound), the smallest shown
 -- non-zero cell of the breakdown is suppressed too (ties: first breakdown value); when there is
 -- no such cell (e.g. 5 and 5 with a total of 10), the total is suppressed instead.
--- Rounding: counts to whole numbers, percentages and rates per 10,000 to 1 decimal place.
+-- A mean number of days (unit days) is suppressed on its denominator, the children counted,
+-- like a percentage: its numerator, the days added up, is never a count of children (3 days
+-- is not 3 children), so it is no cell of its own and is c whenever its denominator is.
+-- Rounding: counts and days to whole numbers, percentages and rates per 10,000 to 1 decimal
+-- place.
 with mart_values as (
     select * from marts.measure_values
 ),
@@ -39,7 +43,7 @@ measure_rows as (
         mart_values.denominator,
         mart_values.value,
         catalogue.unit,
-        case when catalogue.unit = 'count' then 0 else 1 end as decimals,
+        case when catalogue.unit in ('count', 'days') then 0 else 1 end as decimals,
     from mart_values
     inner join catalogue on mart_values.measure_id = catalogue.measure_id
 ),
@@ -53,7 +57,9 @@ cells as (
         'numerator' as part,
         round(coalesce(numerator, case when unit = 'count' then value end)) as n,
     from measure_rows
-    where coalesce(numerator, case when unit = 'count' then value end) is not null
+    where
+        unit <> 'days'
+        and coalesce(numerator, case when unit = 'count' then value end) is not null
     union all
     select
         measure_id,
@@ -224,7 +230,7 @@ final as (
             when numerator is null and unit = 'count' and value is not null
                 then case when numerator_suppressed then 'c' else round(value)::bigint::varchar end
             when numerator is null then 'x'
-            when numerator_suppressed then 'c'
+            when numerator_suppressed or (unit = 'days' and denominator_suppressed) then 'c'
             else round(numerator)::bigint::varchar
         end as numerator,
         case
@@ -237,7 +243,7 @@ final as (
             when suppressed then 'c'
             when value is null and unit <> 'count' and denominator = 0 then 'z'
             when value is null or isnan(value) or isinf(value) then 'x'
-            when unit = 'count' then round(value)::bigint::varchar
+            when unit in ('count', 'days') then round(value)::bigint::varchar
             else printf('%.1f', round(value, 1) + 0.0)
         end as value,
         case

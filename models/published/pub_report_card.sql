@@ -2,7 +2,8 @@
 -- for programme measures): latest value, change on a year earlier, status and SPC signal.
 -- Figures come from pub_measure_values (rounded, suppressed); the change is worked out from the
 -- unrounded values, then rounded, and is c when either value is suppressed, x when the year-ago
--- value is missing. Status, SPC and assurance are those of the series' latest period.
+-- value is missing. Status, SPC and assurance are those of the series' latest period. journey
+-- is the stage of the child's journey the report card groups the measure under (last column).
 with published_values as (
     select * from pub_measure_values
     where breakdown in ('all', 'program')
@@ -84,16 +85,17 @@ changes as (
         published_measures.oba_kind,
         published_measures.unit,
         published_measures.direction_of_good,
+        published_measures.journey,
         published_measures.is_headline,
         published_measures.headline_order,
-        case when published_measures.unit = 'count' then 0 else 1 end as decimals,
+        case when published_measures.unit in ('count', 'days') then 0 else 1 end as decimals,
         case
             when paired.latest_suppressed or paired.year_ago_suppressed then null
             when paired.year_ago_raw is null or isnan(paired.year_ago_raw) then null
             else
                 round(
                     paired.latest_raw - paired.year_ago_raw,
-                    case when published_measures.unit = 'count' then 0 else 1 end
+                    case when published_measures.unit in ('count', 'days') then 0 else 1 end
                 )
                 + 0.0
         end as change_value,
@@ -134,6 +136,7 @@ final as (
         published_status.baseline_end,
         published_status.baseline_locked,
         published_status.forecast as latest_forecast,
+        changes.journey,
     from changes
     left join published_status using (measure_id, breakdown, breakdown_value)
     where changes.breakdown = 'all' or changes.breakdown = 'program'

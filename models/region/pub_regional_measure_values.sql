@@ -5,7 +5,9 @@
 -- Text columns numerator, denominator and shown hold a number or a code: c suppressed, z not
 -- applicable, x not available; value is the number shown (null when it is a code).
 --
--- Count cells: a count measure's value; a percentage's or rate's numerator and denominator.
+-- Count cells: a count measure's value; a percentage's or rate's numerator and denominator; a
+-- mean number of days's denominator (the children counted: its numerator, the days added up,
+-- is not a count of anyone, and is shown rounded to whole days, c when the denominator is).
 -- Primary suppression: a count cell from 1 to $upper is c; 0 is a true zero.
 -- Rounding: every other count cell is its exact count rounded to the nearest 10 (halves away
 -- from zero); the region's from its exact total, never from the rounded authorities.
@@ -15,7 +17,7 @@
 -- round to it) pins a suppressed cell to one value, the smallest shown non-zero authority cell
 -- is suppressed too (ties: first authority by name); when there is none, the region's total is.
 -- A percentage or rate is worked out from the unrounded counts, to 1 decimal place, and is c
--- when its numerator or denominator is.
+-- when its numerator or denominator is; a mean number of days likewise, to whole days.
 with v as (
     select r.*, m.unit from marts.regional_measure_values as r
     inner join marts.measures as m using (measure_id)
@@ -27,7 +29,7 @@ cells as (
         'numerator' as part,
         round(case when unit = 'count' then value else numerator end) as n,
     from v
-    where case when unit = 'count' then value else numerator end is not null
+    where case when unit = 'count' then value else numerator end is not null and unit <> 'days'
     union all
     select measure_id, period_end, breakdown, breakdown_value, 'denominator' as part, round(denominator) as n,
     from v
@@ -138,6 +140,7 @@ shown as (
             when numerator_suppressed or denominator_suppressed then null
             when value is null or isnan(value) or isinf(value) then null
             when unit = 'count' then numerator_rounded
+            when unit = 'days' then round(value)
             else round(value, 1)
         end as published_value,
     from flagged
@@ -149,6 +152,8 @@ select
     breakdown,
     breakdown_value,
     case
+        when unit = 'days' and denominator_suppressed then 'c'
+        when unit = 'days' and numerator is not null then round(numerator)::bigint::varchar
         when numerator_rounded is null then 'x'
         when numerator_suppressed then 'c'
         else numerator_rounded::bigint::varchar
@@ -164,7 +169,7 @@ select
         when numerator_suppressed or denominator_suppressed then 'c'
         when unit <> 'count' and denominator = 0 then 'z'
         when published_value is null then 'x'
-        when unit = 'count' then format('{:,}', published_value::bigint)
+        when unit in ('count', 'days') then format('{:,}', published_value::bigint)
         else format('{:.1f}', published_value)
     end as shown,
 from shown

@@ -27,6 +27,7 @@ region as (
             when 'count' then sum(v.value)
             when 'percent' then 100.0 * sum(v.numerator) / nullif(sum(v.denominator), 0)
             when 'rate_per_10k' then 10000.0 * sum(v.numerator) / nullif(sum(v.denominator), 0)
+            when 'days' then 1.0 * sum(v.numerator) / nullif(sum(v.denominator), 0)
         end as value,
     from authority_values as v
     inner join units as u using (measure_id)

@@ -11,16 +11,18 @@ from pipelines.settings import models_dir
 from pipelines.sqlmodels import (
     ModelError,
     SqlModel,
+    build_breakdown_codes,
     build_measure_values,
     build_measures,
     build_model,
     discover_models,
+    load_breakdown_codes,
     load_catalogue,
 )
 
 # Raw tables written by Python assets (besides one per data contract).
 RAW_PYTHON_TABLES = ("oba_config", "bank_holidays", "stories", "export_files")
-MARTS_PYTHON_TABLES = ("measures", "measure_values", "measure_status")
+MARTS_PYTHON_TABLES = ("measures", "breakdown_codes", "measure_values", "measure_status")
 
 
 def known_tables(models: dict[str, SqlModel]) -> dict[str, dg.AssetKey]:
@@ -76,6 +78,7 @@ def build_model_assets() -> list[dg.AssetsDefinition]:
     directory = models_dir()
     models = discover_models(directory)
     catalogue = load_catalogue(directory)
+    codes = load_breakdown_codes(directory)
     known = known_tables(models)
     assets = [
         _sql_asset(model, resolve_refs(model.refs - {model.name}, known, str(model.path)))
@@ -100,6 +103,20 @@ def build_model_assets() -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 
     @dg.asset(
+        key=["marts", "breakdown_codes"],
+        group_name="marts",
+        kinds={"duckdb", "python"},
+        metadata={"catalogue": "models/measures.yml"},
+        partitions_def=authority_partitions(),
+    )
+    def breakdown_codes(duckdb: DuckDBResource) -> dg.MaterializeResult:
+        """The plain label of each breakdown code (breakdown_codes: in models/measures.yml):
+        one row per breakdown and value."""
+        with warehouse_connection(duckdb) as con:
+            rows = build_breakdown_codes(con, codes)
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+
+    @dg.asset(
         key=["marts", "measure_values"],
         group_name="marts",
         kinds={"duckdb", "sql"},
@@ -113,7 +130,7 @@ def build_model_assets() -> list[dg.AssetsDefinition]:
             rows = build_measure_values(con, catalogue)
         return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 
-    return [*assets, measures, measure_values]
+    return [*assets, measures, breakdown_codes, measure_values]
 
 
 defs = dg.Definitions(assets=build_model_assets())
