@@ -195,7 +195,12 @@ assessment = st.tuples(
     st.lists(
         st.tuples(
             cin_years,
-            st.one_of(st.none(), st.tuples(st.just("wd"), st.integers(40, 50)), st.integers(-2, 120)),
+            st.one_of(
+                st.none(),
+                st.tuples(st.just("wd"), st.integers(40, 50)),
+                st.integers(55, 80),
+                st.integers(-2, 120),
+            ),
         ),
         min_size=1,
         max_size=2,
@@ -207,7 +212,12 @@ enquiry = st.tuples(
     st.lists(
         st.tuples(
             cin_years,
-            st.one_of(st.none(), st.tuples(st.just("wd"), st.integers(10, 20)), st.integers(-1, 40)),
+            st.one_of(
+                st.none(),
+                st.tuples(st.just("wd"), st.integers(10, 20)),
+                st.integers(18, 30),
+                st.integers(-1, 40),
+            ),
             st.sampled_from([None, False, True, False]),  # ICPCnotRequired
         ),
         min_size=1,
