@@ -604,3 +604,22 @@ def test_catalogue_edges():
     assert count("child_protection", dt.date(2021, 3, 31), "category_of_abuse", "SAB") == (1, 0)
     assert count("child_protection", dt.date(2021, 3, 31), "category_of_abuse", "NEG") == (1, 0)
     assert count("child_protection", dt.date(2021, 3, 31), "category_of_abuse", "Unknown") == (1, 0)
+
+
+def test_long_term_child_with_overlapping_episodes_counts_once():
+    """Two open episodes of one child (a data error a return can hold), each beginning a period
+    of care over 30 months before X: the child counts once, by the latest-begun episode's period."""
+    kid = {"date_of_birth": dt.date(2010, 7, 31), "sex": "Male", "ethnicity": "White", "postcode_district": None}
+    episodes = [
+        ("A", dt.date(2016, 1, 1), None, "S", "C2", "N1", None, "U4"),
+        ("A", dt.date(2017, 1, 1), None, "P", "C2", "N1", None, "U1"),
+        # B: the later overlapping episode's period is under 30 months old on 31/03/2020.
+        ("B", dt.date(2016, 1, 1), None, "S", "C2", "N1", None, "U4"),
+        ("B", dt.date(2018, 1, 1), None, "P", "C2", "N1", None, "U1"),
+    ]
+    con = _warehouse([kid] * len(CHILDREN), episodes, [], [])
+    got = _sorted(con.execute("select * from int_measure_counts").df())
+    assert got == _sorted(_by_month(con))
+    counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
+    assert counts[("long_term_looked_after", "all", "all", dt.date(2020, 3, 31))] == (1, 1)
+    assert counts[("long_term_looked_after", "all", "all", dt.date(2020, 7, 31))] == (2, 2)
