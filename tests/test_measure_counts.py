@@ -7,13 +7,18 @@ zero-filled over the month ends for every value seen in any month. Random episod
 enrolments and assessments probe what the spans must get right: overlapping and nested
 episodes and plans, open ends, short breaks, legal-status-only changes (RNE L), births and
 birthdays inside a span (29 February included), an unborn child on a plan, and a year without
-a return (a gap in the month ends).
+a return (a gap in the month ends). The wider catalogue (DOMAIN.md §3b) adds episodes of need,
+referrals, assessments, section 47 enquiries and conferences (repeated across two censuses,
+durations near 45 and 15 working days, bank holidays between), plans ending near their 2nd
+anniversary, chains of episodes forming long periods of care (placements for adoption, odd legal
+status and placement codes), Missing (M and A), UASC and OC2 rows.
 """
 
 import datetime as dt
 from pathlib import Path
 
 import duckdb
+import holidays
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,27 +43,60 @@ PERIODS = {
     "int_case_periods": "select period_end from month_ends(date '2019-01-01', date '2024-12-31')",
 }
 
+PERSON = ("age_band", "sex", "ethnicity")
 BREAKDOWNS = {
-    "looked_after": ("age_band", "sex", "ethnicity", "category_of_need", "locality"),
-    "cla_starts": ("age_band", "sex", "ethnicity", "category_of_need", "locality"),
-    "child_protection": ("age_band", "sex", "ethnicity", "category_of_need"),
-    "cp_plan_starts": ("age_band", "sex", "ethnicity", "category_of_need"),
-    "program_assessed": ("age_band", "sex", "ethnicity", "locality", "program"),
-    "program_plans": ("age_band", "sex", "ethnicity", "locality", "program"),
-    "clients_served": ("age_band", "sex", "ethnicity", "locality"),
+    "looked_after": (*PERSON, "category_of_need", "locality", "legal_status", "placement_type"),
+    "cla_starts": (*PERSON, "category_of_need", "locality"),
+    "long_term_looked_after": PERSON,
+    "looked_after_in_year": PERSON,
+    "uasc_looked_after": PERSON,
+    "oc2_health_assessment": PERSON,
+    "oc2_teeth_check": PERSON,
+    "oc2_sdq_recorded": PERSON,
+    "children_in_need": (*PERSON, "category_of_need"),
+    "referrals": (*PERSON, "category_of_need"),
+    "assessments_authorised": PERSON,
+    "s47_enquiries": PERSON,
+    "initial_conferences": PERSON,
+    "child_protection": (*PERSON, "category_of_need", "category_of_abuse"),
+    "cp_plan_starts": (*PERSON, "category_of_need"),
+    "cp_plan_ends": (*PERSON, "category_of_need"),
+    "program_assessed": (*PERSON, "locality", "program"),
+    "program_plans": (*PERSON, "locality", "program"),
+    "clients_served": (*PERSON, "locality"),
     "program_clients_served": ("program",),
 }
+SSDA903_31_MARCH = "int_ssda903_periods where month(period_end) = 3 and day(period_end) = 31"
 PERIODS_OF = {
     "looked_after": "int_ssda903_periods",
     "cla_starts": "int_ssda903_periods",
+    "long_term_looked_after": "int_ssda903_periods",
+    "looked_after_in_year": "int_ssda903_periods",
+    "uasc_looked_after": "int_ssda903_periods",
+    "oc2_health_assessment": SSDA903_31_MARCH,
+    "oc2_teeth_check": SSDA903_31_MARCH,
+    "oc2_sdq_recorded": SSDA903_31_MARCH,
+    "children_in_need": "int_cin_periods",
+    "referrals": "int_cin_periods",
+    "assessments_authorised": "int_cin_periods",
+    "s47_enquiries": "int_cin_periods",
+    "initial_conferences": "int_cin_periods",
     "child_protection": "int_cin_periods",
     "cp_plan_starts": "int_cin_periods",
+    "cp_plan_ends": "int_cin_periods",
     "program_assessed": "int_case_periods",
     "program_plans": "int_case_periods",
     "clients_served": "int_case_periods",
     "program_clients_served": "int_case_periods",
 }
 INTERMEDIATES = (
+    "int_calendar",
+    "int_cin_episodes",
+    "int_cin_assessments",
+    "int_cin_section47",
+    "int_care_episode_periods",
+    "int_long_term_stability_spans",
+    "int_missing_spans",
     "int_case_served_spans",
     "int_program_assessment_occasions",
     "int_measure_spans",
@@ -66,8 +104,20 @@ INTERMEDIATES = (
 )
 REFERENCE = Path(__file__).resolve().parent / "models" / "reference" / "population_months.sql"
 
-BIRTHS = [None, dt.date(2004, 2, 29), dt.date(2008, 2, 29), dt.date(2010, 7, 31), dt.date(2016, 1, 15),
-          dt.date(2020, 2, 29), dt.date(2022, 11, 3)]
+BIRTHS = [None, dt.date(2004, 2, 29), dt.date(2005, 6, 30), dt.date(2008, 2, 29), dt.date(2010, 7, 31),
+          dt.date(2016, 1, 15), dt.date(2020, 2, 29), dt.date(2022, 11, 3)]
+CHILDREN = "ABCDE"
+BANK_HOLIDAYS = sorted(holidays.country_holidays("GB", subdiv="ENG", years=range(2015, 2027)).items())
+HOLIDAY_DATES = {day for day, _ in BANK_HOLIDAYS}
+# A few weeks before bank holidays (Christmas, Easter, the 2022 Jubilee and the Queen's funeral,
+# the 2023 Coronation): durations counted in working days cross them.
+NEAR_HOLIDAYS = [dt.date(2019, 11, 20), dt.date(2020, 2, 20), dt.date(2020, 11, 25), dt.date(2021, 2, 10),
+                 dt.date(2021, 11, 15), dt.date(2022, 2, 25), dt.date(2022, 4, 20), dt.date(2022, 8, 1),
+                 dt.date(2022, 11, 20), dt.date(2023, 2, 20), dt.date(2023, 3, 10), dt.date(2023, 11, 10)]
+LS_CODES = ["C2", "C1", "E1", "V2", "J2", "L1", "D1", "V3", "V4", None]
+PLACE_CODES = ["U1", "U3", "U4", "U6", "A3", "A4", "A5", "A6", "P1", "P2", "H5", "K1", "K2", "R1", "S1",
+               "Z11", "Z14", "T0", "Z1", None]
+
 dates = st.dates(min_value=dt.date(2017, 6, 1), max_value=dt.date(2024, 12, 31))
 lengths = st.one_of(st.none(), st.integers(min_value=0, max_value=900))
 children = st.fixed_dictionaries({
@@ -81,11 +131,38 @@ episode = st.tuples(
     dates,
     lengths,
     st.sampled_from(["S", "P", "B", "T", "U", "L"]),
-    st.sampled_from([False, False, False, True]),  # a short break (LS V3/V4)
+    st.sampled_from(LS_CODES),  # V3/V4: a short break
     st.sampled_from(["N1", "N2", None]),
     st.sampled_from(["AB1", "AB2", None]),
+    st.sampled_from(PLACE_CODES),
 )
-plan = st.tuples(st.sampled_from(["A", "B", "C"]), dates, lengths, st.sampled_from(["N1", "N4", None]), st.booleans())
+# Episodes in a row (each starting when the one before ends, or after a gap): periods of care
+# begun from 2015, long enough for the 30 months of long-term stability.
+chain = st.tuples(
+    st.sampled_from(CHILDREN),
+    st.dates(min_value=dt.date(2015, 1, 1), max_value=dt.date(2021, 6, 30)),
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 0, 0, 0, 1, 30]),
+            st.one_of(st.none(), st.integers(min_value=20, max_value=1100)),
+            st.sampled_from(["S", "P", "B", "T", "U", "L"]),
+            st.sampled_from(LS_CODES),
+            st.sampled_from(PLACE_CODES),
+            st.sampled_from(["N1", "N2", None]),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+plan = st.tuples(
+    st.sampled_from(["A", "B", "C"]),
+    dates,
+    st.one_of(lengths, st.sampled_from(["2y", "2y-1d", "2y+1d"])),
+    st.sampled_from(["N1", "N4", None]),
+    st.booleans(),
+    st.sampled_from(["NEG", "EMO", "PHY", None]),  # initial category of abuse
+    st.sampled_from(["SAB", "MUL", "NEG", None, None]),  # latest
+)
 enrolment = st.tuples(
     st.sampled_from(["A", "B", "C"]),
     st.sampled_from(["Family Support", "Parenting"]),
@@ -95,49 +172,177 @@ enrolment = st.tuples(
     st.lists(st.tuples(st.integers(min_value=0, max_value=700), st.integers(min_value=0, max_value=20)), max_size=4),
     st.booleans(),
 )
+cin_days = st.one_of(
+    st.dates(min_value=dt.date(2018, 6, 1), max_value=dt.date(2024, 6, 30)),
+    st.builds(lambda day, offset: day + dt.timedelta(days=offset), st.sampled_from(NEAR_HOLIDAYS), st.integers(0, 45)),
+)
+cin_years = st.sampled_from(CIN_YEARS)
+# An episode of need, assessment or enquiry as each census that has it gives it (one census or
+# two: the newest wins).
+need = st.tuples(
+    st.sampled_from(CHILDREN),
+    st.one_of(cin_days, st.sampled_from([dt.date(2020, 6, 15), dt.date(2021, 6, 15), dt.date(2022, 6, 14)])),
+    st.lists(
+        st.tuples(cin_years, lengths, st.sampled_from([None, False, True, False]), st.sampled_from(["N1", "N3", None])),
+        min_size=1,
+        max_size=2,
+    ),
+)
+# A duration: None (none yet), calendar days, or ("wd", n): n working days later.
+assessment = st.tuples(
+    st.sampled_from(CHILDREN),
+    cin_days,
+    st.lists(
+        st.tuples(
+            cin_years,
+            st.one_of(
+                st.none(),
+                st.tuples(st.just("wd"), st.integers(40, 50)),
+                st.integers(55, 80),
+                st.integers(-2, 120),
+            ),
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+)
+enquiry = st.tuples(
+    st.sampled_from(CHILDREN),
+    cin_days,
+    st.lists(
+        st.tuples(
+            cin_years,
+            st.one_of(
+                st.none(),
+                st.tuples(st.just("wd"), st.integers(10, 20)),
+                st.integers(18, 30),
+                st.integers(-1, 40),
+            ),
+            st.sampled_from([None, False, True, False]),  # ICPCnotRequired
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+)
+missing = st.tuples(
+    st.sampled_from(CHILDREN),
+    st.dates(min_value=dt.date(2018, 6, 1), max_value=dt.date(2024, 6, 30)),
+    st.sampled_from(["M", "A"]),
+    st.sampled_from(SSDA903_YEARS),
+)
+uasc = st.tuples(
+    st.sampled_from(CHILDREN),
+    st.one_of(st.none(), st.dates(min_value=dt.date(2018, 1, 1), max_value=dt.date(2025, 12, 31))),
+    st.sampled_from(SSDA903_YEARS),
+)
+oc2 = st.tuples(
+    st.sampled_from(CHILDREN),
+    st.sampled_from((*SSDA903_YEARS, 2022)),  # 2022: no return, no 31 March counted
+    st.sampled_from([None, True, False]),  # HEALTH_ASSESSMENT
+    st.sampled_from([None, True, False]),  # TEETH_CHECK
+    st.one_of(st.none(), st.integers(0, 40)),  # SDQ_SCORE
+)
 
 
-def _warehouse(kids, episodes, plans, enrolments) -> duckdb.DuckDBPyConnection:
+def _after_working_days(start: dt.date, n: int) -> dt.date:
+    day = start
+    while n > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5 and day not in HOLIDAY_DATES:
+            n -= 1
+    return day
+
+
+def _later(start: dt.date, duration) -> dt.date | None:
+    """start + duration: None, calendar days, ("wd", n) working days, or "2y", "2y-1d", "2y+1d"
+    (two years on, 29 February to 28 February)."""
+    if duration is None:
+        return None
+    if isinstance(duration, tuple):
+        return _after_working_days(start, duration[1])
+    if isinstance(duration, str):
+        try:
+            anniversary = start.replace(year=start.year + 2)
+        except ValueError:
+            anniversary = start.replace(year=start.year + 2, day=28)
+        return anniversary + dt.timedelta(days={"2y": 0, "2y-1d": -1, "2y+1d": 1}[duration])
+    return start + dt.timedelta(days=duration)
+
+
+def chain_episodes(chains) -> list[tuple]:
+    """Episodes (as the episode strategy gives them) of chains of episodes: each starts when the
+    one before it ends (plus the gap), until one is left open."""
+    episodes = []
+    for child_id, start, links in chains:
+        decom = start
+        for gap, length, rne, ls, place, cin in links:
+            episodes.append((child_id, decom, length, rne, ls, cin, None, place))
+            if length is None:
+                break
+            decom = decom + dt.timedelta(days=length + gap)
+    return episodes
+
+
+def _insert(con, table: str, columns: str, rows: list[tuple]) -> None:
+    """Create a staged table with its columns and the rows, each row given collection_year as
+    its first value; source_file and source_row_number follow."""
+    con.execute(
+        f"create table {table} ({columns}, collection_year integer, source_file varchar, "
+        "source_row_number integer)"
+    )
+    for number, (year, *values) in enumerate(rows, start=1):
+        con.execute(
+            f"insert into {table} values ({', '.join('?' * (len(values) + 3))})",
+            [*values, year, f"{table}_{year}", number],
+        )
+
+
+def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), enquiries=(), missing=(),
+               uasc=(), oc2=()) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     register_macros(con)
     for name, sql in PERIODS.items():
         con.execute(f"create table {name} as {sql}")
+    con.execute("create table bank_holidays (holiday_date date, holiday_name varchar)")
+    con.executemany("insert into bank_holidays values (?, ?)", BANK_HOLIDAYS)
     con.execute(
         "create table int_child_attributes (source varchar, child_id varchar, date_of_birth date, "
         "sex varchar, ethnicity varchar, postcode_district varchar)"
     )
     for source in ("ssda903", "cin", "case"):
-        for child_id, kid in zip("ABC", kids, strict=True):
+        for child_id, kid in zip(CHILDREN, kids, strict=True):
             con.execute(
                 "insert into int_child_attributes values (?, ?, ?, ?, ?, ?)",
                 [source, child_id, kid["date_of_birth"], kid["sex"], kid["ethnicity"],
                  kid["postcode_district"] if source == "case" else None],
             )
     con.execute(
-        "create table int_care_episodes (child_id varchar, decom date, dec date, rne varchar, "
-        "cin varchar, home_postcode_district varchar, is_short_break boolean)"
+        "create table int_care_episodes (child_id varchar, decom date, dec date, rne varchar, ls varchar, "
+        "cin varchar, place varchar, home_postcode_district varchar, is_short_break boolean)"
     )
     seen = set()
-    for child_id, decom, length, rne, is_short_break, cin, district in episodes:
+    for child_id, decom, length, rne, ls, cin, district, place in episodes:
         if (child_id, decom) in seen:
             continue
         seen.add((child_id, decom))
-        dec = None if length is None else decom + dt.timedelta(days=length)
         con.execute(
-            "insert into int_care_episodes values (?, ?, ?, ?, ?, ?, ?)",
-            [child_id, decom, dec, rne, cin, district, is_short_break],
+            "insert into int_care_episodes values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [child_id, decom, _later(decom, length), rne, ls, cin, place, district, ls in ("V3", "V4")],
         )
     con.execute(
         "create table int_cp_plans (child_id varchar, cpp_start_date date, cpp_end_date date, "
-        "primary_need_code varchar, is_repeat boolean)"
+        "primary_need_code varchar, is_repeat boolean, initial_category_of_abuse varchar, "
+        "latest_category_of_abuse varchar)"
     )
     seen = set()
-    for child_id, start, length, need, is_repeat in plans:
+    for child_id, start, length, need, is_repeat, initial, latest in plans:
         if (child_id, start) in seen:
             continue
         seen.add((child_id, start))
-        end = None if length is None else start + dt.timedelta(days=length)
-        con.execute("insert into int_cp_plans values (?, ?, ?, ?, ?)", [child_id, start, end, need, is_repeat])
+        con.execute(
+            "insert into int_cp_plans values (?, ?, ?, ?, ?, ?, ?)",
+            [child_id, start, _later(start, length), need, is_repeat, initial, latest],
+        )
     con.execute(
         "create table int_program_enrolments (enrolment_id varchar, client_id varchar, program varchar, "
         "start_date date, end_date date, has_plan_within_30d boolean, date_of_birth date, sex varchar, "
@@ -147,19 +352,57 @@ def _warehouse(kids, episodes, plans, enrolments) -> duckdb.DuckDBPyConnection:
         "create table stg_case_assessments (assessment_id varchar, enrolment_id varchar, assessment_date date, "
         "score integer, higher_is_better boolean)"
     )
-    for i, (client_id, program, start, length, has_plan, assessments, higher) in enumerate(enrolments):
-        kid = kids["ABC".index(client_id)]
+    for i, (client_id, program, start, length, has_plan, occasions, higher) in enumerate(enrolments):
+        kid = kids[CHILDREN.index(client_id)]
         end = None if length is None else start + dt.timedelta(days=length)
         con.execute(
             "insert into int_program_enrolments values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [f"E{i}", client_id, program, start, end, has_plan, kid["date_of_birth"],
              kid["sex"] or "Unknown", kid["ethnicity"] or "Unknown", kid["postcode_district"] or "Unknown"],
         )
-        for j, (days, score) in enumerate(assessments):
+        for j, (days, score) in enumerate(occasions):
             con.execute(
                 "insert into stg_case_assessments values (?, ?, ?, ?, ?)",
                 [f"E{i}-{j}", f"E{i}", start + dt.timedelta(days=days), score, higher],
             )
+    _insert(
+        con, "stg_cin_details",
+        "child_id varchar, referral_date date, referral_source varchar, primary_need_code varchar, "
+        "closure_date date, reason_for_closure varchar, referral_nfa boolean",
+        [(year, child_id, referral, "1A", need_code, _later(referral, length), None, nfa)
+         for child_id, referral, versions in needs for year, length, nfa, need_code in versions],
+    )
+    _insert(
+        con, "stg_cin_assessments",
+        "child_id varchar, referral_date date, assessment_start_date date, "
+        "assessment_internal_review_date date, assessment_authorisation_date date",
+        [(year, child_id, start, start, None, _later(start, duration))
+         for child_id, start, versions in assessments for year, duration in versions],
+    )
+    _insert(
+        con, "stg_cin_section47",
+        "child_id varchar, referral_date date, s47_start_date date, icpc_target_date date, "
+        "icpc_date date, icpc_not_required boolean",
+        [(year, child_id, start, start, _after_working_days(start, 15), _later(start, duration), not_required)
+         for child_id, start, versions in enquiries for year, duration, not_required in versions],
+    )
+    _insert(
+        con, "stg_ssda903_missing",
+        "child_id varchar, date_of_birth date, missing_type varchar, missing_start date, missing_end date",
+        [(year, child_id, None, kind, start, start + dt.timedelta(days=2)) for child_id, start, kind, year in missing],
+    )
+    _insert(
+        con, "stg_ssda903_uasc", "child_id varchar, sex varchar, date_of_birth date, uasc_ceased_date date",
+        [(year, child_id, None, None, ceased) for child_id, ceased, year in uasc],
+    )
+    _insert(
+        con, "stg_ssda903_oc2",
+        "child_id varchar, date_of_birth date, sdq_score integer, sdq_reason varchar, convicted boolean, "
+        "health_check boolean, immunisations boolean, teeth_check boolean, health_assessment boolean, "
+        "substance_misuse boolean, intervention_received boolean, intervention_offered boolean",
+        [(year, child_id, None, sdq, None, None, None, None, teeth, health, None, None, None)
+         for child_id, year, health, teeth, sdq in oc2],
+    )
     for name in INTERMEDIATES:
         con.execute(f"create table {name} as {MODELS[name].sql}")
     con.execute(f"create table population_months as {REFERENCE.read_text(encoding='utf-8')}")
@@ -168,23 +411,30 @@ def _warehouse(kids, episodes, plans, enrolments) -> duckdb.DuckDBPyConnection:
 
 def _by_month(con) -> pd.DataFrame:
     """Counts from the reference: population, period_end, breakdown, value, members, flagged."""
-    counted = []
-    rows = con.execute("select * from population_months").df()
-    assert not rows.duplicated(["population", "period_end", "member_id"]).any()
-    members = {population: rows[rows["population"] == population] for population in BREAKDOWNS}
-    for population, frame in members.items():
-        periods = con.execute(f"select period_end from {PERIODS_OF[population]}").df()["period_end"]
-        frame = frame.assign(all="all")
+    frame = con.execute("select * from population_months").df()
+    assert not frame.duplicated(["population", "period_end", "member_id"]).any()
+    frame = frame.assign(period_end=pd.to_datetime(frame["period_end"]).dt.date, all="all")
+    counts: dict[tuple, list[int]] = {}
+    values: dict[tuple, set] = {}
+    for row in frame.to_dict("records"):
+        population = row["population"]
         for breakdown in ("all", *BREAKDOWNS[population]):
-            values = sorted(frame[breakdown].dropna().unique()) if len(frame) else []
-            if breakdown == "all":
-                values = ["all"]
-            grouped = frame.groupby(["period_end", breakdown])["flag"].agg(["size", "sum"]) if len(frame) else None
-            for value in values:
+            value = row[breakdown]
+            if value is None or value != value:  # null: not a value of this breakdown
+                continue
+            values.setdefault((population, breakdown), set()).add(value)
+            tally = counts.setdefault((population, row["period_end"], breakdown, value), [0, 0])
+            tally[0] += 1
+            tally[1] += 1 if row["flag"] is not None and row["flag"] == row["flag"] and row["flag"] else 0
+    counted = []
+    for population, breakdowns in BREAKDOWNS.items():
+        periods = [period for (period,) in con.execute(f"select period_end from {PERIODS_OF[population]}").fetchall()]
+        for breakdown in ("all", *breakdowns):
+            seen = {"all"} if breakdown == "all" else values.get((population, breakdown), set())
+            for value in sorted(seen):
                 for period in periods:
-                    key = (period, value)
-                    size, flagged = (grouped.loc[key].tolist() if grouped is not None and key in grouped.index else (0, 0))
-                    counted.append((population, period, breakdown, value, int(size), int(flagged)))
+                    members, flagged = counts.get((population, period, breakdown, value), (0, 0))
+                    counted.append((population, period, breakdown, value, members, flagged))
     return pd.DataFrame(counted, columns=["population", "period_end", "breakdown", "breakdown_value", "members", "flagged"])
 
 
@@ -195,13 +445,22 @@ def _sorted(frame: pd.DataFrame) -> list[tuple]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
-    st.lists(children, min_size=3, max_size=3),
+    st.lists(children, min_size=len(CHILDREN), max_size=len(CHILDREN)),
     st.lists(episode, max_size=8),
+    st.lists(chain, max_size=3),
     st.lists(plan, max_size=5),
     st.lists(enrolment, max_size=5),
+    st.fixed_dictionaries({
+        "needs": st.lists(need, max_size=5),
+        "assessments": st.lists(assessment, max_size=4),
+        "enquiries": st.lists(enquiry, max_size=4),
+        "missing": st.lists(missing, max_size=4),
+        "uasc": st.lists(uasc, max_size=3),
+        "oc2": st.lists(oc2, max_size=4),
+    }),
 )
-def test_span_counts_equal_the_per_month_counts(kids, episodes, plans, enrolments):
-    con = _warehouse(kids, episodes, plans, enrolments)
+def test_span_counts_equal_the_per_month_counts(kids, episodes, chains, plans, enrolments, returns):
+    con = _warehouse(kids, episodes + chain_episodes(chains), plans, enrolments, **returns)
     spans = con.execute("select * from int_measure_counts").df()
     assert _sorted(spans) == _sorted(_by_month(con))
 
@@ -213,15 +472,16 @@ def test_nested_episode_and_plan():
         {"date_of_birth": dt.date(2008, 2, 29), "sex": "Female", "ethnicity": "White", "postcode_district": "AB1"},
         {"date_of_birth": None, "sex": None, "ethnicity": None, "postcode_district": None},
         {"date_of_birth": dt.date(2022, 11, 3), "sex": "Male", "ethnicity": "Mixed", "postcode_district": "AB2"},
+        *[{"date_of_birth": None, "sex": None, "ethnicity": None, "postcode_district": None}] * 2,
     ]
     episodes = [
-        ("A", dt.date(2019, 5, 2), 700, "S", False, "N1", "AB1"),
-        ("A", dt.date(2019, 9, 10), 60, "P", False, "N2", "AB2"),
-        ("A", dt.date(2020, 1, 5), None, "L", False, "N2", None),
+        ("A", dt.date(2019, 5, 2), 700, "S", "C2", "N1", "AB1", "U4"),
+        ("A", dt.date(2019, 9, 10), 60, "P", "V2", "N2", "AB2", "R1"),
+        ("A", dt.date(2020, 1, 5), None, "L", "E1", "N2", None, "A4"),
     ]
     plans = [
-        ("C", dt.date(2022, 6, 1), None, "N4", False),  # before birth: unborn
-        ("C", dt.date(2023, 2, 1), 40, "N1", True),
+        ("C", dt.date(2022, 6, 1), None, "N4", False, "NEG", None),  # before birth: unborn
+        ("C", dt.date(2023, 2, 1), 40, "N1", True, "EMO", "SAB"),
     ]
     con = _warehouse(kids, episodes, plans, [])
     got = _sorted(con.execute("select * from int_measure_counts").df())
@@ -236,3 +496,130 @@ def test_nested_episode_and_plan():
     assert counts[("child_protection", "category_of_need", "N1", dt.date(2023, 2, 28))] == (1, 0)
     assert counts[("child_protection", "age_band", "Unborn", dt.date(2022, 10, 31))] == (1, 0)
     assert counts[("child_protection", "age_band", "0-4", dt.date(2022, 11, 30))] == (1, 0)
+
+
+def test_catalogue_edges():
+    """The edges of the wider catalogue, each on the month end it turns on: a period of care
+    begun exactly X - 30 months; a placement begun exactly X - 2 years; a placement for adoption
+    whose placement before began by then; a 16th birthday (29 February); a re-referral exactly a
+    year after the one before, and one a year and a day after; an episode of need repeated in
+    two censuses (the newest wins); an assessment authorised on working day 45 and one on day 46
+    (bank holidays of May and June 2022 between); conferences on working day 15 and 16 (Christmas
+    between) and one not required; plans ending on their 2nd anniversary and the day before;
+    categories of abuse; Missing A and M; UASC ceasing inside the months, and a newer return's DUC
+    overriding an older blank one; OC2 flags and a blank SDQ score."""
+    kids = [
+        {"date_of_birth": dt.date(2004, 2, 29), "sex": "Female", "ethnicity": "White", "postcode_district": None},
+        {"date_of_birth": dt.date(2010, 7, 31), "sex": "Male", "ethnicity": "Mixed", "postcode_district": None},
+        {"date_of_birth": dt.date(2012, 5, 1), "sex": "Female", "ethnicity": "White", "postcode_district": None},
+        {"date_of_birth": dt.date(2016, 1, 15), "sex": "Male", "ethnicity": None, "postcode_district": None},
+        {"date_of_birth": dt.date(2008, 9, 9), "sex": "Male", "ethnicity": "White", "postcode_district": None},
+    ]
+    chains = [
+        # A: looked after since 2016, 16 on 29 February 2020.
+        ("A", dt.date(2016, 1, 10), [(0, None, "S", "V2", "R1", "N1")]),
+        # B: period begun 31/03/2017, placement from 31/03/2018 (X - 2 years for X = 31/03/2020).
+        ("B", dt.date(2017, 3, 31), [(0, 365, "S", "C2", "U1", "N1"), (0, None, "P", "D1", "Z1", "N1")]),
+        # C: period begun 30/09/2017 (X - 30 months for X = 31/03/2020); placed for adoption 2019.
+        ("C", dt.date(2017, 9, 30), [(0, 609, "S", "C2", "U4", "N2"), (0, None, "P", "E1", "A4", "N2")]),
+        ("E", dt.date(2019, 6, 1), [(0, None, "S", "V2", "U4", "N1")]),
+    ]
+    episodes = chain_episodes(chains)
+    assert episodes[3][1] + dt.timedelta(days=609) == dt.date(2019, 6, 1)
+    plans = [
+        ("D", dt.date(2020, 5, 10), "2y", "N1", False, "NEG", "SAB"),  # ends 10/05/2022: 2 years
+        ("E", dt.date(2020, 6, 1), "2y-1d", "N1", False, "NEG", None),  # ends 31/05/2022
+        ("A", dt.date(2021, 1, 1), None, "N1", False, None, None),
+    ]
+    needs = [
+        ("D", dt.date(2020, 6, 15), [(2021, None, True, "N1")]),  # no further action
+        ("D", dt.date(2021, 6, 15), [(2021, None, False, "N1"), (2022, 30, False, "N3")]),
+        ("D", dt.date(2022, 6, 16), [(2023, None, False, "N2")]),
+    ]
+    assessments = [
+        ("D", dt.date(2022, 4, 20), [(2022, None), (2023, 68)]),  # 27/06/2022: working day 45
+        ("D", dt.date(2022, 4, 22), [(2023, 69)]),  # 30/06/2022: working day 46
+    ]
+    enquiries = [
+        ("D", dt.date(2022, 12, 12), [(2023, 24, False)]),  # 05/01/2023: working day 15
+        ("D", dt.date(2022, 12, 13), [(2023, 27, None)]),  # 09/01/2023: working day 16
+        ("D", dt.date(2022, 12, 14), [(2023, 20, True)]),  # not required
+    ]
+    missing = [("E", dt.date(2020, 5, 5), "M", 2021), ("A", dt.date(2020, 6, 1), "A", 2021)]
+    uasc = [("E", dt.date(2020, 8, 15), 2021), ("C", None, 2020), ("C", dt.date(2019, 1, 1), 2021)]
+    oc2 = [("A", 2020, True, False, 12), ("B", 2020, None, True, None)]
+    con = _warehouse(kids, episodes, plans, [], needs=needs, assessments=assessments, enquiries=enquiries,
+                     missing=missing, uasc=uasc, oc2=oc2)
+    got = _sorted(con.execute("select * from int_measure_counts").df())
+    assert got == _sorted(_by_month(con))
+    counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
+
+    def count(population, day, breakdown="all", value="all"):
+        return counts.get((population, breakdown, value, day), (0, 0))
+
+    # Long-term stability. 31/01/2020: A (placed since 2016); B is in care 30 months but placed
+    # under 2 years; C's period is under 30 months.
+    assert count("long_term_looked_after", dt.date(2020, 1, 31)) == (2, 1)
+    # 29/02/2020: A is 16.
+    assert count("long_term_looked_after", dt.date(2020, 2, 29)) == (1, 0)
+    assert count("long_term_looked_after", dt.date(2020, 1, 31), "age_band", "16-17") == (0, 0)
+    # 31/03/2020: B placed exactly 2 years; C's period begun exactly 30 months before, placed
+    # for adoption after a placement begun by 31/03/2018.
+    assert count("long_term_looked_after", dt.date(2020, 3, 31)) == (2, 2)
+    assert count("looked_after", dt.date(2020, 3, 31), "legal_status", "other") == (1, 0)
+    assert count("looked_after", dt.date(2020, 3, 31), "legal_status", "placement order") == (1, 0)
+    assert count("looked_after", dt.date(2020, 3, 31), "placement_type", "placed for adoption") == (1, 0)
+    assert count("looked_after", dt.date(2020, 3, 31), "placement_type", "secure/custody and other") == (1, 0)
+    # Missing: E's M of 05/05/2020 counts from May 2020 to April 2021; A's A never.
+    assert count("looked_after_in_year", dt.date(2020, 4, 30)) == (4, 0)
+    assert count("looked_after_in_year", dt.date(2020, 5, 31)) == (4, 1)
+    assert count("looked_after_in_year", dt.date(2021, 3, 31)) == (4, 1)
+    # UASC: E until DUC 15/08/2020; C's newer return says UASC ceased in 2019.
+    assert count("uasc_looked_after", dt.date(2020, 7, 31)) == (1, 0)
+    assert count("uasc_looked_after", dt.date(2020, 8, 31)) == (0, 0)
+    # OC2 of 2019/20 on 31/03/2020 only.
+    assert count("oc2_health_assessment", dt.date(2020, 3, 31)) == (2, 1)
+    assert count("oc2_teeth_check", dt.date(2020, 3, 31)) == (2, 1)
+    assert count("oc2_sdq_recorded", dt.date(2020, 3, 31)) == (2, 1)
+    assert count("oc2_sdq_recorded", dt.date(2020, 2, 29)) == (0, 0)
+    # Referrals: 15/06/2021 is a re-referral (exactly a year after 15/06/2020, NFA); 16/06/2022
+    # is not (a year and a day).
+    assert count("referrals", dt.date(2021, 5, 31)) == (1, 0)
+    assert count("referrals", dt.date(2021, 6, 30)) == (1, 1)
+    assert count("referrals", dt.date(2022, 6, 30)) == (1, 0)
+    # In need: not the NFA referral; the 2021 episode as the 2022 census gives it (N3, closed
+    # 15/07/2021).
+    assert count("children_in_need", dt.date(2020, 6, 30)) == (0, 0)
+    assert count("children_in_need", dt.date(2021, 6, 30), "category_of_need", "N3") == (1, 0)
+    assert count("children_in_need", dt.date(2021, 7, 31)) == (0, 0)
+    assert count("children_in_need", dt.date(2022, 6, 30), "category_of_need", "N2") == (1, 0)
+    # Assessments authorised in June 2022: working day 45 in time, 46 not.
+    assert count("assessments_authorised", dt.date(2022, 6, 30)) == (2, 1)
+    # Enquiries of December 2022; conferences on working days 15 (in time) and 16.
+    assert count("s47_enquiries", dt.date(2022, 12, 31)) == (3, 0)
+    assert count("initial_conferences", dt.date(2023, 1, 31)) == (2, 1)
+    # Plans ending in May 2022: on the 2nd anniversary (2 years) and the day before.
+    assert count("cp_plan_ends", dt.date(2022, 5, 31)) == (2, 1)
+    # Categories of abuse: latest, else initial, else Unknown.
+    assert count("child_protection", dt.date(2021, 3, 31), "category_of_abuse", "SAB") == (1, 0)
+    assert count("child_protection", dt.date(2021, 3, 31), "category_of_abuse", "NEG") == (1, 0)
+    assert count("child_protection", dt.date(2021, 3, 31), "category_of_abuse", "Unknown") == (1, 0)
+
+
+def test_long_term_child_with_overlapping_episodes_counts_once():
+    """Two open episodes of one child (a data error a return can hold), each beginning a period
+    of care over 30 months before X: the child counts once, by the latest-begun episode's period."""
+    kid = {"date_of_birth": dt.date(2010, 7, 31), "sex": "Male", "ethnicity": "White", "postcode_district": None}
+    episodes = [
+        ("A", dt.date(2016, 1, 1), None, "S", "C2", "N1", None, "U4"),
+        ("A", dt.date(2017, 1, 1), None, "P", "C2", "N1", None, "U1"),
+        # B: the later overlapping episode's period is under 30 months old on 31/03/2020.
+        ("B", dt.date(2016, 1, 1), None, "S", "C2", "N1", None, "U4"),
+        ("B", dt.date(2018, 1, 1), None, "P", "C2", "N1", None, "U1"),
+    ]
+    con = _warehouse([kid] * len(CHILDREN), episodes, [], [])
+    got = _sorted(con.execute("select * from int_measure_counts").df())
+    assert got == _sorted(_by_month(con))
+    counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
+    assert counts[("long_term_looked_after", "all", "all", dt.date(2020, 3, 31))] == (1, 1)
+    assert counts[("long_term_looked_after", "all", "all", dt.date(2020, 7, 31))] == (2, 2)

@@ -5,7 +5,9 @@
 -- with RNE S, P, B, T or U begun by X) began on or before X - 2 years; or the child is placed
 -- for adoption (PLACE A3-A6) and the placement before the adoptive one began by then. Short
 -- breaks (LS V3/V4) are not care here (int_care_episode_periods). Each episode gives up to two
--- spans: before and after the month end its placement has lasted two years.
+-- spans: before and after the month end its placement has lasted two years. decom names the
+-- episode: where a child's episodes overlap, int_measure_spans keeps only the month ends on which
+-- it is the child's open episode (the latest begun), so the child counts once.
 with episodes as (
     select * from int_care_episode_periods
 ),
@@ -18,6 +20,7 @@ children as (
 ranged as (
     select
         episodes.child_id,
+        episodes.decom,
         greatest(last_day(episodes.decom), first_end_months_after(episodes.period_start, 30)) as first_end,
         least(
             case when episodes.dec is null then date '9999-12-31' else month_end_before(episodes.dec) end,
@@ -36,11 +39,11 @@ ranged as (
 ),
 
 final as (
-    select child_id, first_end, least(last_end, coalesce(month_end_before(stable_from), last_end)) as last_end, false as flag,
+    select child_id, decom, first_end, least(last_end, coalesce(month_end_before(stable_from), last_end)) as last_end, false as flag,
     from ranged
     where stable_from is null or stable_from > first_end
     union all
-    select child_id, greatest(first_end, stable_from) as first_end, last_end, true as flag,
+    select child_id, decom, greatest(first_end, stable_from) as first_end, last_end, true as flag,
     from ranged
     where stable_from is not null and stable_from <= last_end
 )

@@ -278,6 +278,24 @@ open_spans as (
     inner join openings using (source, child_id, begun)
 ),
 
+-- Long-term stability: each episode's month ends (int_long_term_stability_spans) where it is
+-- the child's open episode, the latest begun as for looked_after: a child whose episodes
+-- overlap counts once, by the period of care of that episode.
+long_term_owned as (
+    select
+        long_term_spans.child_id,
+        greatest(long_term_spans.first_end, open_states.first_end) as first_end,
+        least(long_term_spans.last_end, open_states.last_end) as last_end,
+        long_term_spans.flag,
+    from long_term_spans
+    inner join open_states
+        on open_states.source = 'ssda903'
+        and open_states.child_id = long_term_spans.child_id
+        and open_states.begun = long_term_spans.decom
+        and open_states.first_end <= long_term_spans.last_end
+        and open_states.last_end >= long_term_spans.first_end
+),
+
 -- Starts of care ------------------------------------------------------------------------------
 
 care_starts as (
@@ -331,7 +349,7 @@ child_members as (
     select
         'long_term_looked_after', 'ssda903', child_id, first_end, last_end,
         null, null, null, null, null, null, flag,
-    from long_term_spans
+    from long_term_owned
     union all
     select
         'looked_after_in_year', 'ssda903', child_id, first_end, last_end,
