@@ -446,11 +446,17 @@ def test_breakdowns_match_catalogue_and_sum_to_all(values):
     doc = yaml.safe_load((MODELS / "measures.yml").read_text())
     for entry in doc["measures"]:
         mine = values[values["measure_id"] == entry["id"]]
-        assert set(mine["breakdown"]) == set(entry["breakdowns"]), entry["id"]
+        # A breakdown has a row for each value some member had: a measure nobody in this
+        # fixture is counted by (its sources absent) has its 'all' rows only.
+        counted = mine.loc[mine["breakdown"] == "all", ["numerator", "denominator"]].fillna(0).to_numpy().any()
+        if counted:
+            assert set(mine["breakdown"]) == set(entry["breakdowns"]), entry["id"]
+        else:
+            assert set(mine["breakdown"]) <= {"all"}, entry["id"]
         assert not mine.duplicated(["period_end", "breakdown", "breakdown_value"]).any()
         whole = mine[mine["breakdown"] == "all"].set_index("period_end")
         assert (mine.loc[mine["breakdown"] == "all", "breakdown_value"] == "all").all()
-        for breakdown in set(entry["breakdowns"]) - {"all"}:
+        for breakdown in set(mine["breakdown"]) - {"all"}:
             part = mine[mine["breakdown"] == breakdown]
             # every period has the same set of breakdown values (zeros included)
             assert part.groupby("period_end").size().nunique() == 1, (entry["id"], breakdown)

@@ -360,6 +360,7 @@ def some_periods(tmp_path_factory, hand_council) -> Path:
 CP = ("cpp_count", "cpp_rate_per_10k", "cpp_repeat_pct_12m")
 PROGRAMMES = ("program_clients_served_12m", "program_plan_within_30d_pct", "program_improved_pct")
 CARE_LEAVERS = ("care_leavers_suitable_accommodation_pct", "care_leavers_eet_pct")
+SSDA903_CORE = {"ssda903_episodes", "ssda903_header"}
 
 
 def test_no_population_file_in_the_warehouse_and_published(no_population):
@@ -373,7 +374,14 @@ def test_no_population_file_in_the_warehouse_and_published(no_population):
     assert "No SSDA903 OC3" in coverage.loc["care_leavers_eet_pct", "reason"]
     assert "Case export" in coverage.loc["program_improved_pct", "reason"]
     published = query(no_population, "select * from published.pub_not_computed")
-    assert set(published["measure_id"]) == {"cla_rate_per_10k", *CP, *PROGRAMMES, *CARE_LEAVERS}
+    assert set(published["measure_id"]) == set(coverage.index[coverage["coverage"] != "computed"])
+    # The hand-made council's returns hold only headers and episodes: every measure needing
+    # another input is not computed, and says which input is absent.
+    needs_more = {m.id for m in CATALOGUE.values() if not set(m.sources) <= SSDA903_CORE}
+    assert {"cla_rate_per_10k", *CP, *PROGRAMMES, *CARE_LEAVERS} | needs_more <= set(published["measure_id"])
+    for measure_id in needs_more - {"cla_rate_per_10k"}:
+        assert coverage.loc[measure_id, "reason_code"] in ("source_absent", "no_population_file"), measure_id
+    assert not {"cla_count", "cla_starts_12m", "placement_stability_3plus_pct"} & set(published["measure_id"])
     assert published.iloc[0]["measure_id"] == "cla_rate_per_10k"  # the headline first
     assert bool(published.iloc[0]["is_headline"])
     assert published["reason"].str.len().gt(20).all() and published["fix"].str.len().gt(20).all()
@@ -400,7 +408,8 @@ def test_no_population_file_on_the_report_card(no_population):
 def test_no_population_file_on_the_data_quality_page(no_population):
     text = _page_text(no_population / "site" / "data-quality.html")
     listed = _section(text, "Measures not computed", "Contract checks")
-    assert "9 measure(s)" in listed
+    published = query(no_population, "select measure_id from published.pub_not_computed")
+    assert f"{len(published)} measure(s)" in listed
     for measure_id in ("cla_rate_per_10k", *CP, *PROGRAMMES, *CARE_LEAVERS):
         assert CATALOGUE[measure_id].name in listed, measure_id
     assert "No population file" in listed and "authority.code in oba.yaml" in listed
@@ -416,10 +425,15 @@ def test_no_population_file_in_the_board_pack(no_population):
     assert "Not computed." in rate_page and "What to do:" in rate_page
     assert "Not computed, and why" in caveats
     squashed = _squash(caveats)
-    for measure_id in ("cla_rate_per_10k", *CP, *PROGRAMMES, *CARE_LEAVERS):
-        assert _squash(CATALOGUE[measure_id].name) in squashed, measure_id
+    # The caveats page lists the headline first and groups measures sharing a reason; the
+    # groups that do not fit are counted and left to the site's data-quality page.
+    assert _squash(CATALOGUE["cla_rate_per_10k"].name) in squashed
     assert _squash("No population file") in squashed
-    assert _squash("No SSDA903 OC3 (care leavers) loaded") in squashed
+    left_out = [m for m in (*CP, *PROGRAMMES, *CARE_LEAVERS) if _squash(CATALOGUE[m].name) not in squashed]
+    if left_out:
+        assert re.search(r"\d+ more on the site's data-quality page", caveats), left_out
+    else:
+        assert _squash("No SSDA903 OC3 (care leavers) loaded") in squashed
 
 
 def test_area_code_without_population_rows_everywhere(other_area):

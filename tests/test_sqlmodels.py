@@ -146,7 +146,9 @@ def test_a_declared_count_selects_its_population(tmp_path):
 
 def test_a_declared_percent_divides_its_flagged_members(tmp_path):
     root = _catalogue(
-        tmp_path, "    counts: {population: looked_after, numerator: flagged, denominator: members}\n", "percent"
+        tmp_path,
+        "    breakdowns: [all, sex]\n    counts: {population: looked_after, numerator: flagged, denominator: members}\n",
+        "percent",
     )
     con = duckdb.connect()
     con.execute(
@@ -166,7 +168,8 @@ def test_a_declared_percent_divides_its_flagged_members(tmp_path):
          r"entry 1 \(cla_count\) counts: unknown population 'looked_after_now' \(one of looked_after, "),
         ("    counts: {numerator: members}\n", "count", r"entry 1 \(cla_count\) counts: missing population"),
         ("    rates: {population: cla_starts}\n", "rate_per_10k",
-         r"rates: unknown population 'cla_starts' \(one of looked_after, child_protection\)"),
+         r"rates: unknown population 'cla_starts' \(one of looked_after, children_in_need, referrals, "
+         r"s47_enquiries, child_protection\)"),
         ("    counts: {population: looked_after}\n    sql: measures/cla_count.sql\n", "count",
          r"has both sql: and counts:"),
         ("    counts: {population: looked_after}\n    rates: {population: looked_after}\n", "count",

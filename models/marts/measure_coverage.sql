@@ -7,7 +7,8 @@
 -- the configured code), population_unusable, population_period_missing (no estimate for some
 -- or all periods), no_periods (inputs loaded, no period to count), no_rows_in_period (inputs
 -- loaded, nobody in the measure's population in any period). computed: the measure has a value
--- (not null, not NaN) for the whole population or a programme in at least one period.
+-- (not null, not NaN) for the whole population or a programme in at least one period, and every
+-- input it names has rows.
 with catalogue as (
     select * from marts.measures
 ),
@@ -30,9 +31,15 @@ source_titles as (
         ('ssda903_header', 'SSDA903 header', 'ssda903'),
         ('ssda903_episodes', 'SSDA903 episodes', 'ssda903'),
         ('ssda903_oc3', 'SSDA903 OC3 (care leavers)', 'ssda903'),
+        ('ssda903_missing', 'SSDA903 missing or away from placement', 'ssda903'),
+        ('ssda903_uasc', 'SSDA903 UASC', 'ssda903'),
+        ('ssda903_oc2', 'SSDA903 OC2 (outcomes of children looked after 12 months)', 'ssda903'),
+        ('ssda903_placed_adoption', 'SSDA903 should be placed for adoption', 'ssda903'),
         ('cin_children', 'CIN census children', 'cin'),
         ('cin_details', 'CIN census episodes of need', 'cin'),
         ('cin_cp_plans', 'CIN census child protection plans', 'cin'),
+        ('cin_assessments', 'CIN census assessments', 'cin'),
+        ('cin_section47', 'CIN census section 47 enquiries', 'cin'),
         ('case_clients', 'Case export – clients', 'case'),
         ('case_enrolments', 'Case export – programme enrolments', 'case'),
         ('case_services', 'Case export – services delivered', 'case'),
@@ -47,13 +54,14 @@ family_fixes as (
         values
         (
             'ssda903',
-            'Add each collection year''s SSDA903 return (header, episodes and OC3 as CSV files, '
-            || 'or its XML) to the exports folder.'
+            'Add each collection year''s SSDA903 return (header, episodes, OC3 and the other '
+            || 'tables the measure names, such as UASC, Missing, OC2 or PlacedAdoption, as CSV '
+            || 'files, or its XML) to the exports folder.'
         ),
         (
             'cin',
-            'Add each collection year''s CIN census XML return, with its child protection '
-            || 'plans, to the exports folder.'
+            'Add each collection year''s CIN census XML return, with its assessments, section 47 '
+            || 'enquiries and child protection plans, to the exports folder.'
         ),
         (
             'case',
@@ -137,6 +145,42 @@ source_rows as (
         count(*),
         count(*) filter (where _active and not coalesce(_quarantined, false)),
     from raw.population
+    union all
+    select
+        'ssda903_missing',
+        count(*),
+        count(*) filter (where _active and not coalesce(_quarantined, false)),
+    from raw.ssda903_missing
+    union all
+    select
+        'ssda903_uasc',
+        count(*),
+        count(*) filter (where _active and not coalesce(_quarantined, false)),
+    from raw.ssda903_uasc
+    union all
+    select
+        'ssda903_oc2',
+        count(*),
+        count(*) filter (where _active and not coalesce(_quarantined, false)),
+    from raw.ssda903_oc2
+    union all
+    select
+        'ssda903_placed_adoption',
+        count(*),
+        count(*) filter (where _active and not coalesce(_quarantined, false)),
+    from raw.ssda903_placed_adoption
+    union all
+    select
+        'cin_assessments',
+        count(*),
+        count(*) filter (where _active and not coalesce(_quarantined, false)),
+    from raw.cin_assessments
+    union all
+    select
+        'cin_section47',
+        count(*),
+        count(*) filter (where _active and not coalesce(_quarantined, false)),
+    from raw.cin_section47
 ),
 
 measure_sources as (
@@ -288,6 +332,7 @@ joined as (
         coalesce(source_summary.uses_population, false) as uses_population,
         coalesce(source_summary.population_absent, false) as population_absent,
         source_summary.missing_sources,
+        source_summary.absent_list,
         prose_list(source_summary.absent_list, 'or') as absent_titles,
         prose_list(source_summary.absent_list, 'and') as absent_titles_and,
         source_summary.absent_sources,
@@ -315,7 +360,9 @@ classified as (
     select
         joined.*,
         case
-            when joined.periods_with_value = 0 then 'not_computed'
+            -- an input the measure names has no rows: any figure would count its absence as
+            -- none (no Missing table is not "nobody went missing")
+            when joined.periods_with_value = 0 or joined.absent_list is not null then 'not_computed'
             when joined.uses_population and joined.periods_without_denominator > 0
                 then 'partly_computed'
             else 'computed'
