@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import truth as T
+from . import variants as V
 from ._dates import DateFormatter, day
 from .cases import simulate_cases
 from .config import SCALES, SynthConfig, resolve_scale
@@ -72,7 +73,7 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
     lo, hi = day(cfg.data_start), day(cfg.data_end)
 
     w903, wcin, wcase = Ssda903Writer(out, cfg), CinWriter(out, cfg), CaseWriter(out, cfg)
-    parts = None
+    parts = variants = None
     anchor = 0
     counts = {"children_in_ssda903": 0, "episodes": 0, "care_episodes": 0, "cp_plans": 0}
     try:
@@ -80,9 +81,12 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
             h = simulate(cfg, n_k, chunk=k, id_base=id_base)
             cases = simulate_cases(cfg, np.random.default_rng([cfg.seed, k, 1]), h)
             aux = np.random.default_rng([cfg.seed, k, 2])
-            parts = T.add_parts(parts, T.chunk_parts(h, cases, xs))
+            errors = V.choose(h, np.random.default_rng([cfg.seed, k, 4]))
+            variants = T.add_parts(variants, {**V.counts(errors), **T.case_variants(cases)})
+            # the truth: the returns as DOMAIN §2 reads them
+            parts = T.add_parts(parts, T.chunk_parts(V.as_read(h, errors), cases, xs))
             anchor += int(T.cla_counts(h, [cfg.anchor_date])[0])
-            w903.write_chunk(h, fmt, mothers_of(h, aux))
+            w903.write_chunk(h, fmt, mothers_of(h, aux), errors)
             wcin.write_chunk(h, fmt, cin_extras(h, aux))
             wcase.write_chunk(h, cases, fmt)
             ep = h.episodes
@@ -127,6 +131,7 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
             "the day after the start to the end inclusive. 'breakdowns' holds the count "
             "measures by legal status, placement type and category of abuse."
         ),
+        "variants": {k: int(v) for k, v in variants.items()},
         "measures": T.finish(parts, xs, cfg.years, pop_total),
         "breakdowns": T.finish_breakdowns(parts, xs),
     }

@@ -311,6 +311,12 @@ def adoption_parts(h) -> dict:
 
 
 # --------------------------------------------------------------------------- programmes
+def _same_next(values: np.ndarray) -> np.ndarray:
+    same = np.zeros(len(values), dtype=bool)
+    same[:-1] = values[1:] == values[:-1]
+    return same
+
+
 def program_parts(cases: dict, xs) -> dict:
     en, pl, occ = cases["enrolments"], cases["plans"], cases["occasions"]
     big = np.iinfo(np.int64).max
@@ -345,14 +351,17 @@ def program_parts(cases: dict, xs) -> dict:
             o_total[order],
             o_hib[order],
         )
+        # at X a client's latest occasion is the last one dated by X: each second or later
+        # occasion is the latest from its date until the client's next one
         uc, first_i, cnt = np.unique(o_client, return_index=True, return_counts=True)
-        last_i = first_i + cnt - 1
-        two = cnt >= 2
-        l_date = o_date[last_i][two]
+        first_of = np.repeat(first_i, cnt)
+        later = np.arange(len(o_client)) > first_of
+        nxt = np.where(_same_next(o_client), np.r_[o_date[1:], big][: len(o_date)], big)
+        l_date, l_next = o_date[later], nxt[later]
         better = np.where(
-            o_hib[last_i][two],
-            o_total[last_i][two] > o_total[first_i][two],
-            o_total[last_i][two] < o_total[first_i][two],
+            o_hib[later],
+            o_total[later] > o_total[first_of][later],
+            o_total[later] < o_total[first_of][later],
         )
         parts = {
             k: np.zeros(n, np.int64)
@@ -363,11 +372,37 @@ def program_parts(cases: dict, xs) -> dict:
             w = (e_start > ws[j]) & (e_start <= xd[j]) & (e_start <= xd[j] - 30)
             parts["plan_num"][j] = int(has_plan[w].sum())
             parts["plan_den"][j] = int(w.sum())
-            lw = (l_date > ws[j]) & (l_date <= xd[j])
+            lw = (l_date > ws[j]) & (l_date <= xd[j]) & (l_next > xd[j])
             parts["impr_num"][j] = int(better[lw].sum())
             parts["impr_den"][j] = int(lw.sum())
         out[prog] = parts
     return out
+
+
+def case_variants(cases: dict) -> dict:
+    """How many programme clients (program + client) have the cases the improved rule is
+    about: 3 or more assessment occasions, of which those where the second occasion and
+    the latest disagree on "better"; a latest total tied with the first; a lower-is-better
+    tool (each of 2 or more occasions)."""
+    occ = cases["occasions"]
+    prog = np.array([C.PROGRAMS.index(p) for p in occ["program"].tolist()], np.int64)
+    o = np.lexsort((occ["date"], occ["client"], prog))
+    key = prog[o] * (1 << 32) + occ["client"][o]
+    total, hib = occ["total"][o], occ["hib"][o]
+    _, first, cnt = np.unique(key, return_index=True, return_counts=True)
+    last = first + cnt - 1
+    two = cnt >= 2
+    second = np.minimum(first + 1, len(key) - 1) if len(key) else first
+
+    def better(i):
+        return np.where(hib[i], total[i] > total[first], total[i] < total[first])
+
+    return {
+        "clients_3plus_assessments": int((cnt >= 3).sum()),
+        "clients_3plus_latest_decides": int(((cnt >= 3) & (better(second) != better(last))).sum()),
+        "clients_tied_first_latest": int((two & (total[last] == total[first])).sum()),
+        "clients_lower_is_better": int((two & ~hib[first]).sum()),
+    }
 
 
 # --------------------------------------------------------------------------- assembly
