@@ -90,7 +90,14 @@ def choose(h: History, rng: np.random.Generator) -> dict:
     ends_period &= ~np.isin(rec, [C.REC["E11"], C.REC["E12"]])
     early_dec = np.maximum(ye - rng.integers(1, 61, n), decom + 1)
     # nothing else of the child (a missing incident, an OC2 row) after the early DEC
-    early = open_at_ye & ends_period & free & ~repair_last & (tied_after[child] < early_dec) & (oc2_after[child] < ye)
+    early = (
+        open_at_ye
+        & ends_period
+        & free
+        & ~repair_last
+        & (tied_after[child] < early_dec)
+        & (oc2_after[child] < ye)
+    )
     early = _pick(rng, early & (early_dec < ye - 1), P_EARLY_DEC)
     return {
         "last_return": last_return,
@@ -114,7 +121,10 @@ def as_read(h: History, v: dict) -> History:
     nxt_same = _same_as_next(e["child"])
     nxt_decom = np.concatenate([e["decom"][1:], e["decom"][-1:]])
     april = np.array(
-        [day(dt.date(int(y), 4, 1)) if c else 0 for y, c in zip(v["last_return"], cut, strict=True)],
+        [
+            day(dt.date(int(y), 4, 1)) if c else 0
+            for y, c in zip(v["last_return"], cut, strict=True)
+        ],
         dtype=np.int64,
     )
     new_dec = np.where(nxt_same, nxt_decom, april)
