@@ -119,7 +119,13 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
         "intervention_date": cfg.intervention_date.isoformat(),
         "population_0_17": {str(k): v for k, v in pop_total.items()},
         "notes": (
-            "Computed from the simulated life histories. Only records present in at least "
+            "Computed from the simulated life histories and the returns written from them, "
+            "read as DOMAIN.md §2 says: 'variants' counts the council's errors the returns "
+            "carry (open episodes left out of later returns, repaired by E99 or X1; years "
+            "re-stated with a corrected DEC, the newest return winning; a DECOM given late, "
+            "an episode inside the true one, the latest begun giving the values while both "
+            "are open) and the programme clients with 3+ assessments, ties and a "
+            "lower-is-better tool. Only records present in at least "
             "one written return are counted (episodes open at some time from "
             f"{cfg.data_start} to {cfg.data_end}; CP plans open in some census year), so "
             "12-month windows ending before the first full collection year count only "

@@ -77,17 +77,25 @@ def visible_care_episodes(h) -> dict:
     return {k: v[m] for k, v in e.items()}
 
 
+def _shadow(e: dict) -> np.ndarray:
+    """Rows the returns show inside another episode of the child (a DECOM given late)."""
+    return e.get("is_shadow", np.zeros(len(e["child"]), bool))
+
+
 def cla_counts(h, xs: list[dt.date]) -> np.ndarray:
     e = visible_care_episodes(h)
-    a, b = np.sort(e["decom"]), np.sort(e["dec"])
+    own = ~_shadow(e)
+    a, b = np.sort(e["decom"][own]), np.sort(e["dec"][own])
     xd = np.array([day(x) for x in xs])
-    # a child's episodes never overlap, so open episodes = distinct children
+    # a child's episodes overlap only where a repaired one lies inside another (left out
+    # here), so open episodes = distinct children
     return np.searchsorted(a, xd, "right") - np.searchsorted(b, xd, "right")
 
 
 def cla_parts(h, xs) -> dict:
     e = visible_care_episodes(h)
     child, decom, dec, rne = e["child"], e["decom"], e["dec"], e["rne"]
+    shadow = _shadow(e)
     starts = rne == C.RNE["S"]
     placement = np.isin(rne, [C.RNE[c] for c in "SPBTU"])
     s_child, s_decom = child[starts], decom[starts]
@@ -102,8 +110,8 @@ def cla_parts(h, xs) -> dict:
     for j, x in enumerate(xs):
         xd, fd = day(x), day(window_start(x))
         out["cla_starts"][j] = len(np.unique(s_child[(s_decom >= fd) & (s_decom <= xd)]))
-        kids = child[(decom <= xd) & (dec > xd)]
-        carried = child[(decom < fd) & (dec > fd)]
+        kids = child[(decom <= xd) & (dec > xd) & ~shadow]
+        carried = np.unique(child[(decom < fd) & (dec > fd)])
         in_win = p_child[(p_decom >= fd) & (p_decom <= xd)]
         # placements per child in care at x: moves in the window + 1 if carried in
         allk = np.concatenate([in_win, carried])
@@ -116,15 +124,15 @@ def cla_parts(h, xs) -> dict:
         out["stab_den"][j] = len(kids)
     ls_codes, place_codes = C.LS_CODES[e["ls"]], C.PLACE_CODES[e["place"]]
     for group, codes in C.LEGAL_STATUS_GROUP.items():
-        m = np.isin(ls_codes, codes)
+        m = np.isin(ls_codes, codes) & ~shadow
         out[f"ls:{group}"] = _open_at(decom[m], dec[m], xs)
-    grouped = np.zeros(len(child), bool)
+    grouped = shadow.copy()
     for group, codes in C.PLACEMENT_TYPE_GROUP.items():
-        m = np.isin(place_codes, codes)
+        m = np.isin(place_codes, codes) & ~shadow
         grouped |= m
         out[f"place:{group}"] = _open_at(decom[m], dec[m], xs)
     out[f"place:{C.OTHER_PLACEMENT}"] = _open_at(decom[~grouped], dec[~grouped], xs)
-    uasc = h.children["uasc"][child]
+    uasc = h.children["uasc"][child] & ~shadow
     out["uasc_count"] = _open_at(decom[uasc], dec[uasc], xs)
     out.update(long_term_stability_parts(h, e, xs))
     out.update(missing_parts(h, e, xs))
@@ -138,22 +146,31 @@ def long_term_stability_parts(h, e: dict, xs) -> dict:
     A3-A6, with the placement before it begun by then)."""
     child, decom, dec = e["child"], e["decom"], e["dec"]
     n = len(child)
-    pstart = period_starts(e)
+    # periods of care as the returns show them: episodes in a row, each beginning on the
+    # day the one before (in DECOM order) ended
+    new_period = np.ones(n, bool)
+    new_period[1:] = (child[1:] != child[:-1]) | (decom[1:] != dec[:-1])
+    period = np.cumsum(new_period)
+    pstart = period_starts({"period": period, "child": child, "decom": decom})
     placement = np.isin(e["rne"], [C.RNE[c] for c in "SPBTU"])
     rows = np.arange(n)
     last_pl = np.maximum.accumulate(np.where(placement, rows, -1)) if n else rows
-    has_pl = (last_pl >= 0) & (child[np.maximum(last_pl, 0)] == child)
+    has_pl = (last_pl >= 0) & (period[np.maximum(last_pl, 0)] == period)
     pl_start = np.where(has_pl, decom[np.maximum(last_pl, 0)], np.iinfo(np.int64).max)
     before = np.where(has_pl & (last_pl > 0), last_pl - 1, 0)
     prev_pl = last_pl[before] if n else rows
-    has_prev = has_pl & (last_pl > 0) & (prev_pl >= 0) & (child[np.maximum(prev_pl, 0)] == child)
+    has_prev = has_pl & (last_pl > 0) & (prev_pl >= 0) & (period[np.maximum(prev_pl, 0)] == period)
     prev_start = np.where(has_prev, decom[np.maximum(prev_pl, 0)], np.iinfo(np.int64).max)
     adoption = np.isin(e["place"], [C.PL[c] for c in ("A3", "A4", "A5", "A6")])
     under16 = h.children["b16"][child]
+    zero = np.zeros(n, np.int64)
+    sh_from, sh_to = e.get("shadow_from", zero), e.get("shadow_to", zero)
     out = {"lts_num": np.zeros(len(xs), np.int64), "lts_den": np.zeros(len(xs), np.int64)}
     for j, x in enumerate(xs):
         xd, two = day(x), day(minus_months(x, 24))
         m = (decom <= xd) & (dec > xd) & (xd < under16) & (pstart <= day(minus_months(x, 30)))
+        # where two are open, the latest begun (the one given late) is the child's
+        m &= ~((sh_from <= xd) & (sh_to > xd))
         ok = (pl_start <= two) | (adoption & (prev_start <= two))
         out["lts_den"][j] = int(m.sum())
         out["lts_num"][j] = int((m & ok).sum())

@@ -31,6 +31,7 @@ from .simulate import History, _same_as_next
 P_REPAIR_LAST = 0.04  # a child's last episode, open at a 31 March, then left out
 P_REPAIR_CHAIN = 0.02  # an episode open at a 31 March that ends the next year with X1
 P_EARLY_DEC = 0.04  # a period's last episode closed early in one return, re-stated later
+P_LATE_DECOM = 0.02  # a period's first episode given a late DECOM in its first return
 NEVER = np.iinfo(np.int32).max
 
 
@@ -99,8 +100,21 @@ def choose(h: History, rng: np.random.Generator) -> dict:
         & (oc2_after[child] < ye)
     )
     early = _pick(rng, early & (early_dec < ye - 1), P_EARLY_DEC)
+    # a period's first episode, open at its first 31 March: that return gives a DECOM a
+    # few days late, later returns the true one (ended by X1 or the child's last episode,
+    # so the repaired row lies inside the true one)
+    y1 = np.maximum(collection_year(decom), cfg.first_year)
+    ye1 = _year_end(y1) if n else np.zeros(0, np.int64)
+    late = decom + rng.integers(1, 21, n)
+    no_missing = ~np.isin(child, h.missing["child"])
+    shift = (e["rne"] == C.RNE["S"]) & (decom <= ye1) & (dec > ye1) & (y1 < cfg.last_year)
+    shift &= (late <= ye1) & (late < dec) & (last_of_child | (rec == C.REC["X1"]))
+    shift &= care & ~uasc & no_missing & (tied_after[child] < big) & (last_return == NEVER)
+    shift = _pick(rng, shift & ~early, P_LATE_DECOM)
     return {
         "last_return": last_return,
+        "late_year": np.where(shift, y1, 0),
+        "late_decom": np.where(shift, late, 0),
         "early_year": np.where(early, y, 0),
         "early_dec": np.where(early, early_dec, 0),
         "repair_e99": repair_last,
@@ -116,7 +130,9 @@ def as_read(h: History, v: dict) -> History:
     e = h.episodes
     n = len(e["child"])
     if not n:
-        return h
+        z = np.zeros(0, np.int64)
+        eps = {**e, "shadow_from": z, "shadow_to": z, "is_shadow": np.zeros(0, bool)}
+        return dataclasses.replace(h, episodes=eps)
     cut = v["last_return"] < NEVER
     nxt_same = _same_as_next(e["child"])
     nxt_decom = np.concatenate([e["decom"][1:], e["decom"][-1:]])
@@ -130,6 +146,24 @@ def as_read(h: History, v: dict) -> History:
     new_dec = np.where(nxt_same, nxt_decom, april)
     new_rec = np.where(nxt_same, C.REC["X1"], -1)  # -1: E99, not a code the returns use
     eps = {**e, "dec": np.where(cut, new_dec, e["dec"]), "rec": np.where(cut, new_rec, e["rec"])}
+    # a late DECOM is another episode (CHILD + DECOM) that no later return holds: repaired,
+    # it lies inside the true one, and while both are open it is the latest begun
+    late = np.flatnonzero(v["late_year"] > 0)
+    april = np.array([day(dt.date(int(y), 4, 1)) for y in v["late_year"][late]], np.int64)
+    shadow = {k: val[late].copy() for k, val in eps.items()}
+    shadow["decom"] = v["late_decom"][late]
+    shadow["dec"] = np.where(nxt_same[late], nxt_decom[late], april)
+    shadow["rec"] = np.where(nxt_same[late], C.REC["X1"], -1)
+    eps["shadow_from"] = np.zeros(n, np.int64)
+    eps["shadow_to"] = np.zeros(n, np.int64)
+    eps["shadow_from"][late], eps["shadow_to"][late] = shadow["decom"], shadow["dec"]
+    shadow["shadow_from"] = np.zeros(len(late), np.int64)
+    shadow["shadow_to"] = np.zeros(len(late), np.int64)
+    eps["is_shadow"] = np.zeros(n, bool)
+    shadow["is_shadow"] = np.ones(len(late), bool)
+    eps = {k: np.concatenate([eps[k], shadow[k]]) for k in eps}
+    order = np.lexsort((eps["decom"], eps["child"]))
+    eps = {k: val[order] for k, val in eps.items()}
     return dataclasses.replace(h, episodes=eps)
 
 
@@ -138,4 +172,5 @@ def counts(v: dict) -> dict:
         "repaired_episodes_e99": int(v["repair_e99"].sum()),
         "repaired_episodes_x1": int(v["repair_x1"].sum()),
         "resubmitted_episodes": int((v["early_year"] > 0).sum()),
+        "overlapping_episodes": int((v["late_year"] > 0).sum()),
     }

@@ -149,6 +149,8 @@ class Ssda903Writer:
                 "last_return": np.full(n_eps, np.iinfo(np.int64).max),
                 "early_year": np.zeros(n_eps, np.int64),
                 "early_dec": np.zeros(n_eps, np.int64),
+                "late_year": np.zeros(n_eps, np.int64),
+                "late_decom": np.zeros(n_eps, np.int64),
             }
         child_id = ch["child_id"]
         rpc_codes = np.r_[C.RPC_CODES, np.array([""], dtype=object)]
@@ -163,12 +165,13 @@ class Ssda903Writer:
             i, c = i[order], c[order]
             dec = np.where(errors["early_year"][i] == y, errors["early_dec"][i], e["dec"][i])
             closed = dec <= ye
+            decom = np.where(errors["late_year"][i] == y, errors["late_decom"][i], e["decom"][i])
             rec = np.where(closed, C.REC_CODES[np.maximum(e["rec"][i], 0)], "")
             rpc = np.where(closed, rpc_codes[e["rpc"][i]], "")
             eps = _frame(
                 {
                     "CHILD": _str_ids(child_id[c]),
-                    "DECOM": fmt.uk(e["decom"][i]),
+                    "DECOM": fmt.uk(decom),
                     "RNE": C.RNE_CODES[e["rne"][i]],
                     "LS": C.LS_CODES[e["ls"][i]],
                     "CIN": C.NEED_CODES[e["need"][i]],
