@@ -93,10 +93,18 @@ def all_episodes(out: Path) -> pd.DataFrame:
         df["YEAR"] = y
         frames.append(df)
     eps = pd.concat(frames, ignore_index=True)
-    eps = eps.sort_values("YEAR").drop_duplicates(["CHILD", "DECOM"], keep="last")
+    eps = eps.sort_values("YEAR", kind="stable").drop_duplicates(["CHILD", "DECOM"], keep="last")
     eps["DECOM_D"] = pd.to_datetime(eps["DECOM"], format="%d/%m/%Y")
     eps["DEC_D"] = pd.to_datetime(eps["DEC"].replace("", None), format="%d/%m/%Y")
-    return eps.sort_values(["CHILD", "DECOM_D"]).reset_index(drop=True)
+    eps = eps.sort_values(["CHILD", "DECOM_D"]).reset_index(drop=True)
+    # an episode open in a return and absent from every later one closes at the child's
+    # next episode (X1), else on 1 April after that return's 31 March (E99)
+    repair = eps["DEC_D"].isna() & (eps["YEAR"] < YEARS[-1])
+    nxt = eps.groupby("CHILD")["DECOM_D"].shift(-1)
+    april = pd.to_datetime(eps["YEAR"].astype(str) + "-04-01")
+    eps.loc[repair, "DEC_D"] = nxt[repair].fillna(april[repair])
+    eps.loc[repair, "REC"] = np.where(nxt[repair].isna(), "E99", "X1")
+    return eps
 
 
 def population(out: Path) -> dict[int, int]:
@@ -199,32 +207,69 @@ def test_sex_coding_switches_in_2024_25(tiny):
             assert sex <= {"M", "F", "U"} and {"M", "F"} <= sex
 
 
-def test_open_episodes_resubmitted(tiny):
+def test_open_episodes_resubmitted(tiny, truth):
+    """Each return re-submits the episodes still open in the one before, unchanged, except
+    the council's errors truth.json lists: an open episode left out of every later return
+    (repaired on reading) and an episode closed early and re-stated open in the next."""
     out, _ = tiny
     key = ["CHILD", "DECOM"]
     fixed = ["RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "HOME_POST", "PL_POST", "URN"]
-    n_open = 0
+    n_open = n_left_out = n_restated = 0
+    later = {y: set() for y in YEARS}
+    for y in reversed(YEARS[1:]):
+        b = read(out / "ssda903" / label(y) / "episodes.csv")
+        later[y - 1] = later[y] | set(zip(b["CHILD"], b["DECOM"], strict=True))
     for y in YEARS[:-1]:
         a = read(out / "ssda903" / label(y) / "episodes.csv")
         b = read(out / "ssda903" / label(y + 1) / "episodes.csv")
         still_open = a[a["DEC"] == ""]
         n_open += len(still_open)
         merged = still_open.merge(b, on=key, how="left", suffixes=("", "_next"), indicator=True)
-        assert (merged["_merge"] == "both").all(), f"open episodes of {y} missing in {y + 1}"
+        gone = merged[merged["_merge"] == "left_only"]
+        # an episode left out of the next return is in no later return either
+        assert not set(zip(gone["CHILD"], gone["DECOM"], strict=True)) & later[y]
+        n_left_out += len(gone)
+        merged = merged[merged["_merge"] == "both"]
         for col in fixed:
             assert (merged[col] == merged[col + "_next"]).all(), col
-        # an episode closed in year y is not re-submitted in y + 1
-        closed = a[a["DEC"] != ""]
-        assert closed.merge(b, on=key).empty
+        # an episode closed in year y is not re-submitted in y + 1, unless re-stated open
+        again = a[a["DEC"] != ""].merge(b, on=key, suffixes=("", "_next"))
+        dec_next = pd.to_datetime(again["DEC_next"].replace("", None), format="%d/%m/%Y")
+        assert (dec_next.isna() | (dec_next > pd.to_datetime(again["DEC"], format="%d/%m/%Y"))).all()
+        n_restated += len(again)
     assert n_open > 0
+    variants = truth["variants"]
+    # a DECOM given late is a different episode, left out of every later return too
+    assert n_left_out == (
+        variants["repaired_episodes_e99"]
+        + variants["repaired_episodes_x1"]
+        + variants["overlapping_episodes"]
+    )
+    assert n_restated == variants["resubmitted_episodes"]
 
 
-def test_no_overlapping_episodes(tiny):
+def test_every_variant_occurs(tiny, truth, council):
+    """The returns hold each error DOMAIN §2 reads (repairs closed by E99 and by X1,
+    re-stated years) and the case export each case of the improved rule (3 or more
+    assessments where the latest decides, ties, a lower-is-better tool), at low rates."""
+    for variants in (truth["variants"], json.loads((council[0] / "truth.json").read_text())["variants"]):
+        assert all(v >= 1 for v in variants.values()), variants
+    council_variants = json.loads((council[0] / "truth.json").read_text())["variants"]
+    assert council_variants["repaired_episodes_e99"] < 0.01 * council[1]["care_episodes"]
+    assert council_variants["resubmitted_episodes"] < 0.01 * council[1]["care_episodes"]
+
+
+def test_no_overlapping_episodes(tiny, truth):
+    """Episodes overlap only where a return gave a DECOM late (truth's overlapping
+    episodes): repaired, that one lies inside the true episode."""
     eps = all_episodes(tiny[0])
     same = eps["CHILD"].eq(eps["CHILD"].shift())
     prev_dec = eps["DEC_D"].shift()
     assert not (same & eps["DEC_D"].shift().isna()).any(), "an open episode is followed by another"
-    assert (~same | (eps["DECOM_D"] >= prev_dec)).all()
+    inside = same & (eps["DECOM_D"] < prev_dec)
+    assert inside.sum() == truth["variants"]["overlapping_episodes"]
+    assert (eps.loc[inside, "DEC_D"] <= prev_dec[inside]).all()
+    same &= ~inside
     # X1 chains: next DECOM equals DEC; other RECs: the next period starts later
     x1 = eps["REC"].shift().eq("X1") & same
     assert (eps.loc[x1, "DECOM_D"] == prev_dec[x1]).all()
@@ -526,7 +571,8 @@ def test_program_truth(tiny, truth):
             timely = pm.loc[ok, "enrolment_id"].nunique()
             exp = None if w.empty else 100 * timely / len(w)
             assert m["program_plan_within_30d_pct"][p][key] == pytest.approx(exp)
-            o = occ[occ["program"] == p].sort_values("date")
+            # the latest assessment as at x: only those dated by x
+            o = occ[(occ["program"] == p) & (occ["date"] <= x)].sort_values("date")
             g = o.groupby("client_id")
             first, last, n = g.first(), g.last(), g.size()
             sel = (n >= 2) & (last["date"] > lo) & (last["date"] <= x)

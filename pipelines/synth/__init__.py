@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import truth as T
+from . import variants as V
 from ._dates import DateFormatter, day
 from .cases import simulate_cases
 from .config import SCALES, SynthConfig, resolve_scale
@@ -72,7 +73,7 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
     lo, hi = day(cfg.data_start), day(cfg.data_end)
 
     w903, wcin, wcase = Ssda903Writer(out, cfg), CinWriter(out, cfg), CaseWriter(out, cfg)
-    parts = None
+    parts = variants = None
     anchor = 0
     counts = {"children_in_ssda903": 0, "episodes": 0, "care_episodes": 0, "cp_plans": 0}
     try:
@@ -80,9 +81,12 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
             h = simulate(cfg, n_k, chunk=k, id_base=id_base)
             cases = simulate_cases(cfg, np.random.default_rng([cfg.seed, k, 1]), h)
             aux = np.random.default_rng([cfg.seed, k, 2])
-            parts = T.add_parts(parts, T.chunk_parts(h, cases, xs))
+            errors = V.choose(h, np.random.default_rng([cfg.seed, k, 4]))
+            variants = T.add_parts(variants, {**V.counts(errors), **T.case_variants(cases)})
+            # the truth: the returns as DOMAIN §2 reads them
+            parts = T.add_parts(parts, T.chunk_parts(V.as_read(h, errors), cases, xs))
             anchor += int(T.cla_counts(h, [cfg.anchor_date])[0])
-            w903.write_chunk(h, fmt, mothers_of(h, aux))
+            w903.write_chunk(h, fmt, mothers_of(h, aux), errors)
             wcin.write_chunk(h, fmt, cin_extras(h, aux))
             wcase.write_chunk(h, cases, fmt)
             ep = h.episodes
@@ -115,7 +119,13 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
         "intervention_date": cfg.intervention_date.isoformat(),
         "population_0_17": {str(k): v for k, v in pop_total.items()},
         "notes": (
-            "Computed from the simulated life histories. Only records present in at least "
+            "Computed from the simulated life histories and the returns written from them, "
+            "read as DOMAIN.md §2 says: 'variants' counts the council's errors the returns "
+            "carry (open episodes left out of later returns, repaired by E99 or X1; years "
+            "re-stated with a corrected DEC, the newest return winning; a DECOM given late, "
+            "an episode inside the true one, the latest begun giving the values while both "
+            "are open) and the programme clients with 3+ assessments, ties and a "
+            "lower-is-better tool. Only records present in at least "
             "one written return are counted (episodes open at some time from "
             f"{cfg.data_start} to {cfg.data_end}; CP plans open in some census year), so "
             "12-month windows ending before the first full collection year count only "
@@ -127,6 +137,7 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
             "the day after the start to the end inclusive. 'breakdowns' holds the count "
             "measures by legal status, placement type and category of abuse."
         ),
+        "variants": {k: int(v) for k, v in variants.items()},
         "measures": T.finish(parts, xs, cfg.years, pop_total),
         "breakdowns": T.finish_breakdowns(parts, xs),
     }

@@ -1,9 +1,11 @@
 """Programme (case-management) records: clients, enrolments, services, service plans
 and outcome assessments, drawn from the simulated children's CIN episodes.
 
-Each client enrols at most once in a programme and has at most two assessment
-occasions in it (baseline and exit), so "first" and "latest" assessment are never
-ambiguous.
+Each client enrols at most once in a programme and is assessed at the start, at the
+end (if they did not drop out) and, for a few, at a review in between: a client with a
+review and no exit assessment is judged on the review, one with both on the exit (the
+review went the other way, so only first-versus-latest gives the right answer). Scores
+may tie (not better), and one tool is scored lower-is-better.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ LAUNCH = {
     "Youth Mentoring": "2019-01-07",
     # "Edge of Care" launches on the intervention date
 }
+P_REVIEW = 0.15  # enrolments with a review assessment between the first and the last
 SERVICE_EVERY = {"Family Support": 14, "Edge of Care": 7, "Youth Mentoring": 14, "Parenting": 7}
 
 
@@ -148,11 +151,16 @@ def simulate_cases(cfg: SynthConfig, rng: np.random.Generator, h) -> dict:
     has_base = (base_d <= end_eff) & (base_d <= T1) & (rng.random(m) < 0.93)
     exit_d = end - rng.integers(0, 11, m)
     has_exit = has_base & end_known & (exit_d > base_d + 28) & ~(disengaged & (rng.random(m) < 0.7))
-    occ_enrol = np.concatenate([enrol_id[has_base], enrol_id[has_exit]])
-    occ_date = np.concatenate([base_d[has_base], exit_d[has_exit]])
-    occ_final = np.concatenate([np.zeros(has_base.sum(), bool), np.ones(has_exit.sum(), bool)])
+    # a review between the two for a few
+    last_d = np.where(has_exit, exit_d, np.minimum(end_eff, T1))
+    review_d = base_d + (last_d - base_d) // 2 + rng.integers(-7, 8, m)
+    has_review = has_base & (rng.random(m) < P_REVIEW)
+    has_review &= (review_d > base_d + 14) & (review_d < last_d - 14) & (review_d <= T1)
+    occ_enrol = np.concatenate([enrol_id[has_base], enrol_id[has_review], enrol_id[has_exit]])
+    occ_date = np.concatenate([base_d[has_base], review_d[has_review], exit_d[has_exit]])
+    occ_kind = np.repeat([0, 1, 2], [has_base.sum(), has_review.sum(), has_exit.sum()])
     o = np.lexsort((occ_date, occ_enrol))
-    occ_enrol, occ_date, occ_final = occ_enrol[o], occ_date[o], occ_final[o]
+    occ_enrol, occ_date, occ_kind = occ_enrol[o], occ_date[o], occ_kind[o]
     improver = rng.random(m) < 0.6
 
     a_rows = {
@@ -190,9 +198,13 @@ def simulate_cases(cfg: SynthConfig, rng: np.random.Generator, h) -> dict:
         if not hib:
             delta = -delta
         final = np.clip(base + delta, lo, hi)
+        # at the review the change runs the other way (a dip before improving, or an
+        # early gain that was lost)
+        review = np.clip(base - np.where(improver[:, None], up, down) * (1 if hib else -1), lo, hi)
         sel = prog[occ_enrol] == p_i
         e_ix = occ_enrol[sel]
-        scores = np.where(occ_final[sel][:, None], final[e_ix], base[e_ix])
+        kind = occ_kind[sel][:, None]
+        scores = np.where(kind == 2, final[e_ix], np.where(kind == 1, review[e_ix], base[e_ix]))
         occ_tot[sel] = scores.sum(axis=1)
         ids = occ_id[sel]
         a_rows["assessment_id"].append(np.repeat(ids, nd_))

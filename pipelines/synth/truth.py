@@ -77,17 +77,25 @@ def visible_care_episodes(h) -> dict:
     return {k: v[m] for k, v in e.items()}
 
 
+def _shadow(e: dict) -> np.ndarray:
+    """Rows the returns show inside another episode of the child (a DECOM given late)."""
+    return e.get("is_shadow", np.zeros(len(e["child"]), bool))
+
+
 def cla_counts(h, xs: list[dt.date]) -> np.ndarray:
     e = visible_care_episodes(h)
-    a, b = np.sort(e["decom"]), np.sort(e["dec"])
+    own = ~_shadow(e)
+    a, b = np.sort(e["decom"][own]), np.sort(e["dec"][own])
     xd = np.array([day(x) for x in xs])
-    # a child's episodes never overlap, so open episodes = distinct children
+    # a child's episodes overlap only where a repaired one lies inside another (left out
+    # here), so open episodes = distinct children
     return np.searchsorted(a, xd, "right") - np.searchsorted(b, xd, "right")
 
 
 def cla_parts(h, xs) -> dict:
     e = visible_care_episodes(h)
     child, decom, dec, rne = e["child"], e["decom"], e["dec"], e["rne"]
+    shadow = _shadow(e)
     starts = rne == C.RNE["S"]
     placement = np.isin(rne, [C.RNE[c] for c in "SPBTU"])
     s_child, s_decom = child[starts], decom[starts]
@@ -102,8 +110,8 @@ def cla_parts(h, xs) -> dict:
     for j, x in enumerate(xs):
         xd, fd = day(x), day(window_start(x))
         out["cla_starts"][j] = len(np.unique(s_child[(s_decom >= fd) & (s_decom <= xd)]))
-        kids = child[(decom <= xd) & (dec > xd)]
-        carried = child[(decom < fd) & (dec > fd)]
+        kids = child[(decom <= xd) & (dec > xd) & ~shadow]
+        carried = np.unique(child[(decom < fd) & (dec > fd)])
         in_win = p_child[(p_decom >= fd) & (p_decom <= xd)]
         # placements per child in care at x: moves in the window + 1 if carried in
         allk = np.concatenate([in_win, carried])
@@ -116,15 +124,15 @@ def cla_parts(h, xs) -> dict:
         out["stab_den"][j] = len(kids)
     ls_codes, place_codes = C.LS_CODES[e["ls"]], C.PLACE_CODES[e["place"]]
     for group, codes in C.LEGAL_STATUS_GROUP.items():
-        m = np.isin(ls_codes, codes)
+        m = np.isin(ls_codes, codes) & ~shadow
         out[f"ls:{group}"] = _open_at(decom[m], dec[m], xs)
-    grouped = np.zeros(len(child), bool)
+    grouped = shadow.copy()
     for group, codes in C.PLACEMENT_TYPE_GROUP.items():
-        m = np.isin(place_codes, codes)
+        m = np.isin(place_codes, codes) & ~shadow
         grouped |= m
         out[f"place:{group}"] = _open_at(decom[m], dec[m], xs)
     out[f"place:{C.OTHER_PLACEMENT}"] = _open_at(decom[~grouped], dec[~grouped], xs)
-    uasc = h.children["uasc"][child]
+    uasc = h.children["uasc"][child] & ~shadow
     out["uasc_count"] = _open_at(decom[uasc], dec[uasc], xs)
     out.update(long_term_stability_parts(h, e, xs))
     out.update(missing_parts(h, e, xs))
@@ -138,22 +146,31 @@ def long_term_stability_parts(h, e: dict, xs) -> dict:
     A3-A6, with the placement before it begun by then)."""
     child, decom, dec = e["child"], e["decom"], e["dec"]
     n = len(child)
-    pstart = period_starts(e)
+    # periods of care as the returns show them: episodes in a row, each beginning on the
+    # day the one before (in DECOM order) ended
+    new_period = np.ones(n, bool)
+    new_period[1:] = (child[1:] != child[:-1]) | (decom[1:] != dec[:-1])
+    period = np.cumsum(new_period)
+    pstart = period_starts({"period": period, "child": child, "decom": decom})
     placement = np.isin(e["rne"], [C.RNE[c] for c in "SPBTU"])
     rows = np.arange(n)
     last_pl = np.maximum.accumulate(np.where(placement, rows, -1)) if n else rows
-    has_pl = (last_pl >= 0) & (child[np.maximum(last_pl, 0)] == child)
+    has_pl = (last_pl >= 0) & (period[np.maximum(last_pl, 0)] == period)
     pl_start = np.where(has_pl, decom[np.maximum(last_pl, 0)], np.iinfo(np.int64).max)
     before = np.where(has_pl & (last_pl > 0), last_pl - 1, 0)
     prev_pl = last_pl[before] if n else rows
-    has_prev = has_pl & (last_pl > 0) & (prev_pl >= 0) & (child[np.maximum(prev_pl, 0)] == child)
+    has_prev = has_pl & (last_pl > 0) & (prev_pl >= 0) & (period[np.maximum(prev_pl, 0)] == period)
     prev_start = np.where(has_prev, decom[np.maximum(prev_pl, 0)], np.iinfo(np.int64).max)
     adoption = np.isin(e["place"], [C.PL[c] for c in ("A3", "A4", "A5", "A6")])
     under16 = h.children["b16"][child]
+    zero = np.zeros(n, np.int64)
+    sh_from, sh_to = e.get("shadow_from", zero), e.get("shadow_to", zero)
     out = {"lts_num": np.zeros(len(xs), np.int64), "lts_den": np.zeros(len(xs), np.int64)}
     for j, x in enumerate(xs):
         xd, two = day(x), day(minus_months(x, 24))
         m = (decom <= xd) & (dec > xd) & (xd < under16) & (pstart <= day(minus_months(x, 30)))
+        # where two are open, the latest begun (the one given late) is the child's
+        m &= ~((sh_from <= xd) & (sh_to > xd))
         ok = (pl_start <= two) | (adoption & (prev_start <= two))
         out["lts_den"][j] = int(m.sum())
         out["lts_num"][j] = int((m & ok).sum())
@@ -311,6 +328,12 @@ def adoption_parts(h) -> dict:
 
 
 # --------------------------------------------------------------------------- programmes
+def _same_next(values: np.ndarray) -> np.ndarray:
+    same = np.zeros(len(values), dtype=bool)
+    same[:-1] = values[1:] == values[:-1]
+    return same
+
+
 def program_parts(cases: dict, xs) -> dict:
     en, pl, occ = cases["enrolments"], cases["plans"], cases["occasions"]
     big = np.iinfo(np.int64).max
@@ -345,14 +368,17 @@ def program_parts(cases: dict, xs) -> dict:
             o_total[order],
             o_hib[order],
         )
+        # at X a client's latest occasion is the last one dated by X: each second or later
+        # occasion is the latest from its date until the client's next one
         uc, first_i, cnt = np.unique(o_client, return_index=True, return_counts=True)
-        last_i = first_i + cnt - 1
-        two = cnt >= 2
-        l_date = o_date[last_i][two]
+        first_of = np.repeat(first_i, cnt)
+        later = np.arange(len(o_client)) > first_of
+        nxt = np.where(_same_next(o_client), np.r_[o_date[1:], big][: len(o_date)], big)
+        l_date, l_next = o_date[later], nxt[later]
         better = np.where(
-            o_hib[last_i][two],
-            o_total[last_i][two] > o_total[first_i][two],
-            o_total[last_i][two] < o_total[first_i][two],
+            o_hib[later],
+            o_total[later] > o_total[first_of][later],
+            o_total[later] < o_total[first_of][later],
         )
         parts = {
             k: np.zeros(n, np.int64)
@@ -363,11 +389,37 @@ def program_parts(cases: dict, xs) -> dict:
             w = (e_start > ws[j]) & (e_start <= xd[j]) & (e_start <= xd[j] - 30)
             parts["plan_num"][j] = int(has_plan[w].sum())
             parts["plan_den"][j] = int(w.sum())
-            lw = (l_date > ws[j]) & (l_date <= xd[j])
+            lw = (l_date > ws[j]) & (l_date <= xd[j]) & (l_next > xd[j])
             parts["impr_num"][j] = int(better[lw].sum())
             parts["impr_den"][j] = int(lw.sum())
         out[prog] = parts
     return out
+
+
+def case_variants(cases: dict) -> dict:
+    """How many programme clients (program + client) have the cases the improved rule is
+    about: 3 or more assessment occasions, of which those where the second occasion and
+    the latest disagree on "better"; a latest total tied with the first; a lower-is-better
+    tool (each of 2 or more occasions)."""
+    occ = cases["occasions"]
+    prog = np.array([C.PROGRAMS.index(p) for p in occ["program"].tolist()], np.int64)
+    o = np.lexsort((occ["date"], occ["client"], prog))
+    key = prog[o] * (1 << 32) + occ["client"][o]
+    total, hib = occ["total"][o], occ["hib"][o]
+    _, first, cnt = np.unique(key, return_index=True, return_counts=True)
+    last = first + cnt - 1
+    two = cnt >= 2
+    second = np.minimum(first + 1, len(key) - 1) if len(key) else first
+
+    def better(i):
+        return np.where(hib[i], total[i] > total[first], total[i] < total[first])
+
+    return {
+        "clients_3plus_assessments": int((cnt >= 3).sum()),
+        "clients_3plus_latest_decides": int(((cnt >= 3) & (better(second) != better(last))).sum()),
+        "clients_tied_first_latest": int((two & (total[last] == total[first])).sum()),
+        "clients_lower_is_better": int((two & ~hib[first]).sum()),
+    }
 
 
 # --------------------------------------------------------------------------- assembly

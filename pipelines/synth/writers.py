@@ -139,32 +139,45 @@ class Ssda903Writer:
     def close(self) -> None:
         self.csv.close()
 
-    def write_chunk(self, h, fmt: DateFormatter, mothers: dict) -> None:
+    def write_chunk(self, h, fmt: DateFormatter, mothers: dict, errors: dict | None = None) -> None:
+        """Write the returns of the histories ``h``; ``errors`` (:func:`.variants.choose`)
+        leaves episodes out of later returns and closes some early in one return."""
         cfg, ch, e, o = h.cfg, h.children, h.episodes, h.oc3
+        n_eps = len(e["child"])
+        if errors is None:
+            errors = {
+                "last_return": np.full(n_eps, np.iinfo(np.int64).max),
+                "early_year": np.zeros(n_eps, np.int64),
+                "early_dec": np.zeros(n_eps, np.int64),
+                "late_year": np.zeros(n_eps, np.int64),
+                "late_decom": np.zeros(n_eps, np.int64),
+            }
         child_id = ch["child_id"]
         rpc_codes = np.r_[C.RPC_CODES, np.array([""], dtype=object)]
         provider_codes = np.r_[C.PROVIDER_CODES, np.array([""], dtype=object)]
         short_break = np.isin(e["ls"], [C.LS["V3"], C.LS["V4"]])
         for y in cfg.years:
             ys, ye = day(dt.date(y - 1, 4, 1)), day(dt.date(y, 3, 31))
-            m = (e["decom"] <= ye) & (e["dec"] >= ys)
+            m = (e["decom"] <= ye) & (e["dec"] >= ys) & (errors["last_return"] >= y)
             i = np.flatnonzero(m)
             c = e["child"][i]
-            closed = e["dec"][i] <= ye
             order = np.lexsort((e["decom"][i], child_id[c]))
-            i, c, closed = i[order], c[order], closed[order]
+            i, c = i[order], c[order]
+            dec = np.where(errors["early_year"][i] == y, errors["early_dec"][i], e["dec"][i])
+            closed = dec <= ye
+            decom = np.where(errors["late_year"][i] == y, errors["late_decom"][i], e["decom"][i])
             rec = np.where(closed, C.REC_CODES[np.maximum(e["rec"][i], 0)], "")
             rpc = np.where(closed, rpc_codes[e["rpc"][i]], "")
             eps = _frame(
                 {
                     "CHILD": _str_ids(child_id[c]),
-                    "DECOM": fmt.uk(e["decom"][i]),
+                    "DECOM": fmt.uk(decom),
                     "RNE": C.RNE_CODES[e["rne"][i]],
                     "LS": C.LS_CODES[e["ls"][i]],
                     "CIN": C.NEED_CODES[e["need"][i]],
                     "PLACE": C.PLACE_CODES[e["place"][i]],
                     "PLACE_PROVIDER": provider_codes[e["provider"][i]],
-                    "DEC": fmt.uk(e["dec"][i], missing=~closed),
+                    "DEC": fmt.uk(dec, missing=~closed),
                     "REC": rec,
                     "REASON_PLACE_CHANGE": rpc,
                     "HOME_POST": np.where(short_break[i], "", home_post(ch, c)).astype(object),
@@ -202,7 +215,7 @@ class Ssda903Writer:
             # a mother (1) once her child is born while she is looked after (rule 625)
             care_end = np.zeros(len(ch["dob"]), dtype=np.int64)
             cared = ~short_break[i]
-            np.maximum.at(care_end, c[cared], np.minimum(e["dec"][i][cared], ye))
+            np.maximum.at(care_end, c[cared], np.minimum(dec[cared], ye))
             mc = mothers["mc_dob"][kids]
             is_mother = female & (mc > 0) & (mc <= care_end[kids])
             head = _frame(
