@@ -101,7 +101,7 @@ def ees_values(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: O
         has_listing = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'quality' and table_name = 'export_files'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if has_listing and len(files):
             con.register("_ees_files", files)
             try:
