@@ -247,18 +247,18 @@ def parse_config(doc: dict, path: Path) -> ObaConfig:
     for sub, value in (raw or {}).items():
         if sub in ("neighbours", "statistical_neighbours"):
             codes = check.text_list(value, f"comparators.{sub}", "a list of LA codes", "an LA code")
-            for i, code in enumerate(codes, start=1):
-                if not LA_CODE.fullmatch(code):
-                    check.bad(f"comparators.{sub}[{i}]", "an LA code such as E06000001", code)
+            for i, la_code in enumerate(codes, start=1):
+                if not LA_CODE.fullmatch(la_code):
+                    check.bad(f"comparators.{sub}[{i}]", "an LA code such as E06000001", la_code)
             comparators["neighbours"] = [c for c in codes if LA_CODE.fullmatch(c)]
             if sub == "statistical_neighbours":  # the earlier name, still read
                 comparators["statistical_neighbours"] = comparators["neighbours"]
         elif sub == "region":
-            code = check.text(value, "comparators.region", "a region code such as E12000001")
-            if code is not None and not REGION_CODE.fullmatch(code):
-                check.bad("comparators.region", "a region code such as E12000001", code)
-            elif code is not None:
-                comparators["region"] = code
+            region_code = check.text(value, "comparators.region", "a region code such as E12000001")
+            if region_code is not None and not REGION_CODE.fullmatch(region_code):
+                check.bad("comparators.region", "a region code such as E12000001", region_code)
+            elif region_code is not None:
+                comparators["region"] = region_code
         else:
             check.problems.append(
                 f"comparators.{sub}: unknown key; comparators may hold region, neighbours"

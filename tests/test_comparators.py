@@ -248,3 +248,10 @@ def test_config_region_and_neighbours_are_checked(tmp_path):
     assert "comparators.region" in text and "'North East'" in text
     assert "comparators.neighbours[2]" in text and "'bogus'" in text
     assert "comparators.other: unknown key" in text
+
+
+def test_comparators_leave_the_authority_code_alone(tmp_path):
+    path = tmp_path / "oba.yaml"
+    path.write_text("authority: {name: A, code: E09000999}\n"
+                    "comparators: {region: E12000007, neighbours: [E09000106]}\n")
+    assert load_config(path).authority_code == "E09000999"
