@@ -344,7 +344,7 @@ def _read_rows(f: EesFile, mapping: dict[str, list[EesSource]], warnings: list[s
     for i, name in enumerate(header):
         at.setdefault(name, i)
     applicable = []
-    for measure_id, sources in mapping.items():
+    for sources in mapping.values():
         for source in sources:
             indicator = next((i for i in source.indicators if i in at), None)
             if indicator is None or not all(column in at for column in source.filters):

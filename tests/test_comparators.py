@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.config import ConfigError, ObaConfig, load_config
 from pipelines.defs.comparators import comparator_frames
-from pipelines.ees import is_data_header, load_mapping, parse_value, period_end, read_ees
+from pipelines.ees import is_data_header, load_mapping, parse_value, period_end
 from pipelines.ingest.files import scan_exports
 from pipelines.settings import DEFAULT_MODELS_DIR
 from pipelines.sqlmodels import build_model, discover_models
