@@ -156,8 +156,8 @@ def write_ees(cfg, out: Path) -> tuple[list[str], dict]:
         rows = []
         for year in YEARS:
             level, spread = LEVELS[key]
-            rows += [r[:-2] + [r[-1]] if False else r for r in _rows(
-                rng, las, year, level(year), spread, filter_values, percent=percent, financial=financial)]
+            rows += _rows(rng, las, year, level(year), spread, filter_values, percent=percent,
+                          financial=financial)
         return _write(out, name, filter_columns, [(column, label, "%" if percent else "")], rows)
 
     files += simple("d1_cpp_rate", "cpp_rate", "cpp_at31_rate", "Child protection plans at 31 March per 10,000",
