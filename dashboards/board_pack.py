@@ -261,6 +261,21 @@ class PackBuilder:
             for a in story["actions"][:ACTION_ROWS]
         ]
         view["actions_more"] = max(len(story["actions"]) - ACTION_ROWS, 0)
+        rank = t.latest_rank(measure_id)
+
+        def number(value):
+            return "x" if value is None else f"{float(value):.1f}"
+
+        view["comparison"] = {
+            "year": pd.Timestamp(rank["period_end"]).year,
+            "england": number(rank.get("england")),
+            "neighbours_mean": number(rank.get("neighbours_mean")),
+            "region": None if rank.get("region") is None else number(rank.get("region")),
+            "region_name": rank.get("region_name") or "Region",
+            "rank": None if rank.get("rank") is None else int(rank["rank"]),
+            "out_of": None if rank.get("out_of") is None else int(rank["out_of"]),
+            "quartile": None if rank.get("quartile") is None else int(rank["quartile"]),
+        } if rank else None
         return view
 
     def quality(self, failure_rows: int = 10) -> dict:

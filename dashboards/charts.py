@@ -36,6 +36,9 @@ TRACE_NAMES = {
     "target": "Target",
     "spc_mean": "SPC centre line",
     "spc_limits": "SPC process limits",
+    "england": "England (DfE)",
+    "neighbours_mean": "Statistical neighbours' mean (DfE)",
+    "neighbours_band": "Statistical neighbours' range (DfE)",
 }
 
 
@@ -112,8 +115,14 @@ def turn_the_curve(
     show_spc: bool = False,
     spc: bool = True,
     x_title: str | None = None,
+    comparators: pd.DataFrame | None = None,
 ) -> Figure:
     """The turn-the-curve chart of one measure (whole population).
+
+    ``comparators`` (pub_comparator_rank rows: period_end, england, neighbours_mean,
+    neighbours_min, neighbours_max) adds DfE's published figures for each 31 March: England and
+    the neighbours' mean as annual markers, the neighbours' range as a band (traces tagged
+    ``england``, ``neighbours_mean``, ``neighbours_band``; each toggles from the legend).
 
     ``status``: pub_measure_status rows of the measure (period_end, value, forecast,
     forecast_lower, forecast_upper, baseline_end, spc_mean, spc_lower, spc_upper, target);
@@ -187,6 +196,7 @@ def turn_the_curve(
                 hovertemplate=f"Target: {hover}<extra></extra>",
             )
         )
+    data.extend(comparator_traces(comparators, hover))
     spc_rows = frame.dropna(subset=["spc_mean"]) if spc else frame.iloc[0:0]
     if len(spc_rows):
         observed = frame[frame["value"].notna()]
@@ -285,6 +295,61 @@ def turn_the_curve(
     if any(m["y"] is None for m in markers):
         # Stories on hidden (suppressed) figures sit along the foot of the chart.
         layout["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    return {"data": data, "layout": layout}
+
+
+def comparator_traces(comparators: pd.DataFrame | None, hover: str) -> list[dict]:
+    """England and neighbours' mean markers and the neighbours' range band, by 31 March."""
+    if comparators is None or not len(comparators):
+        return []
+    frame = comparators.sort_values("period_end")
+    data = []
+    band = frame.dropna(subset=["neighbours_min", "neighbours_max"])
+    if len(band):
+        xs = _dates(band)
+        data.append(_trace("scatter",
+            x=xs + xs[::-1],
+            y=_values(band["neighbours_max"]) + _values(band["neighbours_min"])[::-1],
+            fill="toself", fillcolor=ROLE_COLOURS["neighbours_band"], line={"width": 0},
+            mode="lines", name=TRACE_NAMES["neighbours_band"], meta="neighbours_band",
+            hoverinfo="skip",
+        ))
+    for column, role, symbol in (("england", "england", "diamond"), ("neighbours_mean", "neighbours", "square")):
+        rows = frame.dropna(subset=[column])
+        if len(rows):
+            data.append(_trace("scatter",
+                x=_dates(rows), y=_values(rows[column]), mode="markers",
+                name=TRACE_NAMES[column], meta=column,
+                marker={"color": ROLE_COLOURS[role], "size": 10, "symbol": symbol},
+                hovertemplate=f"31 March %{{x|%Y}}: {hover}<extra>{TRACE_NAMES[column]}</extra>",
+            ))
+    return data
+
+
+def ranked_bars(rows: pd.DataFrame, *, title: str, unit: str, highlight: set[str],
+                height: int = 420) -> Figure:
+    """Every local authority's figure for one 31 March, best first; the authority and its
+    neighbours highlighted. ``rows``: area_name, area_code, value, role (authority, neighbour,
+    other)."""
+    frame = rows.dropna(subset=["value"]).reset_index(drop=True)
+    colours = [
+        ROLE_COLOURS["authority"] if r == "authority" else
+        ROLE_COLOURS["neighbours"] if r == "neighbour" else ROLE_COLOURS["spc"]
+        for r in frame["role"]
+    ]
+    data = [_trace("bar",
+        x=list(range(1, len(frame) + 1)), y=_values(frame["value"]),
+        marker={"color": colours}, meta="ranked",
+        customdata=[str(n) for n in frame["area_name"]],
+        hovertemplate=f"Rank %{{x}}: %{{customdata}}, {_hover(unit)}<extra></extra>",
+        name="Local authorities",
+    )]
+    layout = _layout(
+        title={"text": title, "x": 0, "font": {"size": 15}},
+        yaxis={"title": _axis_title(UNIT_LABELS.get(unit, unit)), "rangemode": "nonnegative"},
+        xaxis={"title": _axis_title("Rank (1 = best)")},
+        height=height, margin={"l": 64, "r": 20, "t": 44, "b": 50}, bargap=0.1, showlegend=False,
+    )
     return {"data": data, "layout": layout}
 
 

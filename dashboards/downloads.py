@@ -59,6 +59,20 @@ DOWNLOADS = {
         ["breakdown", "code", "label"],
         "The plain label of each breakdown code in measure_values.csv (e.g. N1 Abuse or neglect).",
     ),
+    "comparator_values.csv": (
+        "pub_comparator_values",
+        ["measure_id", "period_end", "area_type", "area_code", "area_name", "value_text",
+         "source_file"],
+        "DfE's published figures for England, the region and each statistical neighbour (and the "
+        "neighbours' mean) by 31 March; c, x, z, u, k are DfE's own symbols.",
+    ),
+    "comparator_rank.csv": (
+        "pub_comparator_rank",
+        ["measure_id", "period_end", "value_text", "value_source", "rank", "out_of", "quartile",
+         "england", "region", "neighbours_mean", "neighbours_min", "neighbours_max"],
+        "The authority's rank among all local authorities (1 = best) and quartile (1 = best) "
+        "each 31 March, beside England, the region and the neighbours' mean and range.",
+    ),
     "not_computed.csv": (
         "pub_not_computed",
         ["measure_id", "name", "coverage", "reason", "fix", "missing_inputs"],

@@ -46,6 +46,15 @@ TABLES = {
         "journey",
     ),
     "pub_breakdown_codes": ("breakdown", "code", "label", "position"),
+    "pub_comparator_values": (
+        "measure_id", "period_end", "area_type", "area_code", "area_name", "value", "symbol",
+        "value_text", "source_file",
+    ),
+    "pub_comparator_rank": (
+        "measure_id", "period_end", "rank", "out_of", "quartile", "neighbours_mean", "england",
+        "value", "value_text", "value_source", "region", "region_name", "neighbours_min",
+        "neighbours_max", "neighbours_counted",
+    ),
     "pub_stories": (
         "measure_id", "baseline_end", "target", "story", "partners", "what_works", "actions",
         "data_development",
@@ -68,6 +77,11 @@ COVERAGE_LABELS = {"not_computed": "Not computed", "partly_computed": "Partly co
 
 def _empty(name: str) -> pd.DataFrame:
     return pd.DataFrame(columns=list(TABLES[name]))
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["period_end"] = pd.to_datetime(frame["period_end"])
+    return frame
 
 
 def slug(text: str) -> str:
@@ -99,6 +113,8 @@ class PublishedTables:
     not_computed: pd.DataFrame | None = None
     export_files: pd.DataFrame | None = None
     breakdown_codes: pd.DataFrame | None = None
+    comparator_values: pd.DataFrame | None = None
+    comparator_rank: pd.DataFrame | None = None
     _program_slugs: dict[str, str] = field(default_factory=dict, repr=False)
     _values_by_measure: tuple = field(default=(None, {}), repr=False)
 
@@ -134,6 +150,8 @@ class PublishedTables:
             not_computed=get("pub_not_computed"),
             export_files=tables.get("pub_export_files"),
             breakdown_codes=get("pub_breakdown_codes"),
+            comparator_values=_dated(get("pub_comparator_values")),
+            comparator_rank=_dated(get("pub_comparator_rank")),
         )
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -147,7 +165,38 @@ class PublishedTables:
             else _empty("pub_not_computed"),
             "pub_breakdown_codes": self.breakdown_codes if self.breakdown_codes is not None
             else _empty("pub_breakdown_codes"),
+            "pub_comparator_values": self.comparator_values if self.comparator_values is not None
+            else _empty("pub_comparator_values"),
+            "pub_comparator_rank": self.comparator_rank if self.comparator_rank is not None
+            else _empty("pub_comparator_rank"),
         }
+
+    # --- comparators (DfE's published tables) --------------------------------------------------
+
+    def comparisons(self, measure_id: str) -> pd.DataFrame:
+        """The measure's comparator rows (England, region, neighbours, their mean) by 31 March."""
+        frame = self.comparator_values if self.comparator_values is not None else _empty(
+            "pub_comparator_values"
+        )
+        rows = frame[frame["measure_id"] == measure_id]
+        return rows.sort_values(["period_end", "area_type", "area_code"]).reset_index(drop=True)
+
+    def ranks(self, measure_id: str) -> pd.DataFrame:
+        """The authority's rank, quartile and the comparators' summary by 31 March."""
+        frame = self.comparator_rank if self.comparator_rank is not None else _empty(
+            "pub_comparator_rank"
+        )
+        rows = frame[frame["measure_id"] == measure_id]
+        return rows.sort_values("period_end").reset_index(drop=True)
+
+    def latest_rank(self, measure_id: str) -> dict:
+        """The latest 31 March the authority has a rank for (else the latest row), or {}."""
+        rows = self.ranks(measure_id)
+        if not len(rows):
+            return {}
+        ranked = rows[rows["rank"].notna()]
+        row = (ranked if len(ranked) else rows).iloc[-1].to_dict()
+        return {k: (None if is_missing(v) else v) for k, v in row.items()}
 
     # --- measures ---------------------------------------------------------------------------
 

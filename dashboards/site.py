@@ -33,6 +33,7 @@ from dashboards.views import (
     breakdown_views,
     by_journey,
     card_view,
+    comparison_view,
     curve_view,
     environment,
     journey_heading,
@@ -53,6 +54,23 @@ QUADRANTS = (
     ("better_off_number", "Is anyone better off? (#)", "Quantity of effect"),
     ("better_off_percent", "Is anyone better off? (%)", "Quality of effect"),
 )
+
+
+def comparison_cells(rank: dict) -> dict:
+    """The report card's "vs England" and quartile cells from the latest comparator rank."""
+    if not rank:
+        return {"vs_england": "", "quartile": "", "rank_year": ""}
+    value, england = rank.get("value"), rank.get("england")
+    vs = ""
+    if value is not None and england is not None:
+        diff = float(value) - float(england)
+        vs = f"{'+' if diff > 0 else ''}{diff:.1f} ({float(england):.1f})"
+    quartile = rank.get("quartile")
+    return {
+        "vs_england": vs,
+        "quartile": "" if quartile is None else str(int(quartile)),
+        "rank_year": str(pd.Timestamp(rank["period_end"]).year) if rank.get("period_end") is not None else "",
+    }
 
 
 def measure_notes(tables: PublishedTables, measure: dict, card: dict | None) -> list[str]:
@@ -145,6 +163,7 @@ class SiteBuilder:
                 )
                 if entry:
                     view["coverage_note"] = f"{entry['coverage_label']}: {entry.get('reason') or ''}"
+                view.update(comparison_cells(t.latest_rank(measure_id)))
             view.setdefault("oba_kind", kinds.get(measure_id))
             cards.setdefault(journey_of(t, measure_id), []).append(view)
         order = {"how_much": 0, "how_well": 1, "better_off": 2}
@@ -245,6 +264,7 @@ class SiteBuilder:
             measure=measure,
             card=card or None,
             curve=curve,
+            comparison=comparison_view(t, measure),
             story=story,
             programs=programs,
             programs_chart=programs_chart,

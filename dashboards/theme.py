@@ -38,6 +38,10 @@ ROLE_COLOURS = {
     "negative": OKABE_ITO["vermillion"],
     "neutral": OKABE_ITO["grey"],
     "suppressed": "#9a9a9a",
+    "england": OKABE_ITO["black"],
+    "neighbours": OKABE_ITO["vermillion"],
+    "neighbours_band": "rgba(213, 94, 0, 0.12)",
+    "authority": OKABE_ITO["blue"],
 }
 
 SERIES_COLOURS = [

@@ -258,6 +258,7 @@ def curve_view(
         frame, title=title or measure["name"], unit=unit,
         stories=story.get("raw") if program is None else None,
         height=height, width=width, spc=not compact,
+        comparators=tables.ranks(measure["measure_id"]) if program is None else None,
     )
     rows = []
     for r in frame.sort_values("period_end", ascending=False).itertuples():
@@ -409,4 +410,68 @@ def quality_view(
         },
         "quarantine": [plain(r) for r in quarantine.to_dict("records")],
         "export_files": [plain(r) for r in files.to_dict("records")],
+    }
+
+
+def comparison_view(tables: PublishedTables, measure: dict, *, config: dict | None = None) -> dict | None:
+    """The measure page's comparison with DfE's published figures: the authority, each
+    neighbour, the region, the neighbours' mean and England by 31 March (a table), and every
+    authority's figure for the latest year as a ranked bar chart."""
+    measure_id = measure["measure_id"]
+    ranks, values = tables.ranks(measure_id), tables.comparisons(measure_id)
+    if not len(ranks) and not len(values):
+        return None
+    years = sorted({pd.Timestamp(p) for p in list(ranks["period_end"]) + list(values["period_end"])})
+    headers = [f"31 March {y.year}" for y in years]
+    authority = {pd.Timestamp(r.period_end): r for r in ranks.itertuples()}
+
+    def cell(text):
+        return "" if is_missing(text) else str(text)
+
+    rows = [{
+        "area": tables.authority, "kind": "authority",
+        "cells": [cell(getattr(authority.get(y), "value_text", None)) if y in authority else "" for y in years],
+    }]
+    order = {"neighbour": 1, "neighbours_mean": 2, "region": 3, "england": 4}
+    names = {}
+    for r in values.itertuples():
+        names.setdefault((order.get(r.area_type, 9), r.area_type, r.area_code), r.area_name)
+    for (_, kind, code), name in sorted(names.items()):
+        found = values[(values["area_type"] == kind) & (values["area_code"] == code)]
+        by_year = {pd.Timestamp(r.period_end): r.value_text for r in found.itertuples()}
+        rows.append({"area": cell(name) or code, "kind": kind, "cells": [cell(by_year.get(y)) for y in years]})
+    rank_rows = [
+        {"period": f"31 March {pd.Timestamp(r.period_end).year}",
+         "rank": "" if is_missing(r.rank) else f"{int(r.rank)} of {int(r.out_of)}",
+         "quartile": "" if is_missing(r.quartile) else str(int(r.quartile)),
+         "source": cell(r.value_source)}
+        for r in ranks.itertuples()
+    ]
+    latest = tables.latest_rank(measure_id)
+    chart = None
+    if years:
+        last = years[-1]
+        bars = [{"area_name": tables.authority, "area_code": "", "role": "authority",
+                 "value": getattr(authority.get(last), "value", None) if last in authority else None}]
+        for r in values[values["period_end"] == last].itertuples():
+            bars.append({"area_name": r.area_name, "area_code": r.area_code,
+                         "role": "neighbour" if r.area_type in ("neighbour", "neighbours_mean") else "other",
+                         "value": r.value})
+        frame = pd.DataFrame(bars)
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+        frame = frame.sort_values("value", ascending=measure.get("direction_of_good") != "up")
+        if frame["value"].notna().any():
+            fig = charts.ranked_bars(
+                frame, title=f"{measure['name']}, 31 March {last.year}: best first", unit=measure["unit"],
+                highlight=set(),
+            )
+            chart = {
+                "payload": charts.to_payload(fig, config),
+                "label": f"Bar chart of {measure['name']} on 31 March {last.year} for the authority, "
+                "its statistical neighbours, their mean, the region and England, best first. "
+                "The figures are in the table below.",
+                "year": last.year,
+            }
+    return {
+        "headers": headers, "rows": rows, "ranks": rank_rows, "latest": latest, "chart": chart,
     }

@@ -8,7 +8,7 @@ baselines: {cla_rate_per_10k: 2024-09-30}
 targets: {cla_rate_per_10k: 65}
 suppression: {upper: 5}
 stories: stories
-comparators: {statistical_neighbours: [E06000002, E06000003]}
+comparators: {region: E12000001, neighbours: [E06000002, E06000003]}
 publish: {audience: internal}
 collection_years: {"returns/903 March.csv": 2018, "old_returns/*": 2017}
 ```
@@ -43,7 +43,7 @@ KEYS = {
     "targets": "a mapping of measure id to a number",
     "suppression": "a mapping with upper, a whole number",
     "stories": "the path of the stories folder",
-    "comparators": "a mapping with statistical_neighbours, a list of LA codes",
+    "comparators": "a mapping with region (a region code E12...) and neighbours (a list of LA codes)",
     "publish": "a mapping with audience, internal or public",
     "collection_years": "a mapping of file or folder path (or glob) to a collection year, e.g. 2018 or 2017-18",
 }
@@ -51,6 +51,8 @@ AUTHORITY_KEYS = ("name", "code")
 SUPPRESSION_KEYS = ("upper",)
 YEAR_RANGE = (2000, 2100)
 PUBLISH_KEYS = ("audience",)
+LA_CODE = re.compile(r"E0[6-9]\d{6}|E10\d{6}|[EWSN]\d{8}")
+REGION_CODE = re.compile(r"E1[23]\d{6}")
 
 
 class ConfigError(ValueError):
@@ -243,9 +245,24 @@ def parse_config(doc: dict, path: Path) -> ObaConfig:
         check.bad("comparators", KEYS["comparators"], raw)
         raw = None
     for sub, value in (raw or {}).items():
-        if sub == "statistical_neighbours":
-            value = check.text_list(value, f"comparators.{sub}", "a list of LA codes", "an LA code")
-        comparators[str(sub)] = value
+        if sub in ("neighbours", "statistical_neighbours"):
+            codes = check.text_list(value, f"comparators.{sub}", "a list of LA codes", "an LA code")
+            for i, la_code in enumerate(codes, start=1):
+                if not LA_CODE.fullmatch(la_code):
+                    check.bad(f"comparators.{sub}[{i}]", "an LA code such as E06000001", la_code)
+            comparators["neighbours"] = [c for c in codes if LA_CODE.fullmatch(c)]
+            if sub == "statistical_neighbours":  # the earlier name, still read
+                comparators["statistical_neighbours"] = comparators["neighbours"]
+        elif sub == "region":
+            region_code = check.text(value, "comparators.region", "a region code such as E12000001")
+            if region_code is not None and not REGION_CODE.fullmatch(region_code):
+                check.bad("comparators.region", "a region code such as E12000001", region_code)
+            elif region_code is not None:
+                comparators["region"] = region_code
+        else:
+            check.problems.append(
+                f"comparators.{sub}: unknown key; comparators may hold region, neighbours"
+            )
 
     audience = "internal"
     publish = check.mapping(doc, "publish", PUBLISH_KEYS)

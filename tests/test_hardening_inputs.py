@@ -157,7 +157,7 @@ def test_every_bad_key_is_reported_together(tmp_path):
         "targets.cpp_count: expected a number, got True",
         "suppression.upper: expected a whole number from 0 to 100, got -1",
         "stories: expected the path of the stories folder, got 5",
-        "comparators: expected a mapping with statistical_neighbours, a list of LA codes, got 7",
+        "comparators: expected a mapping with region (a region code E12...) and neighbours (a list of LA codes), got 7",
         "publish.audience: expected internal or public, got 'everyone'",
     ]
     assert [line.strip() for line in lines[1:]] == expected
@@ -182,7 +182,7 @@ def test_a_good_config_with_comparators_and_audience_loads(tmp_path):
     assert cfg.headline_measures == ("cla_count", "cla_rate_per_10k")
     assert str(cfg.baselines["cla_count"]) == "2024-09-30" and cfg.targets == {"cla_count": 65.0}
     assert cfg.stories_dir == (tmp_path / "notes").resolve()
-    assert cfg.comparators == {"statistical_neighbours": ["E09000001", "E09000002"]}
+    assert cfg.comparators["neighbours"] == ["E09000001", "E09000002"]
     assert cfg.publish_audience == "public"
 
 

@@ -642,5 +642,5 @@ def test_published_models_read_one_layer_down():
         assert tables, model.path
         assert tables <= {
             "measures", "measure_values", "measure_status", "breakdown_codes", "oba_config",
-            "stories", *(m.name for m in PUBLISHED_MODELS),
+            "stories", "comparator_values", "comparator_rank", *(m.name for m in PUBLISHED_MODELS),
         }, model.path

@@ -50,7 +50,9 @@ def inventory(files) -> pd.DataFrame:
     for f in files:
         missing = sorted({m for p in f.parts for m in p.missing})
         extra = sorted({e for p in f.parts for e in p.extra})
-        status = "error" if f.error or missing else ("recognised" if f.parts else "ignored")
+        status = "error" if f.error or missing else (
+            "recognised" if f.parts or f.family == "ees" else "ignored"
+        )
         reason = f.error or (
             f"looks like {' and '.join(sorted({_title(p.source) for p in f.parts if p.missing}))} but "
             f"lacks required column(s) {', '.join(missing)}; export it again with every column of "
@@ -65,7 +67,7 @@ def inventory(files) -> pd.DataFrame:
                 "family": f.family,
                 "sources": ", ".join(
                     p.source + (f" (sheet {p.sheet})" if p.sheet else "") for p in f.parts
-                ),
+                ) or ("EES comparator table" if f.family == "ees" else ""),
                 "collection_year": f.collection_year,
                 "year_from": f.year_from,
                 "year_note": f.year_note or None,

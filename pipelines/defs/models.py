@@ -21,7 +21,9 @@ from pipelines.sqlmodels import (
 )
 
 # Raw tables written by Python assets (besides one per data contract).
-RAW_PYTHON_TABLES = ("oba_config", "bank_holidays", "stories", "export_files")
+RAW_PYTHON_TABLES = ("oba_config", "bank_holidays", "stories", "export_files", "ees_values")
+# Raw tables written by another table's asset (the comparators asset writes all three).
+RAW_WRITTEN_BY = {"ees_files": "ees_values", "comparator_areas": "ees_values"}
 MARTS_PYTHON_TABLES = ("measures", "breakdown_codes", "measure_values", "measure_status")
 
 
@@ -31,6 +33,7 @@ def known_tables(models: dict[str, SqlModel]) -> dict[str, dg.AssetKey]:
     # the checked view of a source (pipelines.quality.checked_view), made by its raw asset
     known.update({f"{name}_checked": dg.AssetKey(["raw", name]) for name in load_contracts()})
     known.update({name: dg.AssetKey(["raw", name]) for name in RAW_PYTHON_TABLES})
+    known.update({name: dg.AssetKey(["raw", by]) for name, by in RAW_WRITTEN_BY.items()})
     known.update({name: dg.AssetKey(["marts", name]) for name in MARTS_PYTHON_TABLES})
     known.update({m.name: dg.AssetKey([m.layer, m.name]) for m in models.values()})
     return known

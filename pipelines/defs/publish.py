@@ -46,7 +46,7 @@ RAW_KEYS = sorted(
     },
     key=lambda k: k.to_user_string(),
 )
-QUALITY_UPSTREAM = [*RAW_KEYS, dg.AssetKey(["marts", "measure_values"])]
+QUALITY_UPSTREAM = [*RAW_KEYS, dg.AssetKey(["raw", "ees_values"]), dg.AssetKey(["marts", "measure_values"])]
 QUALITY_DESCRIPTIONS = {
     "pub_contract_results": "Contract check results of the run, without quoted values.",
     "pub_quarantine_summary": "Quarantined rows counted by source, file, column and rule.",

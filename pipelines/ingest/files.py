@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pipelines import ees
 from pipelines.contracts import Contract, load_contracts
 
 
@@ -320,6 +321,15 @@ def recognise(path: Path, root: Path, contracts: dict[str, Contract] | None = No
                 raise ExportError(f"{relative}: the file has no header row")
             part = _match_csv(text, contracts)
             if part is None:
+                header = read_header(text)
+                if ees.is_data_header(header) or (
+                    ees.is_meta_header(header) and path.name.lower().endswith(".meta.csv")
+                ):
+                    what = "metadata" if ees.is_meta_header(header) else "data"
+                    return ExportFile(
+                        **{**base, "collection_year": None, "year_from": None}, kind=kind, family="ees",
+                        reason=f"Explore Education Statistics {what} file: read as a comparator table",
+                    )
                 return ExportFile(**base, kind=kind, family=None, reason="header matches no known export")
             _check_width(relative, part, contracts, "the header")
             if len(head) < 65536 and not any(rest.strip() for rest in text.splitlines()[1:]):

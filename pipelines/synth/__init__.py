@@ -32,6 +32,7 @@ from . import variants as V
 from ._dates import DateFormatter, day
 from .cases import simulate_cases
 from .config import SCALES, SynthConfig, resolve_scale
+from .ees import write_ees
 from .simulate import chunks, simulate
 from .writers import (
     CaseWriter,
@@ -107,7 +108,9 @@ def generate(out: Path | str, scale: str | int = "council", seed: int = 2026, **
     pop_total = {int(k): int(v) for k, v in pop.groupby("year")["population"].sum().items()}
     files = w903.files + wcin.files + wcase.files + ["population.csv"]
     files += write_stories(cfg, out)
-    files.append(write_oba_yaml(cfg, out))
+    ees_files, comparators = write_ees(cfg, out)
+    files += ees_files
+    files.append(write_oba_yaml(cfg, out, comparators))
 
     truth = {
         "seed": cfg.seed,

@@ -860,7 +860,7 @@ def _q(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-def write_oba_yaml(cfg, out: Path) -> str:
+def write_oba_yaml(cfg, out: Path, comparators: dict | None = None) -> str:
     text = (
         "# Synthetic authority written by `oba synth` (no real children).\n"
         f"authority: {{name: {_q(cfg.authority_name)}, code: {cfg.area_code}}}\n"
@@ -868,6 +868,11 @@ def write_oba_yaml(cfg, out: Path) -> str:
         "placement_stability_3plus_pct, care_leavers_suitable_accommodation_pct, "
         "care_leavers_eet_pct]\n"
     )
+    if comparators:
+        text += (
+            f"comparators: {{region: {comparators['region']}, "
+            f"neighbours: [{', '.join(comparators['neighbours'])}]}}\n"
+        )
     (out / "oba.yaml").write_text(text, encoding="utf-8")
     return "oba.yaml"
 
