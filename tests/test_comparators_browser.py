@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from pipelines.synth import generate
-from tests.conftest import materialise_ok
+from conftest import materialise_ok
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium")
