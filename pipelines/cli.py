@@ -69,7 +69,9 @@ def cmd_synth(args) -> int:
     out = Path(args.out)
     say("Simulating a synthetic council (", (str(args.scale), "bold"), f", seed {args.seed}) into {out}")
     started = time.monotonic()
-    summary = generate(out, scale=args.scale, seed=args.seed)
+    summary = generate(
+        out, scale=args.scale, seed=args.seed, council_errors=not getattr(args, "no_council_errors", False)
+    )
     say(
         f"Wrote {summary.get('n_children', '?')} children's histories in "
         f"{time.monotonic() - started:.1f} s; truth in {out / 'truth.json'}"
@@ -379,6 +381,8 @@ def cmd_demo(args) -> int:
     exports = out / "exports"
     outfolder.claim(out, force=args.force, keep=("exports",))  # before the exports land in it
     args.out = str(exports)
+    # The demo's returns are as a council submits them after DfE's validator (no council errors).
+    args.no_council_errors = True
     cmd_synth(args)
     code = run_pipeline(exports, out, force=args.force, keep=("exports",))
     if code == EXIT_OK:
@@ -505,6 +509,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", required=True, help="folder to write the exports into")
     synth.add_argument("--scale", type=_scale, default="council", help="tiny|council|region|national|N")
     synth.add_argument("--seed", type=int, default=2026)
+    synth.add_argument(
+        "--no-council-errors",
+        action="store_true",
+        help="returns as submitted after DfE's checks, without the errors real returns hold",
+    )
     synth.set_defaults(func=cmd_synth)
 
     run = sub.add_parser("run", help="ingest, check, model, baseline and publish")

@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.synth:
         out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="synth903_"))
-        cmd = [args.python, "-m", "pipelines.synth", str(out), "--scale", args.synth]
+        # as oba demo writes them: the returns as submitted, without planted council errors
+        cmd = [args.python, "-m", "pipelines.synth", str(out), "--scale", args.synth, "--no-council-errors"]
         subprocess.run(
             cmd + ["--seed", str(args.seed)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL
         )

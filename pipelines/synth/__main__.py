@@ -25,8 +25,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="date new entries into care start to fall (default 2024-10-01)",
     )
+    ap.add_argument(
+        "--no-council-errors",
+        action="store_true",
+        help="returns as submitted after DfE's checks, without the errors real returns hold",
+    )
     args = ap.parse_args(argv)
     overrides = {}
+    if args.no_council_errors:
+        overrides["council_errors"] = False
     if args.intervention_date:
         overrides["intervention_date"] = args.intervention_date
     try:

@@ -34,6 +34,10 @@ class SynthConfig:
     cla_rate_anchor: float = 72.0  # CLA per 10,000 at anchor_date sizes the population
     anchor_date: dt.date = dt.date(2024, 3, 31)
     population_growth: float = 0.004  # per year
+    # a few of the errors real returns hold (pipelines/synth/variants.py: episodes left open
+    # then absent, a DEC re-stated by the next return, a late DECOM), which DfE's validator
+    # flags; off, the returns are as submitted after DfE's checks
+    council_errors: bool = True
 
     @property
     def data_start(self) -> dt.date:

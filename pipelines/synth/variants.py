@@ -52,9 +52,21 @@ def _pick(rng, candidates: np.ndarray, p: float) -> np.ndarray:
 def choose(h: History, rng: np.random.Generator) -> dict:
     """Per episode row of ``h.episodes``: ``last_return`` (the last return that holds it,
     NEVER if every return that should does) and ``early_year``/``early_dec`` (the return
-    that closes it early and the DEC it gives, 0 if none)."""
+    that closes it early and the DEC it gives, 0 if none). None when the configuration
+    turns council errors off."""
     cfg, e = h.cfg, h.episodes
     n = len(e["child"])
+    if not cfg.council_errors:
+        none = np.zeros(n, np.int64)
+        return {
+            "last_return": np.full(n, NEVER, np.int64),
+            "late_year": none,
+            "late_decom": none,
+            "early_year": none,
+            "early_dec": none,
+            "repair_e99": np.zeros(n, bool),
+            "repair_x1": np.zeros(n, bool),
+        }
     child, decom, dec, rec = e["child"], e["decom"], e["dec"], e["rec"]
     care = ~np.isin(e["ls"], [C.LS["V3"], C.LS["V4"]])
     last_of_child = ~_same_as_next(child)
