@@ -66,6 +66,7 @@ def test_serve_without_a_site_is_a_usage_error(tmp_path):
     assert "no site at" in completed.stderr
 
 
+@pytest.mark.slow
 def test_validate_clean_synthetic_exports_exits_0(tmp_path):
     from pipelines.synth import generate
 
@@ -151,6 +152,7 @@ def test_resources_are_built_from_the_settings(tmp_path):
     assert resources["duckdb"].database == str(tmp_path / "scratch" / "warehouse.duckdb")
 
 
+@pytest.mark.slow
 def test_a_run_in_process_leaves_the_environment_as_it_was(hand_council, tmp_path):
     import pipelines.baselines
     import pipelines.expectations  # noqa: F401  (both set their libraries' defaults on import)

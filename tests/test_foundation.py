@@ -150,6 +150,7 @@ def _tables(out: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
+@pytest.mark.slow
 def test_rerun_on_same_exports_gives_identical_tables(hand_council, tmp_path):
     from pipelines.cli import main
 
