@@ -164,6 +164,27 @@ def _swap_outputs(work: Path, out: Path, force: bool = False) -> None:
         outfolder.swap(work, out)
 
 
+def _was_stopped(result) -> bool:
+    """Whether a failed run failed because SIGTERM or Ctrl+C interrupted it, inside a step (the
+    step fails with Dagster's interruption error) or between steps (the run fails as an
+    unexpected termination)."""
+    interrupted = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+        elif event.is_job_failure:
+            data = event.job_failure_data
+            reason = getattr(data.failure_reason, "value", None)
+            if reason == "UNEXPECTED_TERMINATION":
+                return True
+            error = data.error
+        else:
+            continue
+        if error is not None and error.cls_name in interrupted:
+            return True
+    return False
+
+
 def run_pipeline(
     exports: Path | None,
     out: Path,
@@ -295,6 +316,8 @@ def _run_locked(
                     if entry.dagster_event is None and entry.level >= logging.WARNING:
                         say(("Warning: ", "yellow"), entry.user_message)
             if not result.success:
+                if _was_stopped(result):  # SIGTERM or Ctrl+C: a stopped run, not a data failure
+                    raise KeyboardInterrupt("run stopped")
                 for event in result.all_events:
                     if event.is_step_failure:
                         data = event.step_failure_data

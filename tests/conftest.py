@@ -12,10 +12,61 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 # One pseudonymisation key for the whole test session, never the user's own.
 _KEY_DIR = tempfile.mkdtemp(prefix="oba-test-key-")
 os.environ["OBA_PSEUDONYM_KEY"] = os.path.join(_KEY_DIR, "pseudonym.key")
-# Runs record into an ephemeral Dagster instance, never the developer's own (DAGSTER_HOME).
+# Runs never record into the developer's Dagster instance: each test has its own
+# (``hermetic_environment``), and session fixtures an ephemeral one.
 os.environ.pop("DAGSTER_HOME", None)
 
 FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+
+# Hypothesis profiles: `ci` (chosen when the CI variable is set) is derandomised, so CI sees the
+# same examples on every run; `dev` (locally) draws new random examples each run and replays
+# failures from the example database, so local runs widen the search over time; `deep`
+# (HYPOTHESIS_PROFILE=deep) draws ten times as many examples. Tests size their searches with
+# ``examples(n)``, which the profile scales.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("dev", deadline=None)
+settings.register_profile("deep", deadline=None)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(n: int) -> int:
+    """``n`` examples, or ten times as many under the `deep` profile."""
+    return n * (10 if HYPOTHESIS_PROFILE == "deep" else 1)
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(tmp_path_factory):
+    """Each test starts from the session's environment with its own empty Dagster instance
+    (``DAGSTER_HOME`` a fresh folder, never the developer's), and whatever the test or the code
+    under test sets in ``os.environ`` is undone after it; an ``OBA_*`` variable left set fails
+    the test."""
+    # Not monkeypatch: a test's own monkeypatch is undone first, so what is left is the code's.
+    saved = dict(os.environ)
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    yield
+    leaked = {k: v for k, v in os.environ.items() if k.startswith("OBA_") and saved.get(k) != v}
+    os.environ.clear()
+    os.environ.update(saved)
+    assert not leaked, f"the test left {sorted(leaked)} in the environment"
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory):
+    """A folder for pictures a person may want to look at; copied to the repository's
+    ``test-artifacts/`` when the session ends (tests never write into the repository)."""
+    folder = tmp_path_factory.mktemp("artifacts")
+    yield folder
+    target = REPO / "test-artifacts"
+    target.mkdir(exist_ok=True)
+    for path in folder.iterdir():
+        if path.is_file():
+            shutil.copy2(path, target / path.name)
 
 # The core measures of DESIGN.md §2: population indicators (with a truth in the synthetic
 # council) and the programme measures of the case export.
@@ -157,3 +208,60 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.skip(f"shared samples not found at {SAMPLES}")
     return SAMPLES
+
+
+class ProcessOutput:
+    """A child process's combined output, read by a thread so that waiting for a line has a
+    real deadline (a blocking ``readline()`` would wait for ever on a silent process)."""
+
+    def __init__(self, proc):
+        import queue
+        import threading
+
+        self.proc = proc
+        self.lines: list[str] = []
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            self._queue.put(line)
+        self._queue.put(None)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, needle: str, timeout: float) -> str:
+        """The line holding ``needle``; fails the test when the deadline passes or the output
+        ends first."""
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError(f"output ended before {needle!r}:\n{self.text}")
+            if needle in line:
+                return line
+        raise AssertionError(f"no {needle!r} within {timeout} s:\n{self.text}")
+
+    def finish(self, timeout: float) -> str:
+        """Wait for the process to end (killing it after ``timeout``) and return all its output."""
+        import subprocess
+
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+            raise
+        finally:
+            self._thread.join(timeout=30)
+        return self.text

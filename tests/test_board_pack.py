@@ -15,7 +15,6 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "publish"))
 
 import publish_fixture as pf  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 A4_LANDSCAPE = (841.9, 595.3)  # points
 
 pytestmark = pytest.mark.skipif(
@@ -119,15 +118,14 @@ def test_no_child_level_value_in_the_pdf(out):
         assert value not in text
 
 
-def test_pdf_pages_as_pictures(out):
-    ARTIFACTS.mkdir(exist_ok=True)
-    for old in ARTIFACTS.glob("board_pack-*.png"):
+def test_pdf_pages_as_pictures(out, artifacts):
+    for old in artifacts.glob("board_pack-*.png"):
         old.unlink()
     subprocess.run(
-        ["pdftoppm", "-png", "-r", "60", str(out / "board_pack.pdf"), str(ARTIFACTS / "board_pack")],
+        ["pdftoppm", "-png", "-r", "60", str(out / "board_pack.pdf"), str(artifacts / "board_pack")],
         check=True,
     )
-    pictures = sorted(ARTIFACTS.glob("board_pack-*.png"))
+    pictures = sorted(artifacts.glob("board_pack-*.png"))
     assert len(pictures) == len(pf.HEADLINE) + 2
     assert all(p.stat().st_size > 5_000 for p in pictures)
 

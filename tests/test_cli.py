@@ -6,17 +6,18 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import ProcessOutput
 
 REPO = Path(__file__).resolve().parents[1]
 
 OBA = Path(sys.executable).parent / "oba"
 
 
+@pytest.mark.timeout(120)
 def test_serve_binds_loopback_and_serves_the_site(tmp_path):
     site = tmp_path / "out" / "site"
     site.mkdir(parents=True)
@@ -25,20 +26,19 @@ def test_serve_binds_loopback_and_serves_the_site(tmp_path):
         [str(OBA), "serve", "--out", str(tmp_path / "out"), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    output = ProcessOutput(proc)
     try:
-        line = ""
-        deadline = time.monotonic() + 60
-        while "http://127.0.0.1:" not in line and time.monotonic() < deadline:
-            line += proc.stdout.readline()
+        line = output.wait_for("http://127.0.0.1:", timeout=60)
         url = line[line.index("http://127.0.0.1:"):].split()[0].rstrip("/")
         with urllib.request.urlopen(url + "/index.html", timeout=10) as response:
             assert response.status == 200
             assert b"Report card" in response.read()
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        output.finish(timeout=30)
 
 
+@pytest.mark.timeout(120)
 def test_serve_stops_on_sigterm_even_when_started_with_it_ignored(tmp_path):
     (tmp_path / "out" / "site").mkdir(parents=True)
     (tmp_path / "out" / "site" / "index.html").write_text("<h1>Report card</h1>")
@@ -48,13 +48,13 @@ def test_serve_stops_on_sigterm_even_when_started_with_it_ignored(tmp_path):
         # A service manager or a background shell may start it with SIGTERM ignored.
         preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
     )
+    output = ProcessOutput(proc)
     try:
-        line, deadline = "", time.monotonic() + 60
-        while "http://127.0.0.1:" not in line and time.monotonic() < deadline:
-            line += proc.stdout.readline()
-        assert "http://127.0.0.1:" in line
+        # The address is printed once the server listens, after SIGTERM is unblocked and handled.
+        output.wait_for("http://127.0.0.1:", timeout=60)
         proc.terminate()
-        assert proc.wait(timeout=30) == 0
+        output.finish(timeout=30)
+        assert proc.returncode == 0, output.text
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -66,6 +66,7 @@ def test_serve_without_a_site_is_a_usage_error(tmp_path):
     assert "no site at" in completed.stderr
 
 
+@pytest.mark.slow
 def test_validate_clean_synthetic_exports_exits_0(tmp_path):
     from pipelines.synth import generate
 
@@ -151,6 +152,7 @@ def test_resources_are_built_from_the_settings(tmp_path):
     assert resources["duckdb"].database == str(tmp_path / "scratch" / "warehouse.duckdb")
 
 
+@pytest.mark.slow
 def test_a_run_in_process_leaves_the_environment_as_it_was(hand_council, tmp_path):
     import pipelines.baselines
     import pipelines.expectations  # noqa: F401  (both set their libraries' defaults on import)

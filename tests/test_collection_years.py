@@ -293,3 +293,23 @@ def test_a_file_of_several_authorities_is_a_blocking_error(samples, tmp_path, ca
     assert files.loc[f"region/{name}", "status"] == "error"
     assert files.loc[f"region/{name}", "reason"].startswith(message)
     assert files.loc["returns/header.csv", "status"] == "recognised"  # not loaded: the run stopped
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "2024/episodes.csv", "returns 2023-24/episodes.csv", "202324/episodes.csv", "23-24/episodes.csv",
+        "returns/episodes 2024.csv", "returns/episodes_2023-24.csv", "returns/episodes 202324.csv",
+        "returns/episodes 23-24.csv",
+    ],
+)
+def test_every_name_form_gives_the_year_of_its_31_march(tmp_path, relative):
+    """README: the year comes from the file or folder name as ``2024``, ``2023-24``, ``202324``
+    or ``23-24`` (all 2023/24, year 2024), before the file's own dates (here all in 2019/20)."""
+    exports = tmp_path / "exports"
+    rows = [_episode(100 + i, dt.date(2019, 5, 1) + dt.timedelta(days=7 * i)) for i in range(12)]
+    _write_csv(exports / relative, EPISODES, rows)
+    con = duckdb.connect()
+    _load(con, exports)
+    assert _years(con) == {relative: [2024]}
+    assert con.execute("select year_from from raw._loads where source_file = ?", [relative]).fetchone() == ("name",)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import materialise_all, query
+from conftest import examples, materialise_all, query
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -138,7 +138,7 @@ def _known_names(source: str) -> set[str]:
     return {n.upper() for c in contract.columns for n in (c.name, *c.aliases)}
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(extra=_HEADER, kind=st.sampled_from(["csv", "parquet"]))
 def test_any_header_is_stored_verbatim_and_executes_nothing(tmp_path_factory, extra, kind):
     """Any header text, quotes, backslashes, comments, semicolons and unicode included, is the

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import holidays
 import pandas as pd
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -405,8 +406,49 @@ def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), e
     )
     for name in INTERMEDIATES:
         con.execute(f"create table {name} as {MODELS[name].sql}")
+    _reference_functions(con)
     con.execute(f"create table population_months as {REFERENCE.read_text(encoding='utf-8')}")
     return con
+
+
+def _ref_age_years(date_of_birth: dt.date, on_day: dt.date) -> int:
+    """Whole years of age, the way a person counts birthdays: one more once this year's
+    birthday (1 March for a 29 February birthday in other years) has been reached."""
+    birthday_passed = (on_day.month, on_day.day) >= (date_of_birth.month, date_of_birth.day)
+    return on_day.year - date_of_birth.year - (0 if birthday_passed else 1)
+
+
+def _ref_age_band(date_of_birth: dt.date | None, on_day: dt.date) -> str:
+    if date_of_birth is None:
+        return "Unknown"
+    if date_of_birth > on_day:
+        return "Unborn"
+    age = _ref_age_years(date_of_birth, on_day)
+    for top, band in ((4, "0-4"), (9, "5-9"), (15, "10-15"), (17, "16-17")):
+        if age <= top:
+            return band
+    return "18+"
+
+
+def _reference_functions(con) -> None:
+    """The reference's ages in plain Python, never the production macros of models/macros.sql."""
+    try:
+        from duckdb.sqltypes import BIGINT, DATE, VARCHAR
+    except ImportError:  # DuckDB before 1.4
+        from duckdb.typing import BIGINT, DATE, VARCHAR
+
+    con.create_function("ref_age_years", _ref_age_years, [DATE, DATE], BIGINT, null_handling="special")
+    con.create_function("ref_age_band", _ref_age_band, [DATE, DATE], VARCHAR, null_handling="special")
+
+
+def test_reference_ages_by_hand():
+    assert _ref_age_years(dt.date(2008, 2, 29), dt.date(2025, 2, 28)) == 16
+    assert _ref_age_years(dt.date(2008, 2, 29), dt.date(2025, 3, 1)) == 17
+    assert _ref_age_years(dt.date(2010, 6, 15), dt.date(2025, 6, 15)) == 15
+    assert _ref_age_band(dt.date(2025, 7, 1), dt.date(2025, 6, 30)) == "Unborn"
+    assert _ref_age_band(dt.date(2020, 7, 1), dt.date(2025, 6, 30)) == "0-4"
+    assert _ref_age_band(dt.date(2007, 6, 30), dt.date(2025, 6, 30)) == "18+"
+    assert _ref_age_band(None, dt.date(2025, 6, 30)) == "Unknown"
 
 
 def _by_month(con) -> pd.DataFrame:
@@ -443,7 +485,7 @@ def _sorted(frame: pd.DataFrame) -> list[tuple]:
     return sorted(frame.itertuples(index=False, name=None))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     st.lists(children, min_size=len(CHILDREN), max_size=len(CHILDREN)),
     st.lists(episode, max_size=8),

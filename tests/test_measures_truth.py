@@ -19,7 +19,7 @@ SEED = 20260401
 
 @pytest.fixture(scope="session")
 def synthetic(tmp_path_factory) -> tuple[Path, dict]:
-    synth = pytest.importorskip("pipelines.synth")
+    from pipelines import synth  # an import error fails the tests, never skips them
     exports = tmp_path_factory.mktemp("synth_tiny")
     synth.generate(exports, scale="tiny", seed=SEED)
     out = tmp_path_factory.mktemp("synth_tiny_out")

@@ -77,6 +77,9 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import pytest  # noqa: E402
+from conftest import ProcessOutput  # noqa: E402
+
 
 def _snapshot(out: Path) -> dict[str, bytes]:
     return {
@@ -115,7 +118,7 @@ def _touch_episodes(exports: Path) -> None:
     episodes.write_text(episodes.read_text(encoding="utf-8-sig"))
 
 
-def _start_run(exports: Path, out: Path) -> tuple[subprocess.Popen, str]:
+def _start_run(exports: Path, out: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, ProcessOutput]:
     """An `oba run` in its own process, returned once it is part-way through the graph."""
     oba = Path(sys.executable).parent / "oba"
     proc = subprocess.Popen(
@@ -123,59 +126,93 @@ def _start_run(exports: Path, out: Path) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
-    seen = ""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        seen += line
-        if "staging.stg_ssda903_episodes" in line:  # part-way through the graph
-            break
-        if not line and proc.poll() is not None:
-            break
-    assert proc.poll() is None, f"run finished before it could be stopped:\n{seen}"
-    return proc, seen
+    output = ProcessOutput(proc)
+    output.wait_for("staging.stg_ssda903_episodes", timeout=120)  # part-way through the graph
+    assert proc.poll() is None, f"run finished before it could be stopped:\n{output.text}"
+    return proc, output
 
 
-def test_run_killed_midway_leaves_previous_outputs(council_run):
+def _stalled_chromium(folder: Path) -> tuple[dict[str, str], Path]:
+    """An OBA_CHROMIUM that notes its process id and never answers: a run using it cannot get
+    past its board pack (the browser's launch waits 60 s) so it cannot reach the swap while a
+    test stops it. Returns the environment to run with and the file of process ids."""
+    pids = folder / "chromium.pids"
+    script = folder / "chromium"
+    script.write_text(f"#!/bin/sh\necho $$ >> '{pids}'\nexec sleep 300\n")
+    script.chmod(0o755)
+    return {"OBA_CHROMIUM": str(script)}, pids
+
+
+def _wait_for_file(path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout} s"
+        time.sleep(0.05)
+
+
+def _end_stalled_chromium(pids: Path) -> None:
+    if pids.exists():
+        for pid in pids.read_text().split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_stopped_run_leaves_previous_outputs_and_no_scratch(council_run, tmp_path, stop):
+    """SIGTERM (a service manager) or SIGINT (Ctrl+C) during a run: exit 130 with a message,
+    the previous outputs byte for byte, no half-written file and no scratch folder. The run's
+    browser never answers, so the stop always lands before the swap."""
     exports, out = council_run
     before = _snapshot(out)
     _touch_episodes(exports)
-    proc, seen = _start_run(exports, out)
-    proc.send_signal(signal.SIGTERM)
-    rest, _ = proc.communicate(timeout=120)
-    assert proc.returncode != 0, seen + rest
+    env, pids = _stalled_chromium(tmp_path)
+    try:
+        proc, output = _start_run(exports, out, env)
+        _wait_for_file(pids, timeout=60)  # the run has started its (stalled) browser
+        assert proc.poll() is None
+        proc.send_signal(stop)
+        text = output.finish(timeout=60)
+    finally:
+        _end_stalled_chromium(pids)
+    assert proc.returncode == 130, text
+    assert "Stopped; previous outputs left in place." in " ".join(text.split())
     assert _snapshot(out) == before
     assert not list(out.glob(".run-*"))
 
 
+@pytest.mark.timeout(300)
 def test_a_run_killed_outright_is_cleared_by_the_next(council_run):
     from pipelines.cli import main
 
     exports, out = council_run
     before = _snapshot(out)
     _touch_episodes(exports)
-    proc, _ = _start_run(exports, out)
+    proc, output = _start_run(exports, out)
     proc.kill()  # SIGKILL: no handler runs, the run's scratch folder stays behind
-    proc.communicate(timeout=60)
+    output.finish(timeout=60)
     assert {path: data for path, data in _snapshot(out).items() if not path.startswith(".run-")} == before
     assert list(out.glob(".run-*")), "a killed run leaves its scratch folder"
     assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
     assert not list(out.glob(".run-*"))
 
 
+@pytest.mark.timeout(400)
 def test_a_second_run_process_is_refused_while_one_runs(council_run):
     exports, out = council_run
     _touch_episodes(exports)
-    first, seen = _start_run(exports, out)
+    first, output = _start_run(exports, out)
     oba = Path(sys.executable).parent / "oba"
     second = subprocess.run(
         [str(oba), "run", "--exports", str(exports), "--out", str(out)],
         capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
     )
-    rest, _ = first.communicate(timeout=300)
+    text = output.finish(timeout=300)
     assert second.returncode == 1, second.stdout + second.stderr
     assert "another run is already writing to" in " ".join((second.stdout + second.stderr).split())
-    assert first.returncode == 0, seen + rest
+    assert first.returncode == 0, text
     assert not list(out.glob(".run-*"))

@@ -60,6 +60,7 @@ def postgres():
         shutil.rmtree(data, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_run_is_recorded_in_postgres_instance(postgres, hand_council, tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()

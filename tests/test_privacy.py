@@ -6,6 +6,7 @@ test_ingest has SSDA903 only). Identifiers are found through each data contract'
 import re
 
 import duckdb
+import pytest
 from conftest import assert_no_identifier_leaves_raw
 
 from pipelines.cli import main
@@ -33,6 +34,7 @@ def _raw_identifiers(con) -> set[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_no_identifier_of_any_source_outside_raw_or_in_outputs(tmp_path):
     exports, out = tmp_path / "exports", tmp_path / "out"
     assert main(["synth", "--out", str(exports), "--scale", "tiny"]) == 0

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -228,7 +229,7 @@ def test_suppression_threshold_comes_from_config():
     assert out[("m", "age_band", "b")]["value"] == "c"  # secondary
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.integers(min_value=0, max_value=40), min_size=2, max_size=6))
 def test_no_suppressed_cell_can_be_worked_out(cells):
     """Property: with the total shown, the hidden cells are never exactly recoverable."""

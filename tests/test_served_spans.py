@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,7 +76,7 @@ def _rows(con, sql):
     return sorted(con.execute(sql).fetchall())
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(enrolment, min_size=1, max_size=8))
 def test_spans_serve_the_same_month_ends_as_the_definition(rows):
     con = _warehouse(rows)

@@ -20,7 +20,6 @@ from dashboards.board_pack import CHROMIUM_FLAGS  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 # the board pack's own flags; Playwright adds its headless mode itself
 ARGS = [flag for flag in CHROMIUM_FLAGS if flag != "--headless"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium")
 
@@ -317,8 +316,7 @@ def test_accessibility_basics(site, visit):
         assert page.evaluate("document.activeElement.className") == "skip", relative
 
 
-def test_screenshots(site, visit):
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_screenshots(site, visit, artifacts):
     v = visit(site)
     for relative, name in (
         ("index.html", "site-index.png"),
@@ -327,5 +325,5 @@ def test_screenshots(site, visit):
         ("data-quality.html", "site-data-quality.png"),
     ):
         page = v.open(relative)
-        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-        assert (ARTIFACTS / name).stat().st_size > 10_000
+        page.screenshot(path=str(artifacts / name), full_page=True)
+        assert (artifacts / name).stat().st_size > 10_000

@@ -94,10 +94,14 @@ def test_rebaseline_is_an_explicit_command(council, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(council / "out", out)
     lock_dir = out / "baselines"
+    lock = lock_dir / "cla_rate_per_10k.json"
+    previous = json.loads(lock.read_text())["version"]
     assert main(["rebaseline", "cla_rate_per_10k", "--end", "2025-03-31",
                  "--exports", str(exports), "--out", str(out)]) == 0
     current = json.loads((lock_dir / "cla_rate_per_10k.json").read_text())
     assert current["baseline_end"][:10] == "2025-03-31"
-    assert current["version"] >= 1
+    assert current["version"] == previous + 1
+    # the version it replaced is kept beside it, unchanged
+    assert json.loads((lock_dir / f"cla_rate_per_10k.v{previous}.json").read_text())["version"] == previous
     assert main(["rebaseline", "no_such_measure", "--end", "2025-03-31",
                  "--exports", str(exports), "--out", str(out)]) == 2

@@ -7,6 +7,8 @@
 -- The populations of the wider catalogue (DOMAIN.md §3b, the rules of catalogue issue #18) are
 -- read from the staged CIN census and SSDA903 tables, each repeated record taken from its newest
 -- return here; working days are counted day by day from raw bank_holidays.
+-- Ages come from ref_age_years / ref_age_band, plain Python functions the test registers
+-- (never the production macros).
 with ssda903_periods as (
     select * from int_ssda903_periods
 ),
@@ -332,7 +334,7 @@ long_term as (
         and children.child_id = looked_after.child_id
     where looked_after.population = 'looked_after'
         and children.date_of_birth is not null
-        and age_years(children.date_of_birth, looked_after.period_end) < 16
+        and ref_age_years(children.date_of_birth, looked_after.period_end) < 16
         and current.period_start <= (looked_after.period_end - interval 30 month)::date
 ),
 
@@ -559,7 +561,7 @@ final as (
         member_months.population,
         member_months.period_end,
         member_months.member_id,
-        age_band(
+        ref_age_band(
             coalesce(member_months.date_of_birth, children.date_of_birth), member_months.period_end
         ) as age_band,
         coalesce(member_months.sex, children.sex, 'Unknown') as sex,
