@@ -284,17 +284,24 @@ def discover_models(models_dir: Path) -> dict[str, SqlModel]:
     return models
 
 
+def _catalogue_file(models_dir: Path) -> tuple[Path | None, object]:
+    """``models/measures.yml`` and its parsed document, or (None, None) when there is none."""
+    path = models_dir / "measures.yml"
+    if not path.is_file():
+        return None, None
+    try:
+        return path, load_yaml(path, what="measure catalogue") or {}
+    except YamlFileError as exc:
+        raise ModelError(str(exc)) from exc
+
+
 def load_catalogue(models_dir: Path) -> dict[str, Measure]:
     """The measure catalogue ``models/measures.yml``, each measure with the select giving its
     values: generated from a declared shape (``counts:``, ``rates:``, ``care_leaver_outcomes:``)
     or read from its SQL file (``sql:``, default ``measures/<id>.sql``)."""
-    path = models_dir / "measures.yml"
-    if not path.is_file():
+    path, doc = _catalogue_file(models_dir)
+    if path is None:
         return {}
-    try:
-        doc = load_yaml(path, what="measure catalogue") or {}
-    except YamlFileError as exc:
-        raise ModelError(str(exc)) from exc
     entries = doc.get("measures") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise ModelError(f"{path}: expected a top-level 'measures:' list")
@@ -370,13 +377,9 @@ def load_breakdown_codes(models_dir: Path) -> dict[str, dict[str, str]]:
     breakdown -> {value: label} in the file's order ({} when the file or section is absent).
     Every breakdown, value and label must be text; anything else is a ModelError naming the
     file and the entry."""
-    path = models_dir / "measures.yml"
-    if not path.is_file():
+    path, doc = _catalogue_file(models_dir)
+    if path is None:
         return {}
-    try:
-        doc = load_yaml(path, what="measure catalogue") or {}
-    except YamlFileError as exc:
-        raise ModelError(str(exc)) from exc
     section = doc.get("breakdown_codes") if isinstance(doc, dict) else None
     if section is None:
         return {}
