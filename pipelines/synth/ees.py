@@ -174,6 +174,8 @@ def write_ees(cfg, out: Path) -> tuple[list[str], dict]:
                     financial=True)
     files += simple("la_placement_stability", "stability", "percentage", "Percentage of children looked after",
                     ["placement_stability"], ["3 or more placements during the year"])
-    london = [la for la in las if la["region_code"] == "E12000007"]
-    neighbours = [la["code"] for la in london[:NEIGHBOURS]]
+    # Statistical neighbours are the authorities most like the council, so their figures sit
+    # near its own (England's level here): the 10 whose local effect is smallest.
+    alike = sorted(las, key=lambda la: abs(la["effect"]))
+    neighbours = [la["code"] for la in alike[:NEIGHBOURS]]
     return files, {"region": "E12000007", "neighbours": neighbours}
