@@ -6,9 +6,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import materialise_ok
 
 from pipelines.synth import generate
-from conftest import materialise_ok
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium")
