@@ -16,6 +16,13 @@ Series
 * **Future periods**: 12 month ends after the last input period (monthly), 3 financial
   year ends (annual).
 * **Latest period** = the last period with a non-missing value. ``±inf`` counts as missing.
+* **Gaps** (DESIGN §4): a missing *or suppressed* period is a gap, never a zero. A period is
+  suppressed when the public release would suppress it (:func:`suppressed_periods`): a
+  count, or the numerator or denominator of a percent, rate or days measure, from 1 to the
+  suppression upper bound (``raw.oba_config.suppression_upper``, default 5; 0 is a true
+  zero). :func:`assess_series` works on the series with its suppressed values set to NaN:
+  they are exactly like missing values everywhere below (forecast fit, SPC limits, rules,
+  status). The ``value`` column keeps the actual value (``published.*`` suppresses it).
 
 Baseline (DESIGN §4)
 --------------------
@@ -62,7 +69,11 @@ NaN policy
   ``insufficient_data``.
 * SPC rules: a missing value breaks a shift and a trend (runs need consecutive periods);
   in a two-of-three window a missing point counts as not beyond 2/3.
-* Rows with a missing value get ``status`` and ``spc_signal`` = null (None/NaN).
+* Rows with a missing value get ``status`` and ``spc_signal`` = null (None/NaN). A
+  suppressed value is a gap as a missing one: NaN in the fit (interpolated when inner, so the
+  forecast never sees a zero), no moving range to or from it, a break in a shift or trend,
+  and a null ``spc_signal`` — except on the latest row, which carries the signal of the last
+  unsuppressed value (the headline is about the last value that can be shown).
 
 Status (turn the curve; DESIGN §4)
 ----------------------------------
@@ -76,6 +87,15 @@ after the baseline end up to t (all of them if fewer):
 * ``improving`` – all of last3 on the good side but t inside the interval;
 * ``no_change`` – otherwise.
 
+**Statuses only where the data bears them.** A status needs at least
+:data:`MIN_ACTUALS_AFTER_BASELINE` (3) unsuppressed values after the baseline end and a
+history with at most :data:`MAX_HISTORY_GAP_SHARE` (25%) gaps (gaps / periods from the first
+period with a value to the baseline end); otherwise it is ``insufficient_data``. Such a series
+makes no SPC claim either: ``spc_signal`` and ``variation`` are ``insufficient_data`` on every
+row (the forecast and limits are still drawn when there is a model). ``status_note`` says why
+("Only 2 values since the baseline end; 3 are needed.", "41% of the baseline history is missing
+or suppressed; at most 25% is allowed.", "Fewer than 12 values before the baseline end.").
+
 The ``status`` column is **per row, "as at" that period**: for observed rows after the
 baseline end it is the status that would have been reported with that period as the
 latest; history rows, missing-value rows and future rows hold null. The row with
@@ -88,6 +108,14 @@ SPC (NHS "Making Data Count" XmR, as NHSRplotthedots)
 -----------------------------------------------------
 Centre = mean of the history; limits = mean ± 2.66 × mean moving range of the history,
 fixed at the baseline end and applied to every observed period (not rolled forward).
+
+**Small denominators** (``spc_method``): a percent measure whose history's mean denominator
+(over its unsuppressed points) is under :data:`P_CHART_MAX_MEAN_DENOMINATOR` (50) uses a
+p-chart instead: p̄ = Σnumerators / Σdenominators over the same points, centre 100·p̄ and,
+per point, limits 100·(p̄ ± 3·√(p̄(1−p̄)/nᵢ)) clipped to [0, 100] (:func:`p_chart_limits`;
+NaN where the point has no denominator, e.g. the forecast periods). The rules below then use
+each point's own limits; shift and trend use the centre line 100·p̄. Assurance uses the
+limits of the latest unsuppressed point.
 Rules (see :func:`spc_rules`), each evaluated separately above and below the mean:
 
 1. a point strictly outside a limit (comparisons here and below are strict, with a 1e-9
@@ -109,6 +137,26 @@ increasing trend) is *high*, below the mean (or a decreasing trend) is *low*. Pe
 if it has a flag in the bad direction, else ``common_cause`` — so a point flagged both
 ways is ``improvement``, as DESIGN §4 requires. The latest row's signal is the headline.
 
+**Variation icon** (``variation``, Making Data Count as NHSRplotthedots draws it), on every
+row with a signal: ``common_cause``, ``improvement_high``/``improvement_low``,
+``concern_high``/``concern_low`` (the side of the centre line of the flag that gave the
+signal: an improvement is high when up is good, low when down is good; a concern the
+opposite) or ``insufficient_data``.
+
+**Rebase suggested, never automatic.** When the run of consecutive points on one side of the
+centre line that ends at the latest value (a gap or a point on the line breaks it) counts
+:data:`REBASE_RUN` (12) or more points after the baseline end, ``rebase_suggested`` is True on
+every row and ``rebase_note`` says so, naming the ``oba rebaseline`` command. Nothing is
+rebased.
+
+**Disagreement line** (``status_note``, same on every row): when the latest status and SPC
+signal point different ways (turned or improving with a concern; worsening with an
+improvement; turned or worsening with common-cause variation; no change with a signal), one
+plain-English line says why from the numbers' positions (forecast, its interval, the baseline
+average) without quoting any figure, e.g. "Below the forecast and beyond its 80% interval (so
+the curve has turned) but still above the baseline average, which is a rising history's mean:
+SPC flags it as high (a run of points above the average)." Null when they agree.
+
 Assurance (Making Data Count)
 -----------------------------
 From the target and the (locked) process limits, see :func:`assurance`:
@@ -129,9 +177,16 @@ forecast_lower/upper  80% prediction interval
 baseline_end          the baseline end period (same on every row; NaT if no data)
 status                per-row "as at" status, see above
 spc_signal            per-point SPC signal (null on missing/future rows)
-spc_mean/lower/upper  XmR centre line and process limits (same on every row)
+spc_mean/lower/upper  centre line and process limits (XmR: same on every row; p-chart:
+                      limits per point)
 target                the target (NaN if none)
 assurance             target assurance (same on every row)
+spc_method            ``xmr`` or ``p_chart`` (null when there is no model)
+variation             Making Data Count variation icon key (null on missing/future rows)
+status_note           why there is no status, or why status and SPC disagree; else null
+rebase_suggested      True on every row when a 12-point shift after the baseline end
+                      suggests a rebase
+rebase_note           the suggestion, with the ``oba rebaseline`` command; else null
 model                 name of the forecast model (``linear_trend``, ``ets_*``) or None
 locked                True when forecast and limits come from a locked baseline
 is_latest             True only on the latest observed period
@@ -151,7 +206,10 @@ OBA judges success against the forecast made before the work began.
 :func:`lock_baseline` writes ``<dir>/<measure_id>.json`` whole or not at all
 (:func:`dashboards.outputs.write_text`); :func:`load_locked` reads it; ``assess_series(..., locked=lock)`` then
 uses the locked baseline end, forecast, interval and SPC limits instead of refitting, so
-revisions to history cannot move the baseline. Beyond the periods stored in the lock the
+revisions to history cannot move the baseline. The lock's ``spc`` keeps the method
+(``p_chart`` with its p̄ and mean denominator; a lock without a method is XmR, as every lock
+written before p-charts), and a locked p-chart recomputes each point's limits from the locked
+p̄ and the point's current denominator. Beyond the periods stored in the lock the
 forecast is extended from the locked model: the lock keeps the fitted history values and
 parameters, and statsmodels re-creates the same model from them (OLS on the stored
 values; ``ETSModel.smooth`` with the stored parameters — no re-estimation). Locking again
@@ -173,7 +231,7 @@ import hashlib
 import json
 import math
 import os
-import shlex
+import re
 import shutil
 import threading
 import warnings
@@ -1250,7 +1308,8 @@ def _rebase(
     start = _shift(latest, -(run - 1), freq)
     command = f"oba rebaseline {measure_id or '<measure>'} --end {latest.date().isoformat()}"
     if program:
-        command += f" --program {shlex.quote(program)}"
+        quoted = program if re.fullmatch(r"[\w.-]+", program) else json.dumps(program)
+        command += f" --program {quoted}"
     return (
         f"Every point since {start:%Y-%m} is {'above' if sides[-1] > 0 else 'below'} the "
         f"baseline mean: the process has shifted. If the change is real and lasting, rebase "
