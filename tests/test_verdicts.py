@@ -420,7 +420,8 @@ def test_measure_status_and_headline_in_the_warehouse(tmp_path):
     keys = [
         dg.AssetKey(["marts", "measure_status"]),
         *(dg.AssetKey(["published", name]) for name in (
-            "pub_measures", "pub_measure_values", "pub_measure_status", "pub_headline")),
+            "pub_measures", "pub_measure_values", "pub_measure_status", "pub_report_card",
+            "pub_headline")),
     ]
     result = dg.materialize(
         list(defs.assets),
@@ -445,6 +446,10 @@ def test_measure_status_and_headline_in_the_warehouse(tmp_path):
             "rebase_suggested, rebase_note from published.pub_measure_status where is_latest"
         ).df().set_index(["measure_id", "breakdown_value"])
         headline = con.execute("select * from published.pub_headline").df()
+        card = con.execute(
+            "select status, variation, status_note, rebase_suggested from published.pub_report_card "
+            "where measure_id = 'm_short'"
+        ).df()
     finally:
         con.close()
 
@@ -473,6 +478,12 @@ def test_measure_status_and_headline_in_the_warehouse(tmp_path):
         pd.testing.assert_series_equal(
             published[column].sort_index(), mart[column].sort_index(), check_dtype=False
         )
+
+    assert card.to_dict("records") == [{
+        "status": "insufficient_data", "variation": "insufficient_data",
+        "status_note": "Only 2 values since the baseline end; 3 are needed.",
+        "rebase_suggested": False,
+    }]
 
     # hand count: headline measures m_turned (turned), m_flat (no change), m_short
     # (insufficient), m_worse (worsening); m_other and m_pct are not headline measures
