@@ -275,6 +275,7 @@ __all__ = [
     "fit_baseline",
     "headline_series",
     "suppressed_periods",
+    "suppression_bound",
     "load_locked",
     "lock_baseline",
     "prewarm",
@@ -1889,6 +1890,23 @@ def assess_all(
     return out[list(STATUS_COLUMNS)]
 
 
+def suppression_bound(con) -> int:
+    """The public release's suppression upper bound: ``raw.oba_config.suppression_upper``, else
+    :data:`DEFAULT_SUPPRESSION_UPPER`. Values from 1 to it are gaps in every verdict (anything
+    that assesses a series from the warehouse, e.g. a rebaseline, passes it to
+    :func:`assess_series` with the unit, numerators and denominators)."""
+    has_column = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'raw' "
+        "and table_name = 'oba_config' and column_name = 'suppression_upper'"
+    ).fetchall()[0][0]
+    upper = (
+        con.execute("select max(suppression_upper) from raw.oba_config").fetchall()[0][0]
+        if has_column
+        else None
+    )
+    return DEFAULT_SUPPRESSION_UPPER if upper is None else int(upper)
+
+
 def build_measure_status(
     con,
     *,
@@ -1900,22 +1918,17 @@ def build_measure_status(
     """Write ``marts.measure_status`` from the warehouse's marts and stories; returns its rows.
 
     Baseline ends and targets come from the stories, overridden by ``baselines`` and
-    ``targets`` (the run's configuration). The data vintage recorded with a new lock names the
-    latest period and a digest of the exports loaded.
+    ``targets`` (the run's configuration). Each series' numerators and denominators and the
+    suppression bound (:func:`suppression_bound`) make the values the public release would
+    suppress gaps, and choose p-charts for small denominators. The data vintage recorded with a
+    new lock names the latest period and a digest of the exports loaded.
     """
     measures = con.execute("select * from marts.measures").df()
     values = con.execute(
         "select measure_id, breakdown, breakdown_value, period_end, numerator, denominator, value "
         "from marts.measure_values where breakdown in ('all', 'program')"
     ).df()
-    upper = (
-        con.execute("select max(suppression_upper) from raw.oba_config").fetchone()[0]
-        if con.execute(
-            "select count(*) from information_schema.columns where table_schema = 'raw' "
-            "and table_name = 'oba_config' and column_name = 'suppression_upper'"
-        ).fetchone()[0]
-        else None
-    )
+
     stories = con.execute("select measure_id, baseline_end, target from raw.stories").df()
     loads = con.execute("select sha256 from raw._loads order by sha256").fetchall()
     ends = {
@@ -1934,7 +1947,7 @@ def build_measure_status(
     status = assess_all(
         measures, values, baselines=ends, targets=goals, lock_dir=lock_dir,
         data_vintage=vintage, log=log,
-        suppression_upper=DEFAULT_SUPPRESSION_UPPER if upper is None else int(upper),
+        suppression_upper=suppression_bound(con),
     )
     con.register("status_frame", status)
     try:

@@ -99,6 +99,18 @@ def test_zero_is_a_true_zero_not_a_gap():
         assert (df.loc[idx[-2], "spc_signal"] is None) == gap
 
 
+def test_a_suppressed_latest_value_shows_the_last_signal_and_status():
+    # 13 seven times above the mean (a shift), then a suppressed count: the headline row is the
+    # suppressed period; its signal and status are those of the last value that can be shown
+    df = assess(HISTORY + [13] * 7 + [3], suppression_upper=5)
+    row = latest(df)
+    assert row.name == pd.Timestamp("2021-08-31") and row["value"] == 3
+    before = df.loc[pd.Timestamp("2021-07-31")]
+    assert before["spc_signal"] == "improvement"
+    assert row["spc_signal"] == "improvement" and row["variation"] == "improvement_high"
+    assert row["status"] == before["status"]
+
+
 # ----------------------------------------------------------- statuses where the data bears them
 
 
@@ -264,8 +276,17 @@ def test_a_shift_of_12_after_the_baseline_end_suggests_a_rebase():
     assert df["spc_upper"].iloc[0] == pytest.approx(UPPER)
 
 
-def test_a_shift_of_11_does_not():
-    df = assess(HISTORY + [9] + [13] * 11, measure_id="cla_count")
+@pytest.mark.parametrize(
+    "post",
+    [
+        [9] + [13] * 11,
+        # the history's last value (11) is above the mean too: a run of 12, but 11 of them after
+        # the baseline end
+        [13] * 11,
+    ],
+)
+def test_a_shift_of_11_does_not(post):
+    df = assess(HISTORY + post, measure_id="cla_count")
     assert not df["rebase_suggested"].any()
     assert df["rebase_note"].isna().all()
     assert latest(df)["spc_signal"] == "improvement"  # a shift all the same
