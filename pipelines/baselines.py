@@ -18,9 +18,9 @@ Series
 * **Latest period** = the last period with a non-missing value. ``±inf`` counts as missing.
 * **Gaps** (DESIGN §4): a missing *or suppressed* period is a gap, never a zero. A period is
   suppressed when the public release would suppress it (:func:`suppressed_periods`): a
-  count, or the numerator or denominator of a percent, rate or days measure, from 1 to the
-  suppression upper bound (``raw.oba_config.suppression_upper``, default 5; 0 is a true
-  zero). :func:`assess_series` works on the series with its suppressed values set to NaN:
+  count, or the numerator or denominator of a percent or rate (the denominator of a mean
+  number of days), from 1 to the suppression upper bound
+  (``raw.oba_config.suppression_upper``, default 5; 0 is a true zero). :func:`assess_series` works on the series with its suppressed values set to NaN:
   they are exactly like missing values everywhere below (forecast fit, SPC limits, rules,
   status). The ``value`` column keeps the actual value (``published.*`` suppresses it).
 
@@ -1128,11 +1128,13 @@ def suppressed_periods(
     numerators: pd.Series | None = None,
     denominators: pd.Series | None = None,
 ) -> np.ndarray:
-    """Which periods of ``values`` the public release would suppress (boolean array).
+    """Which periods of ``values`` the public release would suppress (boolean array): its
+    primary suppression, as ``models/published/pub_measure_values.sql`` applies it.
 
-    A count (``unit`` ``"count"`` or None) from 1 to ``upper``; for a percent, rate or
-    days measure, a numerator or denominator from 1 to ``upper``. 0 is a true zero. No
-    period is suppressed when ``upper`` is None. All three series share one index."""
+    A count (``unit`` ``"count"`` or None: the numerator, else the value), or the numerator
+    or denominator of a percent or rate, that rounds to 1 to ``upper``; a mean number of
+    days on its denominator alone (its numerator counts days, not children). 0 is a true
+    zero. Nothing is suppressed when ``upper`` is None. All three series share one index."""
     n = len(values)
     if upper is None:
         return np.zeros(n, dtype=bool)
@@ -1140,14 +1142,17 @@ def suppressed_periods(
     def small(series: pd.Series | None) -> np.ndarray:
         if series is None:
             return np.zeros(n, dtype=bool)
-        x = series.to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
-            return np.isfinite(x) & (x >= 1) & (x <= float(upper))
+            x = np.floor(np.abs(series.to_numpy(dtype=float)) + 0.5)  # SQL's round()
+            return np.isfinite(x) & (x > 0) & (x <= float(upper))
 
+    observed = values.notna().to_numpy()
     if unit in (None, "count"):
-        counts = numerators if numerators is not None and numerators.notna().any() else values
-        return small(counts) & values.notna().to_numpy()
-    return (small(numerators) | small(denominators)) & values.notna().to_numpy()
+        counts = values if numerators is None else numerators.fillna(values)
+        return small(counts) & observed
+    if unit == "days":
+        return small(denominators) & observed
+    return (small(numerators) | small(denominators)) & observed
 
 
 def _aligned(other: Any, index: pd.DatetimeIndex, freq: str) -> pd.Series | None:
@@ -1167,19 +1172,18 @@ def _share_text(share: float, limit: float) -> str:
 
 def _sufficiency(
     s: pd.Series, w: pd.Series, be: pd.Timestamp | None, fitted: bool
-) -> tuple[str | None, int, str | None]:
-    """Why the series bears no status (the ``status_note``), or None; the number of
-    unsuppressed values after the baseline end; and the history's gap reason alone (None
-    when the history is usable for SPC)."""
-    after = int(w[w.index > be].notna().sum()) if be is not None else 0
+) -> tuple[str | None, str | None]:
+    """Why the series bears no status (the ``status_note``), or None; and the history's reason
+    alone (None when the history bears SPC). ``s``: the values, ``w``: with gaps as NaN."""
     if be is None:
-        return "No values yet.", 0, "No values yet."
+        return "No values yet.", "No values yet."
+    after = int(w[w.index > be].notna().sum())
     if not fitted:
         if int(w[w.index <= be].notna().sum()) < MIN_HISTORY:
             reason = f"Fewer than {MIN_HISTORY} values before the baseline end."
         else:
             reason = "No forecast model could be fitted to the baseline history."
-        return reason, after, reason
+        return reason, reason
     observed = s[s.index <= be].dropna()
     window = w[(w.index >= observed.index[0]) & (w.index <= be)] if len(observed) else w[:0]
     share = float(window.isna().mean()) if len(window) else 1.0
@@ -1188,17 +1192,16 @@ def _sufficiency(
             f"{_share_text(share, MAX_HISTORY_GAP_SHARE)} of the baseline history is missing or "
             f"suppressed; at most {MAX_HISTORY_GAP_SHARE:.0%} is allowed."
         )
-        return reason, after, reason
+        return reason, reason
     if after < MIN_ACTUALS_AFTER_BASELINE:
         suppressed = int((s[s.index > be].notna() & w[w.index > be].isna()).sum())
         count = "No values" if after == 0 else f"Only {after} value{'s' if after != 1 else ''}"
         more = f" ({suppressed} more suppressed)" if suppressed else ""
         return (
             f"{count} since the baseline end{more}; {MIN_ACTUALS_AFTER_BASELINE} are needed.",
-            after,
             None,
         )
-    return None, after, None
+    return None, None
 
 
 def _variation(signal: Any, direction: str) -> str | None:
@@ -1408,7 +1411,7 @@ def assess_series(
         else:
             limits = SpcLimits(*(float("nan"),) * 4, 0, 0)
 
-    reason, _, history_reason = _sufficiency(s, w, be, sufficient)
+    reason, history_reason = _sufficiency(s, w, be, sufficient)
     spc_ok = sufficient and limits.ok and history_reason is None
 
     df = pd.DataFrame(index=index)

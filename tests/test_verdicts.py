@@ -15,7 +15,14 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from pipelines.baselines import LOCK_FORMAT, SpcLimits, assess_series, load_locked, lock_baseline
+from pipelines.baselines import (
+    LOCK_FORMAT,
+    SpcLimits,
+    assess_series,
+    load_locked,
+    lock_baseline,
+    suppressed_periods,
+)
 from pipelines.sqlmodels import replace_table
 
 # A history that alternates 9, 11, 9, 11, ...: mean 10, every moving range 2, so the XmR
@@ -83,6 +90,28 @@ def test_a_suppressed_value_is_a_gap_in_the_fit_never_its_value():
     # the gap has no moving range: the limits are those of the other 23 points
     assert suppressed["spc_upper"].iloc[0] == pytest.approx(missing["spc_upper"].iloc[0])
     assert suppressed["spc_upper"].iloc[0] != pytest.approx(kept["spc_upper"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    ("unit", "numerators", "denominators", "expected"),
+    [
+        # a count: 0 is a true zero, 1 to 5 suppressed, 6 shown
+        ("count", [0, 1, 5, 6], None, [False, True, True, False]),
+        # a percent: its numerator or its denominator from 1 to 5
+        ("percent", [0, 3, 6, 6], [10, 10, 4, 60], [False, True, True, False]),
+        ("rate_per_10k", [3, 60], [20000, 20000], [True, False]),
+        # a mean number of days: 3 days added up is not 3 children; 3 children counted is
+        ("days", [3, 400], [10, 3], [False, True]),
+    ],
+)
+def test_suppressed_periods_follow_the_public_release(unit, numerators, denominators, expected):
+    idx = monthly([0] * len(numerators)).index
+    num = pd.Series(numerators, index=idx, dtype=float)
+    den = None if denominators is None else pd.Series(denominators, index=idx, dtype=float)
+    values = num if den is None else num / den
+    got = suppressed_periods(values, unit, 5, num, den)
+    assert got.tolist() == expected
+    assert not suppressed_periods(values, unit, None, num, den).any()  # no bound, no gaps
 
 
 def test_zero_is_a_true_zero_not_a_gap():
