@@ -1238,27 +1238,33 @@ def _disagreement(
     signal: Any,
     direction: str,
     value: float,
-    forecast: float,
+    forecast: tuple[float, float, float],
     mean: float,
     flags: pd.Series | None,
 ) -> str | None:
     """One line saying why status and SPC disagree at the latest point, or None when they
-    agree (or either is missing). ``flags``: the :func:`spc_rules` row of that point."""
+    agree (or either is missing). ``forecast``: the forecast and its 80% interval at that
+    point; ``flags``: its :func:`spc_rules` row."""
     if status not in _STATUS_SENSE or signal not in _SIGNAL_SENSE:
         return None
     if _STATUS_SENSE[status] == _SIGNAL_SENSE[signal] or (
         status == "improving" and signal == "common_cause"
     ):
         return None
-    if not all(math.isfinite(x) for x in (value, forecast, mean)):
+    forecast, lower, upper = forecast
+    if not all(math.isfinite(x) for x in (value, forecast, lower, upper, mean)):
         return None
     side = "Above" if value > forecast else ("Below" if value < forecast else "On")
+    inside = lower <= value <= upper
     first = {
         "turned": f"{side} the forecast and beyond its 80% interval (so the curve has turned)",
         "improving": f"{side} the forecast, within its 80% interval (improving)",
         "worsening": f"{side} the forecast and beyond its 80% interval (worsening)",
         "no_change": "Within the forecast's 80% interval, as the history's trend predicted "
-        "(no change)",
+        "(no change)"
+        if inside
+        else f"{side} the forecast's 80% interval, though not three values in a row "
+        f"{side.lower()} the forecast (no change)",
     }[status]
     if signal == "common_cause":
         return (
@@ -1499,7 +1505,10 @@ def assess_series(
             signal[li[0]],
             d,
             float(wvals[judged]),
-            float(df["forecast"].iloc[judged]),
+            tuple(
+                float(df[c].iloc[judged])
+                for c in ("forecast", "forecast_lower", "forecast_upper")
+            ),
             float(limits.mean),
             flags.iloc[judged] if judged < len(s) else None,
         )

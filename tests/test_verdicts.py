@@ -354,6 +354,26 @@ def test_turned_below_the_forecast_but_above_the_old_average_says_why():
     assert row["variation"] == "concern_high"
 
 
+def test_no_change_on_a_rising_forecast_with_an_spc_signal_says_why():
+    # up is good: 74, 75, 76 carry the rising history on (no change) while every one of them
+    # is above the history's mean 61.5 and its upper limit: SPC sees an improvement
+    row = latest(assess(RISING + [74, 75, 76], "up"))
+    assert row["forecast_lower"] <= row["value"] <= row["forecast_upper"]
+    assert row["status"] == "no_change" and row["spc_signal"] == "improvement"
+    assert row["status_note"] == (
+        "Within the forecast's 80% interval, as the history's trend predicted (no change) but "
+        "still above the baseline average, which is a rising history's mean: SPC flags it as "
+        "high (a point above the upper limit)."
+    )
+    # beyond the interval but not three in a row on that side: still no change, said so
+    row = latest(assess(RISING + [74, 70, 80], "up"))
+    assert row["value"] > row["forecast_upper"] and row["status"] == "no_change"
+    assert row["status_note"].startswith(
+        "Above the forecast's 80% interval, though not three values in a row above the "
+        "forecast (no change) but still above the baseline average"
+    )
+
+
 def test_status_and_spc_agreeing_need_no_line():
     # 90 is above the forecast (worsening, down is good) and above the limit (concern)
     row = latest(assess(RISING + [90, 90, 90], "down"))
