@@ -73,7 +73,8 @@ NaN policy
   suppressed value is a gap as a missing one: NaN in the fit (interpolated when inner, so the
   forecast never sees a zero), no moving range to or from it, a break in a shift or trend,
   and a null ``spc_signal`` — except on the latest row, which carries the signal of the last
-  unsuppressed value (the headline is about the last value that can be shown).
+  unsuppressed value (the headline is about the last value that can be shown). A suppressed
+  row's ``status`` is the one "as at" it, judged on the unsuppressed values up to it.
 
 Status (turn the curve; DESIGN §4)
 ----------------------------------
