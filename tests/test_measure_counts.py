@@ -719,3 +719,45 @@ def test_long_term_child_with_overlapping_episodes_counts_once():
     counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
     assert counts[("long_term_looked_after", "all", "all", dt.date(2020, 3, 31))] == (1, 1)
     assert counts[("long_term_looked_after", "all", "all", dt.date(2020, 7, 31))] == (2, 2)
+
+
+def test_windows_start_full():
+    """A 12-month count is first given on the month end closing the source's first 12 months
+    (31/03/2020 for SSDA903 returns from 2019/20), never the month before; after the missing
+    2021/22 return again only from 31/03/2023. A count on the day (children looked after) starts
+    with the returns. A programme's rows start with its first enrolment, its 12-month counts 12
+    months on: P2, first enrolled 10/06/2023, from 31/05/2024 (not 30/04/2024); the 'all' row
+    from the export's first 12 months (January to December 2019)."""
+    kid = {"date_of_birth": dt.date(2010, 7, 31), "sex": "Male", "ethnicity": "White", "postcode_district": None}
+    episodes = [
+        ("A", dt.date(2019, 5, 1), None, "S", "C2", "N1", None, "U4"),
+        ("B", dt.date(2022, 5, 1), None, "S", "C2", "N1", None, "U4"),
+    ]
+    enrolments = [
+        ("A", "P1", dt.date(2019, 1, 15), None, True, [], True),
+        ("B", "P2", dt.date(2023, 6, 10), None, True, [], True),
+    ]
+    con = _warehouse([kid] * len(CHILDREN), episodes, [], enrolments)
+    got = _sorted(con.execute("select * from int_measure_counts").df())
+    assert got == _sorted(_by_month(con))
+    counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
+
+    def count(population, day, breakdown="all", value="all"):
+        return counts.get((population, breakdown, value, day))
+
+    assert count("cla_starts", dt.date(2020, 2, 29)) is None
+    assert count("cla_starts", dt.date(2020, 3, 31)) == (1, 0)
+    assert count("cla_starts", dt.date(2023, 2, 28)) is None
+    assert count("cla_starts", dt.date(2023, 3, 31)) == (1, 0)
+    assert count("looked_after", dt.date(2019, 4, 30)) == (0, None)
+    assert count("looked_after", dt.date(2019, 5, 31)) == (1, None)
+    assert count("looked_after", dt.date(2020, 3, 31)) == (1, 0)
+    assert count("looked_after", dt.date(2022, 4, 30)) == (1, None)
+    assert count("looked_after", dt.date(2023, 3, 31)) == (2, 0)
+    assert count("clients_served", dt.date(2019, 11, 30)) is None
+    assert count("clients_served", dt.date(2019, 12, 31)) == (1, 0)
+    assert count("program_clients_served", dt.date(2024, 4, 30), "program", "P2") is None
+    assert count("program_clients_served", dt.date(2024, 5, 31), "program", "P2") == (1, 0)
+    assert count("program_clients_served", dt.date(2024, 4, 30), "program", "P1") == (1, 0)
+    assert count("program_plans", dt.date(2024, 4, 30), "program", "P2") is None
+    assert count("program_plans", dt.date(2024, 5, 31), "program", "P2") == (1, 1)
