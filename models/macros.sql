@@ -96,10 +96,14 @@ create or replace macro main.measure_populations() as table
         ('cp_plan_starts', 'cin', false, 12, 12),
         ('cp_plan_ends', 'cin', false, 12, 12),
         ('program_assessed', 'case', false, 12, 12),
+        ('program_reliable_change', 'case', false, 12, 12),
         ('program_plans', 'case', false, 12, 12),
         ('clients_served', 'case', false, 12, 12),
         ('program_clients_served', 'case', false, 12, 12)
     ) as populations (population, periods_of, per_10k_children, members_window, flag_window);
+
+-- The assessment tool of a case export row as the measures name it: trimmed, Unknown when blank.
+create or replace macro main.assessment_tool(tool) as coalesce(nullif(trim(tool), ''), 'Unknown');
 
 -- The items of a list as prose: 'a', 'a or b', 'a, b or c' (with conjunction 'or'; 'and' alike);
 -- null for an empty list.

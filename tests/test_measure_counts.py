@@ -63,6 +63,7 @@ BREAKDOWNS = {
     "cp_plan_starts": (*PERSON, "category_of_need"),
     "cp_plan_ends": (*PERSON, "category_of_need"),
     "program_assessed": (*PERSON, "locality", "program"),
+    "program_reliable_change": (*PERSON, "locality", "program"),
     "program_plans": (*PERSON, "locality", "program"),
     "clients_served": (*PERSON, "locality"),
     "program_clients_served": ("program",),
@@ -86,6 +87,7 @@ PERIODS_OF = {
     "cp_plan_starts": "int_cin_periods",
     "cp_plan_ends": "int_cin_periods",
     "program_assessed": "int_case_periods",
+    "program_reliable_change": "int_case_periods",
     "program_plans": "int_case_periods",
     "clients_served": "int_case_periods",
     "program_clients_served": "int_case_periods",
@@ -113,6 +115,7 @@ WINDOWS = {
     "cp_plan_starts": (12, 12),
     "cp_plan_ends": (12, 12),
     "program_assessed": (12, 12),
+    "program_reliable_change": (12, 12),
     "program_plans": (12, 12),
     "clients_served": (12, 12),
     "program_clients_served": (12, 12),
@@ -126,6 +129,7 @@ INTERMEDIATES = (
     "int_long_term_stability_spans",
     "int_missing_spans",
     "int_case_served_spans",
+    "int_assessment_tools",
     "int_program_assessment_occasions",
     "int_measure_spans",
     "int_measure_counts",
@@ -378,8 +382,11 @@ def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), e
     )
     con.execute(
         "create table stg_case_assessments (assessment_id varchar, enrolment_id varchar, assessment_date date, "
-        "score integer, higher_is_better boolean)"
+        "score integer, higher_is_better boolean, tool varchar)"
     )
+    # Family Support's tool has a reliable change criterion of 1.96 * 3 * sqrt(2 * 0.5) = 5.88;
+    # Parenting's has none (its clients fall back to any improvement).
+    con.execute("create table assessment_tools as select 'star' as tool, 3.0 as sd, 0.5 as reliability")
     for i, (client_id, program, start, length, has_plan, occasions, higher) in enumerate(enrolments):
         kid = kids[CHILDREN.index(client_id)]
         end = None if length is None else start + dt.timedelta(days=length)
@@ -390,8 +397,9 @@ def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), e
         )
         for j, (days, score) in enumerate(occasions):
             con.execute(
-                "insert into stg_case_assessments values (?, ?, ?, ?, ?)",
-                [f"E{i}-{j}", f"E{i}", start + dt.timedelta(days=days), score, higher],
+                "insert into stg_case_assessments values (?, ?, ?, ?, ?, ?)",
+                [f"E{i}-{j}", f"E{i}", start + dt.timedelta(days=days), score, higher,
+                 " Star " if program == "Family Support" else "Scale"],
             )
     _insert(
         con, "stg_cin_details",
@@ -506,18 +514,11 @@ def _by_month(con) -> pd.DataFrame:
             for value in sorted(seen):
                 first = first_enrolments.get(value) if breakdown == "program" else None
                 for period in periods:
-
-                    def covered(months, period=period, first=first):
-                        wanted = [_month_back(period, k) for k in range(max(months, 1))]
-                        return all(month in source_months for month in wanted) and (
-                            first is None or (first.year, first.month) <= wanted[-1]
-                        )
-
-                    if not covered(members_window):
+                    if not _covered(period, members_window, source_months, first):
                         continue
                     members, flagged = counts.get((population, period, breakdown, value), (0, 0))
                     counted.append((population, period, breakdown, value, members,
-                                    flagged if covered(flag_window) else None))
+                                    flagged if _covered(period, flag_window, source_months, first) else None))
     return pd.DataFrame(counted, columns=["population", "period_end", "breakdown", "breakdown_value", "members", "flagged"])
 
 
@@ -525,6 +526,15 @@ def _month_back(day: dt.date, k: int) -> tuple[int, int]:
     """(year, month) of the month k months before day's."""
     index = day.year * 12 + day.month - 1 - k
     return index // 12, index % 12 + 1
+
+
+def _covered(period: dt.date, months: int, source_months: set, first: dt.date | None) -> bool:
+    """Whether the source has every one of the ``months`` months ending with period's (at least
+    that month), none before the programme's first enrolment ``first``."""
+    wanted = [_month_back(period, k) for k in range(max(months, 1))]
+    return all(month in source_months for month in wanted) and (
+        first is None or (first.year, first.month) <= wanted[-1]
+    )
 
 
 def _sorted(frame: pd.DataFrame) -> list[tuple]:
