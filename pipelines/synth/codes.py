@@ -561,7 +561,7 @@ TOOL_RELIABILITY = {
     "Family Star Plus": (4.0, 0.8),
     "NCFAS-G": (3.0, 0.75),
     "SDQ": (5.0, 0.8),
-    "PSOC": (8.0, 0.85),
+    "PSOC": (5.0, 0.8),
 }
 PROGRAM_SERVICES = {
     "Family Support": [
