@@ -13,15 +13,21 @@ England bank holidays met here: 25, 26 Dec 2023, 1 Jan 2024 (Christmas); 29 Mar,
 """
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 import holidays
 import pandas as pd
 import pytest
 from conftest import FIXTURES, materialise_all, query
 
+from pipelines.contracts import load_contracts
+from pipelines.sqlmodels import load_breakdown_codes, register_macros
+
 D = dt.date
 EXPORTS = FIXTURES / "catalogue" / "exports"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
 def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -569,3 +575,32 @@ def test_care_leavers_17_18_suitable_accommodation_pct(values):
     assert row(values, m, D(2025, 3, 31), "ethnicity", "White") == pct(1, 2)  # O1, O2
     assert row(values, m, D(2025, 3, 31), "ethnicity", "Asian or Asian British") == pct(1, 1)  # O7
     assert row(values, m, D(2025, 3, 31), "ethnicity", "Black or Black British") == pct(0, 1)  # O5
+
+
+# --------------------------------------------------------------------------- code labels
+def test_breakdown_codes_label_every_group_and_need_code():
+    """Category of need N1-N9 carry DfE's names; every legal status and placement type group the
+    macros give for a code of the SSDA903 code lists (all years), or for an unlisted code, has a
+    label (Unknown, a blank code, shows as it is)."""
+    labels = load_breakdown_codes(MODELS_DIR)
+    assert labels["category_of_need"] == {
+        "N1": "Abuse or neglect",
+        "N2": "Child's disability or illness",
+        "N3": "Parental disability or illness",
+        "N4": "Family in acute stress",
+        "N5": "Family dysfunction",
+        "N6": "Socially unacceptable behaviour",
+        "N7": "Low income",
+        "N8": "Absent parenting",
+        "N9": "Cases other than children in need",
+    }
+    episodes = load_contracts()["ssda903_episodes"]
+    con = duckdb.connect()
+    register_macros(con)
+    for breakdown, macro, codes in (
+        ("legal_status", "legal_status_group", episodes.code_lists["ls"]),
+        ("placement_type", "placement_type_group", episodes.code_lists["place"]),
+    ):
+        listed = sorted({code for version in codes for code in version.codes} | {"ZZ9"})
+        groups = {g for (g,) in con.execute(f"select distinct {macro}(unnest(?))", [listed]).fetchall()}
+        assert groups - {"Unknown"} == set(labels[breakdown]), breakdown
