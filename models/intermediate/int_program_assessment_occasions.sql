@@ -52,17 +52,19 @@ improvement as (
         tools.reliable_change,
         coalesce(
             case
-                when sequenced.higher_is_better then sequenced.total_score > sequenced.first_total_score
+                when sequenced.higher_is_better
+                    then sequenced.total_score > sequenced.first_total_score
                 else sequenced.total_score < sequenced.first_total_score
             end,
             false
         ) as is_improved,
         case
-            when sequenced.higher_is_better then sequenced.total_score - sequenced.first_total_score
+            when sequenced.higher_is_better
+                then sequenced.total_score - sequenced.first_total_score
             else sequenced.first_total_score - sequenced.total_score
-        end as change,
+        end as gain,
     from sequenced
-    left join tools on tools.tool = sequenced.tool
+    left join tools on sequenced.tool = tools.tool
 ),
 
 final as (
@@ -80,7 +82,7 @@ final as (
         is_improved,
         case
             when reliable_change is null then is_improved
-            else coalesce(change > reliable_change, false)
+            else coalesce(gain > reliable_change, false)
         end as is_reliably_improved,
     from improvement
 )
