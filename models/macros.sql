@@ -69,32 +69,41 @@ create or replace macro main.age_band_start(date_of_birth, age) as
 
 -- The populations int_measure_counts counts (int_measure_spans lists their members): the month
 -- ends each is counted on (those of the SSDA903 returns, only their 31 Marches for a return's
--- annual tables, the CIN census years or the case export) and whether int_rates_per_10k gives
--- it per 10,000 children. The catalogue's declared measures (models/measures.yml, counts: and
--- rates:) name a population from here.
+-- annual tables, the CIN census years or the case export), whether int_rates_per_10k gives
+-- it per 10,000 children, and the months of data a count on month end X needs: members_window
+-- for the members, flag_window for the flag. 12 is a window of 12 months, (X - 1 year, X]: a
+-- flow (starts, referrals, enrolments served) or a flag looking back over the 12 months
+-- (placements, a missing incident); 0 a count on the day alone. A count whose months are not
+-- all covered by the source's data (before its first full window, or after a year without a
+-- return) is not given: no value rather than a partial one that ramps up. The catalogue's
+-- declared measures (models/measures.yml, counts: and rates:) name a population from here.
 create or replace macro main.measure_populations() as table
     select * from (values
-        ('looked_after', 'ssda903', true),
-        ('cla_starts', 'ssda903', false),
-        ('long_term_looked_after', 'ssda903', false),
-        ('looked_after_in_year', 'ssda903', false),
-        ('uasc_looked_after', 'ssda903', false),
-        ('oc2_health_assessment', 'ssda903_31_march', false),
-        ('oc2_teeth_check', 'ssda903_31_march', false),
-        ('oc2_sdq_recorded', 'ssda903_31_march', false),
-        ('children_in_need', 'cin', true),
-        ('referrals', 'cin', true),
-        ('assessments_authorised', 'cin', false),
-        ('s47_enquiries', 'cin', true),
-        ('initial_conferences', 'cin', false),
-        ('child_protection', 'cin', true),
-        ('cp_plan_starts', 'cin', false),
-        ('cp_plan_ends', 'cin', false),
-        ('program_assessed', 'case', false),
-        ('program_plans', 'case', false),
-        ('clients_served', 'case', false),
-        ('program_clients_served', 'case', false)
-    ) as populations (population, periods_of, per_10k_children);
+        ('looked_after', 'ssda903', true, 0, 12),
+        ('cla_starts', 'ssda903', false, 12, 12),
+        ('long_term_looked_after', 'ssda903', false, 0, 0),
+        ('looked_after_in_year', 'ssda903', false, 12, 12),
+        ('uasc_looked_after', 'ssda903', false, 0, 0),
+        ('oc2_health_assessment', 'ssda903_31_march', false, 0, 0),
+        ('oc2_teeth_check', 'ssda903_31_march', false, 0, 0),
+        ('oc2_sdq_recorded', 'ssda903_31_march', false, 0, 0),
+        ('children_in_need', 'cin', true, 0, 0),
+        ('referrals', 'cin', true, 12, 12),
+        ('assessments_authorised', 'cin', false, 12, 12),
+        ('s47_enquiries', 'cin', true, 12, 12),
+        ('initial_conferences', 'cin', false, 12, 12),
+        ('child_protection', 'cin', true, 0, 0),
+        ('cp_plan_starts', 'cin', false, 12, 12),
+        ('cp_plan_ends', 'cin', false, 12, 12),
+        ('program_assessed', 'case', false, 12, 12),
+        ('program_reliable_change', 'case', false, 12, 12),
+        ('program_plans', 'case', false, 12, 12),
+        ('clients_served', 'case', false, 12, 12),
+        ('program_clients_served', 'case', false, 12, 12)
+    ) as populations (population, periods_of, per_10k_children, members_window, flag_window);
+
+-- The assessment tool of a case export row as the measures name it: trimmed, Unknown when blank.
+create or replace macro main.assessment_tool(tool) as coalesce(nullif(trim(tool), ''), 'Unknown');
 
 -- The items of a list as prose: 'a', 'a or b', 'a, b or c' (with conjunction 'or'; 'and' alike);
 -- null for an empty list.

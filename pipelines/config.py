@@ -11,6 +11,7 @@ stories: stories
 comparators: {region: E12000001, neighbours: [E06000002, E06000003]}
 publish: {audience: internal}
 collection_years: {"returns/903 March.csv": 2018, "old_returns/*": 2017}
+assessment_tools: {Outcomes Star: {sd: 6.2, reliability: 0.85}}
 ```
 
 ``collection_years`` pins the collection year (the year of the return's 31 March; ``2018`` or
@@ -18,6 +19,14 @@ collection_years: {"returns/903 March.csv": 2018, "old_returns/*": 2017}
 a glob (``*``, ``?``, ``[...]``) matched against the file's path or any of its folders. A pin
 beats every other way of dating a file (DESIGN §2b); of several keys naming one file, an exact
 file path wins, then a folder, then a glob, the longest key first.
+
+``assessment_tools`` gives, per assessment tool of the case export (its ``tool`` column, matched
+ignoring case and surrounding spaces), the standard deviation ``sd`` (> 0) of its total score
+and its reliability ``reliability`` (test-retest or Cronbach's alpha, 0 <= r < 1), from which
+``program_reliable_improvement_pct`` works out the reliable change criterion 1.96 * sd *
+sqrt(2 * (1 - r)) (Jacobson-Truax). Whether higher is better comes from the export's
+``higher_is_better``, not from here. A tool without both counts its clients as better off on any
+improvement, as ``program_improved_pct`` does.
 
 Every key is checked on load: :func:`load_config` raises one :class:`ConfigError` listing every
 problem, one line per key, naming the file, the key, the value found and what is expected.
@@ -46,7 +55,9 @@ KEYS = {
     "comparators": "a mapping with region (a region code E12...) and neighbours (a list of LA codes)",
     "publish": "a mapping with audience, internal or public",
     "collection_years": "a mapping of file or folder path (or glob) to a collection year, e.g. 2018 or 2017-18",
+    "assessment_tools": "a mapping of assessment tool name to {sd: a number > 0, reliability: a number from 0 to under 1}",
 }
+ASSESSMENT_TOOL_KEYS = ("sd", "reliability")
 AUTHORITY_KEYS = ("name", "code")
 SUPPRESSION_KEYS = ("upper",)
 YEAR_RANGE = (2000, 2100)
@@ -78,6 +89,16 @@ class ObaConfig:
     comparators: dict[str, object] = field(default_factory=dict)
     publish_audience: str = "internal"
     collection_years: dict[str, int] = field(default_factory=dict)
+    assessment_tools: dict[str, AssessmentTool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssessmentTool:
+    """What the reliable change criterion of an assessment tool needs: the standard deviation of
+    its total score and its reliability (None when not configured)."""
+
+    sd: float | None = None
+    reliability: float | None = None
 
 
 class _Checker:
@@ -293,6 +314,42 @@ def parse_config(doc: dict, path: Path) -> ObaConfig:
                 check.problems.append(f"{key}: {name!r} is pinned twice, to different years")
             collection_years[name] = year
 
+    assessment_tools: dict[str, AssessmentTool] = {}
+    for tool, value in check.mapping(doc, "assessment_tools").items():
+        key = f"assessment_tools.{tool}"
+        name = str(tool).strip() if isinstance(tool, (str, int)) and not isinstance(tool, bool) else ""
+        if not name:
+            check.problems.append(f"{key}: expected an assessment tool's name, got {tool!r}")
+            continue
+        if not isinstance(value, dict):
+            check.bad(key, "a mapping with sd and reliability, e.g. {sd: 6.2, reliability: 0.85}", value)
+            continue
+        for sub in value:
+            if sub == "higher_is_better":
+                check.problems.append(
+                    f"{key}.{sub}: not read from here; the case export's higher_is_better column says "
+                    "which way a tool's scores improve"
+                )
+            elif sub not in ASSESSMENT_TOOL_KEYS:
+                check.problems.append(
+                    f"{key}.{sub}: unknown key; an assessment tool may hold {', '.join(ASSESSMENT_TOOL_KEYS)}"
+                )
+        sd = reliability = None
+        if value.get("sd") is not None:
+            sd = check.number(value["sd"], f"{key}.sd")
+            if sd is not None and sd <= 0:
+                check.bad(f"{key}.sd", "a standard deviation above 0", value["sd"])
+                sd = None
+        if value.get("reliability") is not None:
+            reliability = check.number(value["reliability"], f"{key}.reliability")
+            if reliability is not None and not 0 <= reliability < 1:
+                check.bad(f"{key}.reliability", "a reliability from 0 up to (not including) 1", value["reliability"])
+                reliability = None
+        if name.casefold() in {known.casefold() for known in assessment_tools}:
+            check.problems.append(f"{key}: the tool {name!r} is configured twice")
+            continue
+        assessment_tools[name] = AssessmentTool(sd=sd, reliability=reliability)
+
     if check.problems:
         count = len(check.problems)
         raise ConfigError(
@@ -312,6 +369,7 @@ def parse_config(doc: dict, path: Path) -> ObaConfig:
         comparators=comparators,
         publish_audience=audience,
         collection_years=collection_years,
+        assessment_tools=assessment_tools,
     )
 
 

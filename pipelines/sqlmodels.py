@@ -515,6 +515,9 @@ def declared_measure_sql(
         condition = f"({condition})"
     listed = ", ".join(quote_literal(str(b)) for b in breakdowns)
     condition = f"{condition}\n        and breakdown in ({listed})" if filters else f"breakdown in ({listed})"
+    # A null numerator is a count its source cannot give yet (a window not fully covered, see
+    # measure_populations()): no row rather than a value.
+    condition = f"{condition}\n        and {numerator} is not null"
     source = f"select * from {shape.model}\n    where {condition}"
     return (
         f"-- {measure_id}: declared in measures.yml ({shape_name} of {shape.model}).\n"

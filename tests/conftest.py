@@ -103,6 +103,7 @@ PROGRAM_MEASURES = (
     "program_clients_served_12m",
     "program_plan_within_30d_pct",
     "program_improved_pct",
+    "program_reliable_improvement_pct",
 )
 CORE_MEASURES = POPULATION_MEASURES + PROGRAM_MEASURES
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"

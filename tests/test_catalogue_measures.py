@@ -13,15 +13,21 @@ England bank holidays met here: 25, 26 Dec 2023, 1 Jan 2024 (Christmas); 29 Mar,
 """
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 import holidays
 import pandas as pd
 import pytest
 from conftest import FIXTURES, materialise_all, query
 
+from pipelines.contracts import load_contracts
+from pipelines.sqlmodels import load_breakdown_codes, register_macros
+
 D = dt.date
 EXPORTS = FIXTURES / "catalogue" / "exports"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
 def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -31,6 +37,14 @@ def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
 SSDA903_PERIODS = _month_ends(D(2022, 4, 30), D(2025, 3, 31))  # the three returns' months
 CIN_PERIODS = _month_ends(D(2023, 4, 30), D(2025, 3, 31))  # the 2024 and 2025 censuses
 ANNUAL_PERIODS = [D(2023, 3, 31), D(2024, 3, 31), D(2025, 3, 31)]  # one per SSDA903 return
+# A 12-month measure starts at its first full window: the 31 March closing the first collection
+# year loaded (models/measures.yml, Windows).
+SSDA903_FULL_WINDOWS = _month_ends(D(2023, 3, 31), D(2025, 3, 31))
+CIN_FULL_WINDOWS = _month_ends(D(2024, 3, 31), D(2025, 3, 31))
+WINDOWED = (
+    "cla_missing_12m_pct", "referrals_12m", "referral_rate_per_10k", "rereferrals_12m_pct",
+    "assessments_45wd_pct", "s47_rate_per_10k_12m", "icpc_15wd_pct", "cpp_2yrs_pct_12m",
+)
 
 MONTHLY_SSDA903 = ("placement_stability_long_term_pct", "cla_missing_12m_pct", "uasc_count")
 MONTHLY_CIN = (
@@ -68,6 +82,12 @@ def values(run) -> pd.DataFrame:
     frame = query(run, "select * from marts.measure_values")
     frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
     return frame
+
+
+def absent(values, measure_id, period_end) -> None:
+    """No row at all on the period end (a window the data do not fully cover)."""
+    rows = values[(values["measure_id"] == measure_id) & (values["period_end"] == period_end)]
+    assert rows.empty, (measure_id, period_end, len(rows))
 
 
 def row(values, measure_id, period_end, breakdown="all", breakdown_value="all") -> dict:
@@ -156,6 +176,9 @@ def test_each_new_measure_has_a_row_for_every_period(values):
         | {m: CIN_PERIODS for m in MONTHLY_CIN}
         | {m: ANNUAL_PERIODS for m in ANNUAL_SSDA903}
     )
+    expected |= {m: SSDA903_FULL_WINDOWS for m in WINDOWED if m in MONTHLY_SSDA903}
+    expected |= {m: CIN_FULL_WINDOWS for m in WINDOWED if m in MONTHLY_CIN}
+    assert set(WINDOWED) <= set(MONTHLY_SSDA903 + MONTHLY_CIN)
     for measure_id, periods in expected.items():
         mine = values[(values["measure_id"] == measure_id) & (values["breakdown"] == "all")]
         assert sorted(mine["period_end"]) == periods, measure_id
@@ -232,8 +255,10 @@ def test_cin_rate_per_10k(values):
 #   R05 15/11/2023, R01b 04/12/2023, R06 01/02/2024 (both censuses), R07 15/04/2024,
 #   R02b 20/04/2024, R03b 02/05/2024, R08 13/05/2024, R14 01/10/2024
 def test_referrals_12m(values):
-    # (30/04/2022, 30/04/2023]: R10 (01/05/2022), R11, R02a.
-    assert row(values, "referrals_12m", D(2023, 4, 30)) == count(3)
+    # (30/04/2022, 30/04/2023] and up to (28/02/2023, 29/02/2024]: before the first census year
+    # (2023-24) closes, no value; 31/03/2024 is the first.
+    absent(values, "referrals_12m", D(2023, 4, 30))
+    absent(values, "referrals_12m", D(2024, 2, 29))
     # (31/03/2023, 31/03/2024]: R02a, R03a, R12, R01a (NFA counts), R04 (once), R09, R05, R01b, R06.
     assert row(values, "referrals_12m", D(2024, 3, 31)) == count(9)
     # (30/04/2023, 30/04/2024]: R02a drops out; R07 and R02b come in.
@@ -255,8 +280,8 @@ def test_rereferrals_12m_pct(values):
     # Re-referrals: R01b (04/12/2023; R01a 15/06/2023, an NFA referral, is within the year) and
     # R02b (20/04/2024; R02a 20/04/2023 exactly one year earlier: counts). R03b (02/05/2024) is
     # not one: R03a (01/05/2023) is one year and one day earlier.
-    # 30/11/2023: (30/11/2022, 30/11/2023]: R02a, R03a, R12, R01a, R04, R09, R05: none.
-    assert row(values, m, D(2023, 11, 30)) == pct(0, 7)
+    # 30/11/2023: (30/11/2022, 30/11/2023] is not all in the censuses: no value.
+    absent(values, m, D(2023, 11, 30))
     # 31/03/2024: the 9 referrals of test_referrals_12m; R01b.
     assert row(values, m, D(2024, 3, 31)) == pct(1, 9)
     # 30/04/2024: the 10; R01b and R02b.
@@ -277,12 +302,11 @@ def test_rereferrals_12m_pct(values):
 #   R14 10/03/2025, not authorised: never counted
 def test_assessments_45wd_pct(values):
     m = "assessments_45wd_pct"
-    # Nothing authorised in (30/06/2022, 30/06/2023]: a null value.
-    assert row(values, m, D(2023, 6, 30)) == pct(0, 0)
-    # 31/12/2023: R12 (late), R04 (in time).
-    assert row(values, m, D(2023, 12, 31)) == pct(1, 2)
-    # 31/01/2024: + R05 at exactly 45 working days: in time.
-    assert row(values, m, D(2024, 1, 31)) == pct(2, 3)
+    # Windows before the first census year closes: no value.
+    absent(values, m, D(2023, 6, 30))
+    absent(values, m, D(2024, 2, 29))
+    # 31/03/2024: R12 (late), R04 (in time), R05 at exactly 45 working days: in time.
+    assert row(values, m, D(2024, 3, 31)) == pct(2, 3)
     # 30/04/2024: + R06 at 46 working days: late. (Its 2024 census row had no authorisation.)
     assert row(values, m, D(2024, 4, 30)) == pct(2, 4)
     # 31/05/2024: + R02b in time.
@@ -299,7 +323,7 @@ def test_assessments_45wd_pct(values):
 #   R14 17/03/2025, no conference yet
 def test_s47_rate_per_10k_12m(values):
     m = "s47_rate_per_10k_12m"
-    assert row(values, m, D(2023, 6, 30)) == per_10k(0, 18000)
+    absent(values, m, D(2023, 6, 30))
     # (31/03/2023, 31/03/2024]: R12 (once although in both censuses), R09.
     assert row(values, m, D(2024, 3, 31)) == per_10k(2, 18000)
     # (31/05/2023, 31/05/2024]: R12, R09, R07, R08 over mid-2024.
@@ -318,7 +342,7 @@ def test_icpc_15wd_pct(values):
     assert row(values, m, D(2024, 6, 30)) == pct(2, 3)
     # 31/03/2025: R07 in time, R08 late; R14 has no conference.
     assert row(values, m, D(2025, 3, 31)) == pct(1, 2)
-    assert row(values, m, D(2023, 6, 30)) == pct(0, 0)
+    absent(values, m, D(2023, 6, 30))
 
 
 # CP plans (child + CPPstartDate; the newest census wins):
@@ -331,9 +355,11 @@ def test_icpc_15wd_pct(values):
 #   R08 12/06/2024, open          initial PHY, latest MUL -> MUL
 def test_cpp_2yrs_pct_12m(values):
     m = "cpp_2yrs_pct_12m"
-    assert row(values, m, D(2023, 5, 31)) == pct(0, 0)
-    # (30/06/2022, 30/06/2023]: R13.
-    assert row(values, m, D(2023, 6, 30)) == pct(1, 1)
+    # Windows before the first census year closes (R13 ended 30/06/2023): no value.
+    absent(values, m, D(2023, 5, 31))
+    absent(values, m, D(2023, 6, 30))
+    # (31/03/2023, 31/03/2024]: R13 (over 2 years).
+    assert row(values, m, D(2024, 3, 31)) == pct(1, 1)
     # (30/06/2023, 30/06/2024]: R13 ended on the excluded first boundary; R10 (exactly 2 years).
     assert row(values, m, D(2024, 6, 30)) == pct(1, 1)
     # (31/07/2023, 31/07/2024]: R10 yes, R11 (2 years less a day) no.
@@ -549,3 +575,32 @@ def test_care_leavers_17_18_suitable_accommodation_pct(values):
     assert row(values, m, D(2025, 3, 31), "ethnicity", "White") == pct(1, 2)  # O1, O2
     assert row(values, m, D(2025, 3, 31), "ethnicity", "Asian or Asian British") == pct(1, 1)  # O7
     assert row(values, m, D(2025, 3, 31), "ethnicity", "Black or Black British") == pct(0, 1)  # O5
+
+
+# --------------------------------------------------------------------------- code labels
+def test_breakdown_codes_label_every_group_and_need_code():
+    """Category of need N1-N9 carry DfE's names; every legal status and placement type group the
+    macros give for a code of the SSDA903 code lists (all years), or for an unlisted code, has a
+    label (Unknown, a blank code, shows as it is)."""
+    labels = load_breakdown_codes(MODELS_DIR)
+    assert labels["category_of_need"] == {
+        "N1": "Abuse or neglect",
+        "N2": "Child's disability or illness",
+        "N3": "Parental disability or illness",
+        "N4": "Family in acute stress",
+        "N5": "Family dysfunction",
+        "N6": "Socially unacceptable behaviour",
+        "N7": "Low income",
+        "N8": "Absent parenting",
+        "N9": "Cases other than children in need",
+    }
+    episodes = load_contracts()["ssda903_episodes"]
+    con = duckdb.connect()
+    register_macros(con)
+    for breakdown, macro, codes in (
+        ("legal_status", "legal_status_group", episodes.code_lists["ls"]),
+        ("placement_type", "placement_type_group", episodes.code_lists["place"]),
+    ):
+        listed = sorted({code for version in codes for code in version.codes} | {"ZZ9"})
+        groups = {g for (g,) in con.execute(f"select distinct {macro}(unnest(?))", [listed]).fetchall()}
+        assert groups - {"Unknown"} == set(labels[breakdown]), breakdown

@@ -63,6 +63,7 @@ BREAKDOWNS = {
     "cp_plan_starts": (*PERSON, "category_of_need"),
     "cp_plan_ends": (*PERSON, "category_of_need"),
     "program_assessed": (*PERSON, "locality", "program"),
+    "program_reliable_change": (*PERSON, "locality", "program"),
     "program_plans": (*PERSON, "locality", "program"),
     "clients_served": (*PERSON, "locality"),
     "program_clients_served": ("program",),
@@ -86,9 +87,38 @@ PERIODS_OF = {
     "cp_plan_starts": "int_cin_periods",
     "cp_plan_ends": "int_cin_periods",
     "program_assessed": "int_case_periods",
+    "program_reliable_change": "int_case_periods",
     "program_plans": "int_case_periods",
     "clients_served": "int_case_periods",
     "program_clients_served": "int_case_periods",
+}
+# The months of data a count on month end X needs (members, flag): 12 for a window of the 12
+# months ending on X, 0 for the day alone. A month end whose months the source does not all
+# cover has no count (a flag needing more months than the members: no flag count); a
+# programme's counts start at its first enrolment, and its windows are full only once it has
+# run for all their months.
+WINDOWS = {
+    "looked_after": (0, 12),
+    "cla_starts": (12, 12),
+    "long_term_looked_after": (0, 0),
+    "looked_after_in_year": (12, 12),
+    "uasc_looked_after": (0, 0),
+    "oc2_health_assessment": (0, 0),
+    "oc2_teeth_check": (0, 0),
+    "oc2_sdq_recorded": (0, 0),
+    "children_in_need": (0, 0),
+    "referrals": (12, 12),
+    "assessments_authorised": (12, 12),
+    "s47_enquiries": (12, 12),
+    "initial_conferences": (12, 12),
+    "child_protection": (0, 0),
+    "cp_plan_starts": (12, 12),
+    "cp_plan_ends": (12, 12),
+    "program_assessed": (12, 12),
+    "program_reliable_change": (12, 12),
+    "program_plans": (12, 12),
+    "clients_served": (12, 12),
+    "program_clients_served": (12, 12),
 }
 INTERMEDIATES = (
     "int_calendar",
@@ -99,6 +129,7 @@ INTERMEDIATES = (
     "int_long_term_stability_spans",
     "int_missing_spans",
     "int_case_served_spans",
+    "int_assessment_tools",
     "int_program_assessment_occasions",
     "int_measure_spans",
     "int_measure_counts",
@@ -351,8 +382,11 @@ def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), e
     )
     con.execute(
         "create table stg_case_assessments (assessment_id varchar, enrolment_id varchar, assessment_date date, "
-        "score integer, higher_is_better boolean)"
+        "score integer, higher_is_better boolean, tool varchar)"
     )
+    # Family Support's tool has a reliable change criterion of 1.96 * 3 * sqrt(2 * 0.5) = 5.88;
+    # Parenting's has none (its clients fall back to any improvement).
+    con.execute("create table assessment_tools as select 'star' as tool, 3.0 as sd, 0.5 as reliability")
     for i, (client_id, program, start, length, has_plan, occasions, higher) in enumerate(enrolments):
         kid = kids[CHILDREN.index(client_id)]
         end = None if length is None else start + dt.timedelta(days=length)
@@ -363,8 +397,9 @@ def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), e
         )
         for j, (days, score) in enumerate(occasions):
             con.execute(
-                "insert into stg_case_assessments values (?, ?, ?, ?, ?)",
-                [f"E{i}-{j}", f"E{i}", start + dt.timedelta(days=days), score, higher],
+                "insert into stg_case_assessments values (?, ?, ?, ?, ?, ?)",
+                [f"E{i}-{j}", f"E{i}", start + dt.timedelta(days=days), score, higher,
+                 " Star " if program == "Family Support" else "Scale"],
             )
     _insert(
         con, "stg_cin_details",
@@ -468,21 +503,47 @@ def _by_month(con) -> pd.DataFrame:
             tally = counts.setdefault((population, row["period_end"], breakdown, value), [0, 0])
             tally[0] += 1
             tally[1] += 1 if row["flag"] is not None and row["flag"] == row["flag"] and row["flag"] else 0
+    first_enrolments = dict(con.execute("select program, min(start_date) from int_program_enrolments group by program").fetchall())
     counted = []
     for population, breakdowns in BREAKDOWNS.items():
         periods = [period for (period,) in con.execute(f"select period_end from {PERIODS_OF[population]}").fetchall()]
+        source_months = {(period.year, period.month) for period in periods}
+        members_window, flag_window = WINDOWS[population]
         for breakdown in ("all", *breakdowns):
             seen = {"all"} if breakdown == "all" else values.get((population, breakdown), set())
             for value in sorted(seen):
+                first = first_enrolments.get(value) if breakdown == "program" else None
                 for period in periods:
+                    if not _covered(period, members_window, source_months, first):
+                        continue
                     members, flagged = counts.get((population, period, breakdown, value), (0, 0))
-                    counted.append((population, period, breakdown, value, members, flagged))
+                    counted.append((population, period, breakdown, value, members,
+                                    flagged if _covered(period, flag_window, source_months, first) else None))
     return pd.DataFrame(counted, columns=["population", "period_end", "breakdown", "breakdown_value", "members", "flagged"])
+
+
+def _month_back(day: dt.date, k: int) -> tuple[int, int]:
+    """(year, month) of the month k months before day's."""
+    index = day.year * 12 + day.month - 1 - k
+    return index // 12, index % 12 + 1
+
+
+def _covered(period: dt.date, months: int, source_months: set, first: dt.date | None) -> bool:
+    """Whether the source has every one of the ``months`` months ending with period's (at least
+    that month), none before the programme's first enrolment ``first``."""
+    wanted = [_month_back(period, k) for k in range(max(months, 1))]
+    return all(month in source_months for month in wanted) and (
+        first is None or (first.year, first.month) <= wanted[-1]
+    )
 
 
 def _sorted(frame: pd.DataFrame) -> list[tuple]:
     frame = frame.assign(period_end=pd.to_datetime(frame["period_end"]).dt.date)
-    return sorted(frame.itertuples(index=False, name=None))
+    # a count not given is null (None, or NaN in a numeric column)
+    return sorted(
+        tuple(None if pd.isna(value) else value for value in row)
+        for row in frame.itertuples(index=False, name=None)
+    )
 
 
 @settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -529,11 +590,14 @@ def test_nested_episode_and_plan():
     got = _sorted(con.execute("select * from int_measure_counts").df())
     assert got == _sorted(_by_month(con))
     counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
-    # 30/09/2019: the nested episode (N2, AB2) is open; 30/11/2019 it has closed: N1 again.
-    assert counts[("looked_after", "category_of_need", "N2", dt.date(2019, 9, 30))] == (1, 0)
-    assert counts[("looked_after", "category_of_need", "N1", dt.date(2019, 11, 30))] == (1, 0)
+    # 30/09/2019: the nested episode (N2, AB2) is open; 30/11/2019 it has closed: N1 again. The
+    # placements of the 12 months (the flag) are not counted before the first return's 12 months
+    # are complete (31/03/2020).
+    assert counts[("looked_after", "category_of_need", "N2", dt.date(2019, 9, 30))] == (1, None)
+    assert counts[("looked_after", "category_of_need", "N1", dt.date(2019, 11, 30))] == (1, None)
     # 31/01/2020: the third episode (RNE L, overlapping the first) is the latest begun.
-    assert counts[("looked_after", "category_of_need", "N2", dt.date(2020, 1, 31))] == (1, 0)
+    assert counts[("looked_after", "category_of_need", "N2", dt.date(2020, 1, 31))] == (1, None)
+    assert counts[("looked_after", "category_of_need", "N2", dt.date(2020, 3, 31))] == (1, 0)
     # 28/02/2023 on the N1 plan, unborn until November 2022.
     assert counts[("child_protection", "category_of_need", "N1", dt.date(2023, 2, 28))] == (1, 0)
     assert counts[("child_protection", "age_band", "Unborn", dt.date(2022, 10, 31))] == (1, 0)
@@ -665,3 +729,45 @@ def test_long_term_child_with_overlapping_episodes_counts_once():
     counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
     assert counts[("long_term_looked_after", "all", "all", dt.date(2020, 3, 31))] == (1, 1)
     assert counts[("long_term_looked_after", "all", "all", dt.date(2020, 7, 31))] == (2, 2)
+
+
+def test_windows_start_full():
+    """A 12-month count is first given on the month end closing the source's first 12 months
+    (31/03/2020 for SSDA903 returns from 2019/20), never the month before; after the missing
+    2021/22 return again only from 31/03/2023. A count on the day (children looked after) starts
+    with the returns. A programme's rows start with its first enrolment, its 12-month counts 12
+    months on: P2, first enrolled 10/06/2023, from 31/05/2024 (not 30/04/2024); the 'all' row
+    from the export's first 12 months (January to December 2019)."""
+    kid = {"date_of_birth": dt.date(2010, 7, 31), "sex": "Male", "ethnicity": "White", "postcode_district": None}
+    episodes = [
+        ("A", dt.date(2019, 5, 1), None, "S", "C2", "N1", None, "U4"),
+        ("B", dt.date(2022, 5, 1), None, "S", "C2", "N1", None, "U4"),
+    ]
+    enrolments = [
+        ("A", "P1", dt.date(2019, 1, 15), None, True, [], True),
+        ("B", "P2", dt.date(2023, 6, 10), None, True, [], True),
+    ]
+    con = _warehouse([kid] * len(CHILDREN), episodes, [], enrolments)
+    got = _sorted(con.execute("select * from int_measure_counts").df())
+    assert got == _sorted(_by_month(con))
+    counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
+
+    def count(population, day, breakdown="all", value="all"):
+        return counts.get((population, breakdown, value, day))
+
+    assert count("cla_starts", dt.date(2020, 2, 29)) is None
+    assert count("cla_starts", dt.date(2020, 3, 31)) == (1, 0)
+    assert count("cla_starts", dt.date(2023, 2, 28)) is None
+    assert count("cla_starts", dt.date(2023, 3, 31)) == (1, 0)
+    assert count("looked_after", dt.date(2019, 4, 30)) == (0, None)
+    assert count("looked_after", dt.date(2019, 5, 31)) == (1, None)
+    assert count("looked_after", dt.date(2020, 3, 31)) == (1, 0)
+    assert count("looked_after", dt.date(2022, 4, 30)) == (1, None)
+    assert count("looked_after", dt.date(2023, 3, 31)) == (2, 0)
+    assert count("clients_served", dt.date(2019, 11, 30)) is None
+    assert count("clients_served", dt.date(2019, 12, 31)) == (1, 0)
+    assert count("program_clients_served", dt.date(2024, 4, 30), "program", "P2") is None
+    assert count("program_clients_served", dt.date(2024, 5, 31), "program", "P2") == (1, 0)
+    assert count("program_clients_served", dt.date(2024, 4, 30), "program", "P1") == (1, 0)
+    assert count("program_plans", dt.date(2024, 4, 30), "program", "P2") is None
+    assert count("program_plans", dt.date(2024, 5, 31), "program", "P2") == (1, 1)

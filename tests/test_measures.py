@@ -7,7 +7,11 @@ SSDA903 returns (2020-21, 2023-24, 2024-25), two CIN censuses (2024, 2025), one 
   mid-2023: 1,000 at every single year 0-17 (18,000; bands 5,000 / 5,000 / 6,000 / 2,000);
   mid-2024: 1,000 at 0-15, 0 at 16 and 17 (16,000; band 16-17 has a zero population).
 Windows: a 12-month measure ending X covers (X - 1 year, X]; for X = 28/02/2025 that is
-(28/02/2024, 28/02/2025], so 29/02/2024 is in it and 28/02/2024 is not.
+(28/02/2024, 28/02/2025], so 29/02/2024 is in it and 28/02/2024 is not. A 12-month measure is
+given only where its source covers all 12 months: SSDA903 on 31/03/2021 and from 31/03/2024 (the
+2021-22 and 2022-23 returns are missing), the CIN census and the case export from 31/03/2024, a
+programme's rows from the 12th month end of its first enrolment (Family Support 31/03/2024,
+Parenting 31/08/2024).
 """
 
 import datetime as dt
@@ -40,6 +44,7 @@ def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
 SSDA903_PERIODS = _month_ends(D(2020, 4, 30), D(2021, 3, 31)) + _month_ends(D(2023, 4, 30), D(2025, 3, 31))
 CIN_PERIODS = _month_ends(D(2023, 4, 30), D(2025, 3, 31))
 CASE_PERIODS = _month_ends(D(2023, 4, 30), D(2025, 3, 31))
+FULL_WINDOWS = _month_ends(D(2024, 3, 31), D(2025, 3, 31))
 
 
 def materialised(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
@@ -76,6 +81,12 @@ def row(values, measure_id, period_end, breakdown="all", breakdown_value="all") 
     assert period_end in rows.index, (measure_id, period_end, breakdown, breakdown_value)
     found = rows.loc[period_end].to_dict()
     return {k: (None if pd.isna(v) else v) for k, v in found.items() if k in ("numerator", "denominator", "value")}
+
+
+def absent(values, measure_id, period_end, breakdown="all", breakdown_value="all") -> None:
+    assert period_end not in series(values, measure_id, breakdown, breakdown_value).index, (
+        measure_id, period_end, breakdown, breakdown_value,
+    )
 
 
 def by_value(values, measure_id, period_end, breakdown) -> dict:
@@ -187,13 +198,11 @@ def test_cla_rate_per_10k(values):
 def test_cla_starts_12m(values):
     s = series(values, "cla_starts_12m")
     got = dict(zip(s.index, s["value"].astype(int), strict=True))
-    # (30/04/2022, 30/04/2023]: E05 (01/06/2022), A01, K11 (15/03/2023), C03 (01/04/2023), D04.
-    assert got[D(2023, 4, 30)] == 5
-    # (31/05/2022, 31/05/2023]: the same five; B02's V3 short break starting 01/05/2023 is not a start.
-    assert got[D(2023, 5, 31)] == 5
-    # (28/02/2023, 29/02/2024]: K11, C03, D04, B02 (C2 01/11/2023), F06, J10, I09, H08.
-    assert got[D(2024, 2, 29)] == 8
-    # (31/03/2023, 31/03/2024]: K11 (15/03/2023) drops out.
+    # Windows reaching into the missing 2021-22 and 2022-23 returns have no value: 30/04/2023 up
+    # to 29/02/2024, the month before the first full window.
+    assert D(2023, 4, 30) not in got and D(2024, 2, 29) not in got
+    # (31/03/2023, 31/03/2024]: C03, D04, B02 (C2 01/11/2023; its V3 short break of 01/05/2023 is
+    # not a start), F06, J10, I09, H08. K11 (15/03/2023) is before it.
     assert got[D(2024, 3, 31)] == 7
     # (31/01/2024, 31/01/2025]: J10, I09, H08, G07.
     assert got[D(2025, 1, 31)] == 4
@@ -201,7 +210,8 @@ def test_cla_starts_12m(values):
     assert got[D(2025, 2, 28)] == 2
     # (31/03/2024, 31/03/2025]: G07 only. C03's RNE L/P episodes are never starts.
     assert got[D(2025, 3, 31)] == 1
-    assert got[D(2020, 7, 31)] == 1 and got[D(2020, 5, 31)] == 0
+    # The 2020-21 return alone: its 31 March only; Z20 started 01/06/2020.
+    assert got[D(2021, 3, 31)] == 1 and D(2021, 2, 28) not in got and D(2020, 7, 31) not in got
     # Breakdowns: at 28/02/2025 H08 is 9 (5-9, N2) and G07 4 (0-4, N1).
     assert by_value(values, "cla_starts_12m", D(2025, 2, 28), "age_band") == {
         "0-4": 1, "5-9": 1, "10-15": 0, "16-17": 0,
@@ -227,14 +237,12 @@ def test_placement_stability_3plus_pct(values):
     assert row(values, "placement_stability_3plus_pct", D(2024, 4, 30)) == {
         "numerator": 1, "denominator": 7, "value": pytest.approx(100 / 7),
     }
-    # X = 31/10/2023: cohort C03, D04, K11 (E05's DEC is the day itself); D04 reaches 3 on 10/10.
-    assert row(values, "placement_stability_3plus_pct", D(2023, 10, 31))["value"] == pytest.approx(100 / 3)
-    # X = 30/09/2023: D04 has 2 so far -> 0 of 4.
-    assert row(values, "placement_stability_3plus_pct", D(2023, 9, 30)) == {
-        "numerator": 0, "denominator": 4, "value": 0.0,
-    }
-    # Nobody looked after on 30/04/2020: zero denominator, null value, row still emitted.
-    assert row(values, "placement_stability_3plus_pct", D(2020, 4, 30)) == {
+    # The placements of the 12 months need all 12 in the returns: none from 30/04/2023 to
+    # 29/02/2024 (the 2022-23 return is missing), nor before 31/03/2021.
+    for x in (D(2023, 10, 31), D(2024, 2, 29), D(2020, 7, 31), D(2021, 2, 28)):
+        absent(values, "placement_stability_3plus_pct", x)
+    # Nobody looked after on 31/03/2021: zero denominator, null value, row still emitted.
+    assert row(values, "placement_stability_3plus_pct", D(2021, 3, 31)) == {
         "numerator": 0, "denominator": 0, "value": None,
     }
     # A breakdown value with nobody in it that month: null value too.
@@ -296,11 +304,10 @@ def test_cpp_rate_per_10k(values):
 
 
 def test_cpp_repeat_pct_12m(values):
-    # (28/02/2023, 29/02/2024]: P4 (repeat: newest NPC 1), P1 A, P2 (repeat), P1 B (repeat), P3.
-    assert row(values, "cpp_repeat_pct_12m", D(2024, 2, 29)) == {
-        "numerator": 3, "denominator": 5, "value": pytest.approx(60.0),
-    }
-    # (31/03/2023, 31/03/2024]: P4 out; P5 a (31/03/2024, not a repeat) in.
+    # (28/02/2023, 29/02/2024] begins before the 2024 census year (from 01/04/2023): no value.
+    absent(values, "cpp_repeat_pct_12m", D(2024, 2, 29))
+    # (31/03/2023, 31/03/2024]: P1 A, P2 (repeat), P1 B (repeat), P3, P5 a (31/03/2024, not a
+    # repeat); P4 (01/03/2023) is before it.
     assert row(values, "cpp_repeat_pct_12m", D(2024, 3, 31)) == {
         "numerator": 2, "denominator": 5, "value": pytest.approx(40.0),
     }
@@ -368,7 +375,14 @@ def test_program_clients_served_12m(values):
             **by_value(values, "program_clients_served_12m", x, "program"),
         }
 
-    assert list(series(values, "program_clients_served_12m").index) == CASE_PERIODS
+    assert list(series(values, "program_clients_served_12m").index) == FULL_WINDOWS
+    # Programmes from the 12th month end of their first enrolment: Family Support 03/04/2023,
+    # Parenting 01/09/2023.
+    assert served(D(2024, 3, 31)) == {"all": 3, "Family Support": 2}
+    absent(values, "program_clients_served_12m", D(2024, 2, 29), "program", "Family Support")
+    absent(values, "program_clients_served_12m", D(2024, 7, 31), "program", "Parenting")
+    # (31/08/2023, 31/08/2024]: E1 (to 31/10/2023), E2; E3 (01/09/2023) and E4.
+    assert served(D(2024, 8, 31)) == {"all": 3, "Family Support": 2, "Parenting": 2}
     # X - 1 year = 30/09/2023: E1 (ends 31/10/2023) still overlaps. K1 is in both programmes and
     # counted once in 'all'.
     assert served(D(2024, 9, 30)) == {"all": 3, "Family Support": 2, "Parenting": 2}
@@ -377,21 +391,20 @@ def test_program_clients_served_12m(values):
     # X - 1 year = 28/02/2024: E3 ended 29/02/2024 -> overlaps; E5 started.
     assert served(D(2025, 2, 28)) == {"all": 4, "Family Support": 2, "Parenting": 2}
     assert served(D(2025, 3, 31)) == {"all": 3, "Family Support": 2, "Parenting": 1}
-    assert served(D(2023, 4, 30)) == {"all": 1, "Family Support": 1, "Parenting": 0}
+    absent(values, "program_clients_served_12m", D(2024, 2, 29))
 
 
 def test_program_plan_within_30d_pct(values):
     m = "program_plan_within_30d_pct"
     # X = 31/03/2024: starts in (31/03/2023, 01/03/2024]: E1 (yes), E2 (no), E3 (yes), E4 (no).
     assert row(values, m, D(2024, 3, 31)) == {"numerator": 2, "denominator": 4, "value": 50.0}
-    # X = 29/02/2024: X - 30 days = 30/01/2024, so E4 (29/02/2024) is too recent.
-    assert row(values, m, D(2024, 2, 29), "program", "Parenting") == {
-        "numerator": 1, "denominator": 1, "value": 100.0,
+    assert row(values, m, D(2024, 3, 31), "program", "Family Support")["value"] == pytest.approx(50.0)
+    absent(values, m, D(2024, 2, 29))
+    absent(values, m, D(2024, 3, 31), "program", "Parenting")
+    # X = 31/08/2024: starts in (31/08/2023, 01/08/2024]: E3 (yes), E4 (no).
+    assert row(values, m, D(2024, 8, 31), "program", "Parenting") == {
+        "numerator": 1, "denominator": 2, "value": 50.0,
     }
-    assert row(values, m, D(2024, 2, 29), "program", "Family Support")["value"] == pytest.approx(50.0)
-    # X = 30/04/2023: E1 started 03/04/2023, after X - 30 days: nothing eligible -> null.
-    assert row(values, m, D(2023, 4, 30)) == {"numerator": 0, "denominator": 0, "value": None}
-    assert row(values, m, D(2023, 5, 31), "program", "Parenting")["value"] is None
     # X = 31/03/2025: E5 only; its plan predates the start.
     assert row(values, m, D(2025, 3, 31)) == {"numerator": 0, "denominator": 1, "value": 0.0}
 
@@ -402,13 +415,11 @@ def test_program_improved_pct(values):
     # K2 Family Support 6 (01/07/2023) -> 6 (10/01/2024, a tie) -> 8 (10/07/2024);
     # K1 Parenting 20 -> 17 (better: lower is better); K3 Parenting 15 -> 15 (tie);
     # K4 one assessment only (never counted).
-    # 31/10/2023: K1 FS (latest 20/10/2023); K2 has one assessment so far.
-    assert row(values, m, D(2023, 10, 31), "program", "Family Support") == {
-        "numerator": 1, "denominator": 1, "value": 100.0,
-    }
-    assert row(values, m, D(2023, 10, 31), "program", "Parenting")["value"] is None
-    # 31/01/2024: K2's latest by the day is the tie of 10/01/2024 -> not better.
-    assert row(values, m, D(2024, 1, 31), "program", "Family Support") == {
+    # Before the first full windows: no value.
+    absent(values, m, D(2023, 10, 31), "program", "Family Support")
+    absent(values, m, D(2024, 7, 31), "program", "Parenting")
+    # 31/03/2024: K2's latest by the day is the tie of 10/01/2024 -> not better.
+    assert row(values, m, D(2024, 3, 31), "program", "Family Support") == {
         "numerator": 1, "denominator": 2, "value": 50.0,
     }
     # 31/03/2024: K1 FS, K2 FS (tie), K1 Parenting (better); 'all' counts client x programme.
@@ -417,12 +428,35 @@ def test_program_improved_pct(values):
     }
     # 31/07/2024: K2's latest is now 8 > 6; K3 ties.
     assert row(values, m, D(2024, 7, 31), "program", "Family Support")["value"] == 100.0
-    assert row(values, m, D(2024, 7, 31), "program", "Parenting")["value"] == 50.0
+    assert row(values, m, D(2024, 8, 31), "program", "Parenting")["value"] == 50.0
     assert row(values, m, D(2024, 7, 31))["value"] == pytest.approx(75.0)
     # 31/10/2024: K1 FS's latest (20/10/2023) has left the window.
     assert row(values, m, D(2024, 10, 31), "program", "Family Support") == {
         "numerator": 1, "denominator": 1, "value": 100.0,
     }
+
+
+def test_program_reliable_improvement_pct(values, run):
+    m = "program_reliable_improvement_pct"
+    # oba.yaml: Family Star's criterion is 1.96 * 2.5 * sqrt(2 * 0.125) = 2.45. K1 FS 7 -> 9 and
+    # K2 FS 6 -> 8 improve by 2: better off, not reliably. Parenting Stress Index has no SD or
+    # reliability: K1 Parenting (20 -> 17, lower is better) counts on any improvement; K3 ties.
+    assert row(values, m, D(2024, 7, 31), "program", "Family Support") == {
+        "numerator": 0, "denominator": 2, "value": 0.0,
+    }
+    assert row(values, "program_improved_pct", D(2024, 7, 31), "program", "Family Support")["value"] == 100.0
+    assert row(values, m, D(2024, 8, 31), "program", "Parenting") == {
+        "numerator": 1, "denominator": 2, "value": 50.0,
+    }
+    assert row(values, m, D(2024, 7, 31)) == {"numerator": 1, "denominator": 4, "value": 25.0}
+    absent(values, m, D(2024, 2, 29))
+    tools = query(run, "select * from published.pub_assessment_tools")
+    assert [{k: None if pd.isna(v) else v for k, v in r.items()} for r in tools.to_dict("records")] == [
+        {"tool": "Family Star", "higher_is_better": True, "sd": 2.5, "reliability": 0.875,
+         "reliable_change": 2.45, "falls_back": False},
+        {"tool": "Parenting Stress Index", "higher_is_better": False, "sd": None, "reliability": None,
+         "reliable_change": None, "falls_back": True},
+    ]
 
 
 # --------------------------------------------------------------------------- the catalogue itself
@@ -458,17 +492,23 @@ def test_breakdowns_match_catalogue_and_sum_to_all(values):
         assert (mine.loc[mine["breakdown"] == "all", "breakdown_value"] == "all").all()
         for breakdown in set(mine["breakdown"]) - {"all"}:
             part = mine[mine["breakdown"] == breakdown]
+            if breakdown == "program":
+                # a programme's rows start later than the others' (its first enrolment): add up
+                # the periods every programme has
+                sizes = part.groupby("period_end").size()
+                part = part[part["period_end"].map(sizes) == sizes.max()]
+            total = whole.loc[sorted(set(part["period_end"]))]
             # every period has the same set of breakdown values (zeros included)
             assert part.groupby("period_end").size().nunique() == 1, (entry["id"], breakdown)
             if entry["unit"] == "rate_per_10k" or (breakdown == "program" and entry["unit"] == "count"):
                 continue  # bands cover ages 0-17 only; a client can be in two programmes
             sums = part.groupby("period_end")[["numerator", "denominator"]].sum(min_count=1)
             pd.testing.assert_series_equal(
-                sums["numerator"], whole["numerator"], check_names=False, obj=f"{entry['id']} {breakdown}"
+                sums["numerator"], total["numerator"], check_names=False, obj=f"{entry['id']} {breakdown}"
             )
             if entry["unit"] == "percent":
                 pd.testing.assert_series_equal(
-                    sums["denominator"], whole["denominator"], check_names=False, obj=entry["id"]
+                    sums["denominator"], total["denominator"], check_names=False, obj=entry["id"]
                 )
 
 
@@ -598,13 +638,14 @@ def test_adding_a_count_needs_only_a_catalogue_entry(tmp_path, monkeypatch):
 
     listed, new, got = _built_measure(out, "cp_plan_starts_12m", "and breakdown = 'all'")
     assert listed["unit"].tolist() == ["count"]
-    assert list(got) == CIN_PERIODS
+    # a 12-month count of the CIN census: from its first full window
+    assert list(got) == FULL_WINDOWS
     assert new["denominator"].isna().all() and (new["numerator"] == new["value"]).all()
     # Counted independently: plans whose start is in (X - 1 year, X].
     starts = pd.to_datetime(query(out, "select cpp_start_date from intermediate.int_cp_plans")["cpp_start_date"])
     expected = {
         end: int(((starts > pd.Timestamp(end) - pd.DateOffset(years=1)) & (starts <= pd.Timestamp(end))).sum())
-        for end in CIN_PERIODS
+        for end in FULL_WINDOWS
     }
     assert got == expected
     assert any(expected.values())

@@ -59,6 +59,16 @@ def month_ends() -> list[pd.Timestamp]:
     return list(pd.date_range("2016-04-30", "2026-03-31", freq="ME"))
 
 
+# The first month end whose 12 months the returns cover (1 April 2016 - 31 March 2017): a
+# 12-month measure has no value before it.
+FIRST_FULL_WINDOW = pd.Timestamp("2017-03-31")
+
+
+def months_from(first: pd.Timestamp, x: pd.Timestamp) -> int:
+    """How many month ends from first's month to x's (0: the same month)."""
+    return (x.year * 12 + x.month) - (first.year * 12 + first.month)
+
+
 def window_start(x: pd.Timestamp) -> pd.Timestamp:
     return x - pd.DateOffset(years=1) + pd.Timedelta(days=1)
 
@@ -424,6 +434,10 @@ def test_truth_other_cla_measures_match_returns(tiny, truth):
     placements = eps[eps["RNE"].isin(list("SPBTU"))]
     for x in month_ends()[::5]:
         key = x.date().isoformat()
+        if x < FIRST_FULL_WINDOW:
+            assert key not in truth["measures"]["cla_starts_12m"], key
+            assert key not in truth["measures"]["placement_stability_3plus_pct"], key
+            continue
         f = window_start(x)
         n = starts.loc[(starts["DECOM_D"] >= f) & (starts["DECOM_D"] <= x), "CHILD"].nunique()
         assert truth["measures"]["cla_starts_12m"][key] == n, key
@@ -476,6 +490,9 @@ def test_truth_cpp_matches_cin_census(tiny, truth):
         assert truth["measures"]["cpp_rate_per_10k"][key] == pytest.approx(
             10000 * n / pop[mid_year(x)]
         )
+        if x < FIRST_FULL_WINDOW:
+            assert key not in truth["measures"]["cpp_repeat_pct_12m"], key
+            continue
         w = plans[(plans["START"] >= window_start(x)) & (plans["START"] <= x)]
         earlier = [
             ((plans["CHILD"] == r.CHILD) & (plans["START"] < r.START)).any() for r in w.itertuples()
@@ -555,12 +572,24 @@ def test_program_truth(tiny, truth):
     ).merge(en[["enrolment_id", "program"]], on="enrolment_id")
     progs = sorted(en["program"].unique())
     assert progs == sorted(["Family Support", "Edge of Care", "Youth Mentoring", "Parenting"])
+    # each tool's reliable change criterion from the oba.yaml written beside the exports
+    tools = yaml.safe_load((out / "oba.yaml").read_text())["assessment_tools"]
+    criterion = {
+        tool: round(1.96 * v["sd"] * np.sqrt(2 * (1 - v["reliability"])), 6) for tool, v in tools.items()
+    }
+    tool_of = a.groupby(a["enrolment_id"].map(en.set_index("enrolment_id")["program"]))["tool"].agg(set)
+    assert all(len(t) == 1 and next(iter(t)) in criterion for t in tool_of)
     m = truth["measures"]
-    for x in month_ends()[::7]:
+    for x in month_ends()[::7] + [pd.Timestamp("2026-03-31")]:
         key = x.date().isoformat()
         lo = x - pd.DateOffset(years=1)
         for p in progs:
             e = en[en["program"] == p]
+            if months_from(e["start"].min(), x) < 11:  # the programme has not run 12 months
+                for measure in ("program_clients_served_12m", "program_plan_within_30d_pct",
+                                "program_improved_pct", "program_reliable_improvement_pct"):
+                    assert key not in m[measure][p], (measure, p, key)
+                continue
             served = e.loc[
                 (e["start"] <= x) & (e["end"].isna() | (e["end"] > lo)), "client_id"
             ].nunique()
@@ -580,6 +609,10 @@ def test_program_truth(tiny, truth):
             better = np.where(hib, last["score"] > first["score"], last["score"] < first["score"])
             exp = None if sel.sum() == 0 else 100 * better[sel.to_numpy()].sum() / sel.sum()
             assert m["program_improved_pct"][p][key] == pytest.approx(exp)
+            change = np.where(hib, 1, -1) * (last["score"] - first["score"])
+            reliable = change > criterion[next(iter(tool_of[p]))]
+            exp = None if sel.sum() == 0 else 100 * reliable[sel.to_numpy()].sum() / sel.sum()
+            assert m["program_reliable_improvement_pct"][p][key] == pytest.approx(exp)
 
 
 def test_population_and_config(tiny):
@@ -593,6 +626,7 @@ def test_population_and_config(tiny):
     cfg = yaml.safe_load((out / "oba.yaml").read_text())
     assert cfg["authority"] == {"name": "Synthetic Borough", "code": "E09000999"}
     assert "cla_rate_per_10k" in cfg["headline_measures"]
+    assert cfg["assessment_tools"]["SDQ"] == {"sd": 5.0, "reliability": 0.8}
     stories = list((out / "stories").glob("*.yml"))
     assert len(stories) >= 2
     s = yaml.safe_load((out / "stories" / "cla_rate_per_10k.yml").read_text())

@@ -9,6 +9,12 @@
 -- it away after its last, one grouping set per breakdown sums those steps, and a running sum
 -- over the month ends gives the count on each. A span is first cut where the child's age band
 -- changes (age_band_start), so each piece has one age band.
+--
+-- Windows (members_window, flag_window of measure_populations()): a month end is given only
+-- when the source covers all the months its count needs, the month end and the ones before it
+-- with no year without a return between; a flag needing more months than the members is null
+-- until then. A programme's rows (breakdown program) start at the month end of its first
+-- enrolment, and a window of it is full when the programme has run for all its months.
 with spans as (
     select * from int_measure_spans
 ),
@@ -25,7 +31,30 @@ periods as (
 ),
 
 population_periods as (
-    select population, periods_of from measure_populations()
+    select population, periods_of, members_window, flag_window from measure_populations()
+),
+
+-- Each month end of a source with the number of month ends it closes in a row (1 after a
+-- year without a return): how many months of data a window ending there has.
+coverage as (
+    select
+        periods_of,
+        period_end,
+        row_number() over (partition by periods_of, island order by period_end) as months_covered,
+    from (
+        select
+            periods_of,
+            period_end,
+            year(period_end) * 12 + month(period_end)
+                - row_number() over (partition by periods_of order by period_end) as island,
+        from periods
+    ) as numbered
+),
+
+-- The month end of each programme's first enrolment.
+program_starts as (
+    select program, last_day(min(start_date)) as first_end from int_program_enrolments
+    group by program
 ),
 
 population_bounds as (
@@ -212,7 +241,7 @@ running as (
 ),
 
 -- A breakdown value is kept if it has a member on some month end counted.
-final as (
+kept as (
     select
         population,
         month_end as period_end,
@@ -223,6 +252,42 @@ final as (
     from running
     where is_period
     qualify breakdown = 'all' or max(members) over (partition by population, breakdown, breakdown_value) > 0
+),
+
+-- The months of data behind each row: the source's, and for a programme no more than it has run.
+covered as (
+    select
+        kept.*,
+        population_periods.members_window,
+        population_periods.flag_window,
+        case
+            when kept.breakdown = 'program'
+                then least(
+                    coverage.months_covered,
+                    datediff('month', program_starts.first_end, kept.period_end) + 1
+                )
+            else coverage.months_covered
+        end as months_covered,
+    from kept
+    inner join population_periods on population_periods.population = kept.population
+    inner join coverage
+        on coverage.periods_of = population_periods.periods_of
+        and coverage.period_end = kept.period_end
+    left join program_starts
+        on kept.breakdown = 'program'
+        and program_starts.program = kept.breakdown_value
+),
+
+final as (
+    select
+        population,
+        period_end,
+        breakdown,
+        breakdown_value,
+        members,
+        case when months_covered >= flag_window then flagged end as flagged,
+    from covered
+    where months_covered >= greatest(members_window, 1)
 )
 
 select * from final

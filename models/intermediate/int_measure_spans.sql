@@ -20,6 +20,8 @@
 --                                                   a repeat plan)
 --   program_assessed        programme and client    occasion (2nd or later), for 12 months or
 --                                                   until the next occasion (flag: improved)
+--   program_reliable_change programme and client    as program_assessed (flag: reliably
+--                                                   improved, int_program_assessment_occasions)
 --   program_plans           enrolment               enrolment, from 30 days after its start to
 --                                                   12 months after it (flag: plan in 30 days)
 --   clients_served          client                  span served (int_case_served_spans), in
@@ -403,12 +405,12 @@ child_members as (
     where cpp_end_date is not null
     union all
     select
-        'program_assessed', 'case', client_id, last_day(assessment_date),
+        unnest(['program_assessed', 'program_reliable_change']), 'case', client_id, last_day(assessment_date),
         least(
             window_last_end(assessment_date),
             coalesce(month_end_before(next_assessment_date), date '9999-12-31')
         ),
-        null, null, null, null, null, program, is_improved,
+        null, null, null, null, null, program, unnest([is_improved, is_reliably_improved]),
     from occasions
 ),
 

@@ -3,6 +3,10 @@
 -- occasion's, the next occasion's date, and whether the total is better than the first one's
 -- (higher if higher_is_better, else lower; a tie is not better). An occasion is the client's
 -- latest in the programme from its own date until the next occasion's date.
+--
+-- is_reliably_improved: the change from the first total to this one, in the good direction,
+-- exceeds the reliable change criterion of the occasion's tool (int_assessment_tools; equal to
+-- it is not enough); a tool without one falls back to is_improved.
 with assessments as (
     select * from stg_case_assessments
     where coalesce(assessment_id, '') <> '' and assessment_date is not null
@@ -10,6 +14,10 @@ with assessments as (
 
 enrolments as (
     select * from int_program_enrolments
+),
+
+tools as (
+    select * from int_assessment_tools
 ),
 
 occasions as (
@@ -20,6 +28,7 @@ occasions as (
         min(assessments.assessment_date) as assessment_date,
         sum(assessments.score) as total_score,
         bool_and(assessments.higher_is_better) as higher_is_better,
+        min(assessment_tool(assessments.tool)) as tool,
     from assessments
     inner join enrolments on enrolments.enrolment_id = assessments.enrolment_id
     group by enrolments.program, enrolments.client_id, assessments.assessment_id
@@ -37,6 +46,27 @@ sequenced as (
     )
 ),
 
+improvement as (
+    select
+        sequenced.*,
+        tools.reliable_change,
+        coalesce(
+            case
+                when sequenced.higher_is_better
+                    then sequenced.total_score > sequenced.first_total_score
+                else sequenced.total_score < sequenced.first_total_score
+            end,
+            false
+        ) as is_improved,
+        case
+            when sequenced.higher_is_better
+                then sequenced.total_score - sequenced.first_total_score
+            else sequenced.first_total_score - sequenced.total_score
+        end as gain,
+    from sequenced
+    left join tools on sequenced.tool = tools.tool
+),
+
 final as (
     select
         program,
@@ -48,14 +78,13 @@ final as (
         first_total_score,
         higher_is_better,
         next_assessment_date,
-        coalesce(
-            case
-                when higher_is_better then total_score > first_total_score
-                else total_score < first_total_score
-            end,
-            false
-        ) as is_improved,
-    from sequenced
+        tool,
+        is_improved,
+        case
+            when reliable_change is null then is_improved
+            else coalesce(gain > reliable_change, false)
+        end as is_reliably_improved,
+    from improvement
 )
 
 select * from final

@@ -29,7 +29,7 @@ LOADER_KEYS = sorted(
         for definition in ingest.defs.assets or []
         if isinstance(definition, dg.AssetsDefinition)
         for key in definition.keys
-        if key.path[0] == "raw" and key.path[-1] not in ("oba_config", "bank_holidays", "stories")
+        if key.path[0] == "raw" and key.path[-1] not in ("oba_config", "assessment_tools", "bank_holidays", "stories")
     },
     key=lambda k: k.to_user_string(),
 )

@@ -421,6 +421,25 @@ def oba_config(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": 1})
 
 
+@dg.asset(
+    key=["raw", "assessment_tools"],
+    group_name="raw",
+    kinds={"duckdb", "python"},
+    partitions_def=authority_partitions(),
+)
+def assessment_tools(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
+    """The assessment tools of oba.yaml (assessment_tools): one row per tool with the standard
+    deviation of its total score and its reliability, for the reliable change criterion."""
+    cfg = oba.config()
+    frame = pd.DataFrame(
+        [{"tool": name, "sd": tool.sd, "reliability": tool.reliability} for name, tool in cfg.assessment_tools.items()],
+        columns=["tool", "sd", "reliability"],
+    ).astype({"tool": "string", "sd": "float64", "reliability": "float64"})
+    with warehouse_connection(duckdb) as con:
+        replace_table(con, "raw.assessment_tools", frame)
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
+
+
 # The years the working-day calendar covers: every date a return can hold. The holidays package
 # works bank holidays out by rule, so future years are known too.
 BANK_HOLIDAY_YEARS = range(1990, 2051)
@@ -501,4 +520,4 @@ def stories(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaP
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
 
 
-defs = dg.Definitions(assets=[export_files, *_family_assets(), oba_config, bank_holidays, stories])
+defs = dg.Definitions(assets=[export_files, *_family_assets(), oba_config, assessment_tools, bank_holidays, stories])

@@ -21,7 +21,7 @@ from pipelines.sqlmodels import (
 )
 
 # Raw tables written by Python assets (besides one per data contract).
-RAW_PYTHON_TABLES = ("oba_config", "bank_holidays", "stories", "export_files", "ees_values")
+RAW_PYTHON_TABLES = ("oba_config", "assessment_tools", "bank_holidays", "stories", "export_files", "ees_values")
 # Raw tables written by another table's asset (the comparators asset writes all three).
 RAW_WRITTEN_BY = {"ees_files": "ees_values", "comparator_areas": "ees_values"}
 MARTS_PYTHON_TABLES = ("measures", "breakdown_codes", "measure_values", "measure_status")

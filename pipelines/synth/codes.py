@@ -554,6 +554,15 @@ PROGRAM_TOOLS = {
     ),
     "Parenting": ("PSOC", ["Satisfaction", "Efficacy"], 6, 36, True),
 }
+# The standard deviation of each tool's total score and its reliability, as a council would
+# take them from the tool's manual: oba.yaml's assessment_tools for the reliable change
+# criterion 1.96 * sd * sqrt(2 * (1 - reliability)) (program_reliable_improvement_pct).
+TOOL_RELIABILITY = {
+    "Family Star Plus": (4.0, 0.8),
+    "NCFAS-G": (3.0, 0.75),
+    "SDQ": (5.0, 0.8),
+    "PSOC": (5.0, 0.8),
+}
 PROGRAM_SERVICES = {
     "Family Support": [
         ("Home visit", 50),

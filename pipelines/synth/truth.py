@@ -3,8 +3,10 @@
 Only records that appear in at least one written return/export are used (an episode
 open at some time in 1 Apr 2016 - 31 Mar 2026, a CP plan open in some CIN census year,
 an enrolment started by 31 Mar 2026), because those are all a pipeline can ever see;
-for month ends from 31 Mar 2017 on that restriction changes nothing, while 12-month
-windows ending before then would otherwise include records no return holds.
+for month ends from 31 Mar 2017 on that restriction changes nothing. A 12-month measure
+has no value before its first full window (31 Mar 2017, the first collection year's end), a
+programme's 12-month measures none before the 12th month end from its first enrolment, as
+the pipeline gives them (models/measures.yml, Windows).
 
 Children are simulated in independent chunks, so every measure is kept as additive
 parts (counts, numerators, denominators) per chunk and finished by :func:`finish`.
@@ -48,6 +50,12 @@ def minus_months(x: dt.date, months: int) -> dt.date:
     y, m = divmod(k, 12)
     nxt = dt.date(y + (m == 11), (m + 1) % 12 + 1, 1)
     return min(dt.date(y, m + 1, 1) + dt.timedelta(days=x.day - 1), nxt - dt.timedelta(days=1))
+
+
+def month_end_back(x: dt.date, months: int) -> dt.date:
+    """The month end ``months`` months before the month of x."""
+    y, m = divmod(x.year * 12 + x.month - 1 - months, 12)
+    return dt.date(y + (m == 11), (m + 1) % 12 + 1, 1) - dt.timedelta(days=1)
 
 
 def _days(xs) -> tuple[np.ndarray, np.ndarray]:
@@ -340,6 +348,7 @@ def program_parts(cases: dict, xs) -> dict:
     n = len(xs)
     xd = np.array([day(x) for x in xs])
     ws = np.array([day(minus_one_year(x)) for x in xs])
+    early_end = np.array([day(month_end_back(x, 11)) for x in xs])
     out = {}
     for prog in C.PROGRAMS:
         m = en["program"] == prog
@@ -380,17 +389,27 @@ def program_parts(cases: dict, xs) -> dict:
             o_total[later] > o_total[first_of][later],
             o_total[later] < o_total[first_of][later],
         )
+        # reliably better: the change in the good direction exceeds the tool's criterion
+        # 1.96 * sd * sqrt(2 * (1 - r)), rounded to 6 places as the SQL does (Jacobson-Truax)
+        sd, r = C.TOOL_RELIABILITY[C.PROGRAM_TOOLS[prog][0]]
+        criterion = round(1.96 * sd * np.sqrt(2 * (1 - r)), 6)
+        change = np.where(o_hib[later], 1, -1) * (o_total[later] - o_total[first_of][later])
+        reliable = change > criterion
         parts = {
             k: np.zeros(n, np.int64)
-            for k in ("served", "plan_num", "plan_den", "impr_num", "impr_den")
+            for k in ("served", "plan_num", "plan_den", "impr_num", "impr_den", "rel_num", "early")
         }
         for j in range(n):
+            # enrolments begun by the month end 11 months before X: the programme has run for
+            # the whole 12 months ending X
+            parts["early"][j] = int((e_start <= early_end[j]).sum())
             parts["served"][j] = len(np.unique(e_client[(e_start <= xd[j]) & (e_end > ws[j])]))
             w = (e_start > ws[j]) & (e_start <= xd[j]) & (e_start <= xd[j] - 30)
             parts["plan_num"][j] = int(has_plan[w].sum())
             parts["plan_den"][j] = int(w.sum())
             lw = (l_date > ws[j]) & (l_date <= xd[j]) & (l_next > xd[j])
             parts["impr_num"][j] = int(better[lw].sum())
+            parts["rel_num"][j] = int(reliable[lw].sum())
             parts["impr_den"][j] = int(lw.sum())
         out[prog] = parts
     return out
@@ -447,16 +466,27 @@ def finish(parts: dict, xs, years, population: dict[int, int]) -> dict:
     def series(values):
         return dict(zip(keys, values, strict=True))
 
+    # A 12-month measure has a value only where the returns cover all 12 months of its window:
+    # from the month end 11 months after the first (31 March of the first collection year).
+    full = {x.isoformat() for x in xs if month_end_back(x, 11) >= xs[0]}
+
+    def windowed(values):
+        return {k: v for k, v in series(values).items() if k in full}
+
+    def programme(values, early):
+        """A programme's 12-month series: from the month end closing its first 12 months."""
+        return {k: v for (k, v), n in zip(series(values).items(), early, strict=True) if n > 0}
+
     m = {
         "cla_count": series(int(v) for v in cla["cla_count"]),
         "cla_rate_per_10k": series((10000.0 * cla["cla_count"] / pop).tolist()),
-        "cla_starts_12m": series(int(v) for v in cla["cla_starts"]),
-        "placement_stability_3plus_pct": series(
+        "cla_starts_12m": windowed(int(v) for v in cla["cla_starts"]),
+        "placement_stability_3plus_pct": windowed(
             _pct(a, b) for a, b in zip(cla["stab_num"], cla["stab_den"], strict=True)
         ),
         "cpp_count": series(int(v) for v in cpp["cpp_count"]),
         "cpp_rate_per_10k": series((10000.0 * cpp["cpp_count"] / pop).tolist()),
-        "cpp_repeat_pct_12m": series(
+        "cpp_repeat_pct_12m": windowed(
             _pct(a, b) for a, b in zip(cpp["rep_num"], cpp["rep_den"], strict=True)
         ),
     }
@@ -472,15 +502,15 @@ def finish(parts: dict, xs, years, population: dict[int, int]) -> dict:
     fd = parts["front_door"]
     m["cin_count"] = series(int(v) for v in fd["cin_count"])
     m["cin_rate_per_10k"] = series((10000.0 * fd["cin_count"] / pop).tolist())
-    m["referrals_12m"] = series(int(v) for v in fd["referrals"])
-    m["referral_rate_per_10k"] = series((10000.0 * fd["referrals"] / pop).tolist())
-    m["rereferrals_12m_pct"] = series(map(_pct, fd["rereferrals"], fd["referrals"]))
-    m["assessments_45wd_pct"] = series(map(_pct, fd["assess_num"], fd["assess_den"]))
-    m["s47_rate_per_10k_12m"] = series((10000.0 * fd["s47"] / pop).tolist())
-    m["icpc_15wd_pct"] = series(map(_pct, fd["icpc_num"], fd["icpc_den"]))
-    m["cpp_2yrs_pct_12m"] = series(map(_pct, cpp["ended_2y"], cpp["ended"]))
+    m["referrals_12m"] = windowed(int(v) for v in fd["referrals"])
+    m["referral_rate_per_10k"] = windowed((10000.0 * fd["referrals"] / pop).tolist())
+    m["rereferrals_12m_pct"] = windowed(map(_pct, fd["rereferrals"], fd["referrals"]))
+    m["assessments_45wd_pct"] = windowed(map(_pct, fd["assess_num"], fd["assess_den"]))
+    m["s47_rate_per_10k_12m"] = windowed((10000.0 * fd["s47"] / pop).tolist())
+    m["icpc_15wd_pct"] = windowed(map(_pct, fd["icpc_num"], fd["icpc_den"]))
+    m["cpp_2yrs_pct_12m"] = windowed(map(_pct, cpp["ended_2y"], cpp["ended"]))
     m["placement_stability_long_term_pct"] = series(map(_pct, cla["lts_num"], cla["lts_den"]))
-    m["cla_missing_12m_pct"] = series(map(_pct, cla["miss_num"], cla["miss_den"]))
+    m["cla_missing_12m_pct"] = windowed(map(_pct, cla["miss_num"], cla["miss_den"]))
     m["uasc_count"] = series(int(v) for v in cla["uasc_count"])
 
     def annual(values):
@@ -493,14 +523,17 @@ def finish(parts: dict, xs, years, population: dict[int, int]) -> dict:
     m["care_leavers_17_18_suitable_accommodation_pct"] = annual(
         map(_pct, lv["young_num"], lv["young_den"])
     )
-    m["program_clients_served_12m"] = {p: series(int(v) for v in pr[p]["served"]) for p in pr}
+    m["program_clients_served_12m"] = {
+        p: programme((int(v) for v in pr[p]["served"]), pr[p]["early"]) for p in pr
+    }
     m["program_plan_within_30d_pct"] = {
-        p: series(_pct(a, b) for a, b in zip(pr[p]["plan_num"], pr[p]["plan_den"], strict=True))
-        for p in pr
+        p: programme(map(_pct, pr[p]["plan_num"], pr[p]["plan_den"]), pr[p]["early"]) for p in pr
     }
     m["program_improved_pct"] = {
-        p: series(_pct(a, b) for a, b in zip(pr[p]["impr_num"], pr[p]["impr_den"], strict=True))
-        for p in pr
+        p: programme(map(_pct, pr[p]["impr_num"], pr[p]["impr_den"]), pr[p]["early"]) for p in pr
+    }
+    m["program_reliable_improvement_pct"] = {
+        p: programme(map(_pct, pr[p]["rel_num"], pr[p]["impr_den"]), pr[p]["early"]) for p in pr
     }
     return m
 

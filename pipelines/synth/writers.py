@@ -868,6 +868,9 @@ def write_oba_yaml(cfg, out: Path, comparators: dict | None = None) -> str:
         "placement_stability_3plus_pct, care_leavers_suitable_accommodation_pct, "
         "care_leavers_eet_pct]\n"
     )
+    text += "assessment_tools:\n" + "".join(
+        f"  {_q(tool)}: {{sd: {sd}, reliability: {r}}}\n" for tool, (sd, r) in C.TOOL_RELIABILITY.items()
+    )
     if comparators:
         text += (
             f"comparators: {{region: {comparators['region']}, "

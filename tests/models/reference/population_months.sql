@@ -407,6 +407,8 @@ occasions as (
 
 -- program_assessed: a client with 2 or more assessment occasions in the programme by X whose
 -- latest by X is dated in the 12 months; flag: its total score is better than the first's.
+-- program_reliable_change: the same clients; flag: better by more than the tool's reliable
+-- change criterion (int_program_assessment_occasions.is_reliably_improved).
 program_assessed as (
     select periods.period_end, occasions.*,
     from case_periods as periods
@@ -539,6 +541,17 @@ member_months as (
         'case', program_assessed.client_id, null, null, null,
         null, coalesce(children.postcode_district, 'Unknown'), null, null, null, program_assessed.program,
         coalesce(program_assessed.is_improved, false),
+    from program_assessed
+    left join children
+        on children.source = 'case'
+        and children.child_id = program_assessed.client_id
+    union all
+    select
+        'program_reliable_change', program_assessed.period_end,
+        concat_ws('/', program_assessed.program, program_assessed.client_id),
+        'case', program_assessed.client_id, null, null, null,
+        null, coalesce(children.postcode_district, 'Unknown'), null, null, null, program_assessed.program,
+        coalesce(program_assessed.is_reliably_improved, false),
     from program_assessed
     left join children
         on children.source = 'case'
