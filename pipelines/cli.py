@@ -497,23 +497,42 @@ def cmd_rebaseline(args) -> int:
     return EXIT_OK
 
 
+# How ``oba serve`` ends: SIGTERM (a service manager's stop) is a clean stop, exit 0; SIGINT
+# (Ctrl+C) is an interruption, exit 130 as for a run.
+SERVE_EXIT = {"SIGTERM": EXIT_OK, "SIGINT": 130}
+
+
 def cmd_serve(args) -> int:
     site = Path(args.out) / "site"
     if not (site / "index.html").is_file():
         raise UsageError(f"no site at {site}; run 'oba run' or 'oba demo' first")
     import signal
+    import threading
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    # SIGTERM (a service manager's stop) ends the server like Ctrl+C, even when the process was
-    # started with SIGTERM ignored or blocked (both are inherited from whatever launched it).
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server, _terminate_as_interrupt():
-        try:  # a stop that lands as soon as the address is printed ends the server cleanly too
+    # Both stops are handled here whatever the process inherited (a service manager or a
+    # background shell may start it with SIGTERM or SIGINT ignored or blocked): the handler only
+    # notes the signal, and the main thread stops the server it serves from another thread, so
+    # no exception can land half-way through starting or closing it.
+    received: list[int] = []
+    stops = (signal.SIGTERM, signal.SIGINT)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in stops}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(stops))
+    try:
+        with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+            serving = threading.Thread(target=server.serve_forever, name="oba-serve", daemon=True)
+            serving.start()
             say(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-    return EXIT_OK
+            while not received:
+                time.sleep(0.1)  # a signal's handler runs between these sleeps
+            server.shutdown()
+            serving.join()
+    finally:
+        for s, action in previous.items():
+            signal.signal(s, action)
+    name = signal.Signals(received[0]).name
+    say(f"Stopped by {name}.")
+    return SERVE_EXIT[name]
 
 
 FORCE_HELP = (
