@@ -228,6 +228,25 @@ def run_pipeline(
         os.umask(previous_umask)
 
 
+# Where runs are recorded when DAGSTER_HOME is not set: ``.dagster`` in the folder the command
+# runs from (the project), the folder ``make dagster`` opens the UI on.
+PROJECT_DAGSTER_HOME = ".dagster"
+
+
+def dagster_home(run_settings: settings.Settings) -> Path:
+    """The Dagster instance folder a run records into: DAGSTER_HOME, else ``./.dagster``
+    (created with the shipped SQLite instance file, ``deploy/dagster.local.yaml``), which
+    ``DAGSTER_HOME=$PWD/.dagster dagster dev`` run from the same folder reads."""
+    if run_settings.dagster_home is not None:
+        return run_settings.dagster_home.resolve()
+    home = (Path.cwd() / PROJECT_DAGSTER_HOME).resolve()
+    home.mkdir(exist_ok=True)
+    shipped = settings.PROJECT_ROOT / "deploy" / "dagster.local.yaml"
+    if not (home / "dagster.yaml").exists() and shipped.is_file():
+        shutil.copyfile(shipped, home / "dagster.yaml")
+    return home
+
+
 def _check_config(
     exports: Path | None, config: Path | None, authorities: Path | None, partition: str | None
 ) -> None:
@@ -299,12 +318,7 @@ def _run_locked(
             where = f"authority {partition}" if partition else ("the region" if authorities else exports)
             say(f"Running the asset graph on {where} → {target}")
             job = defs.resolve_job_def(job_name)
-            instance_cm = (
-                contextlib.nullcontext(dg.DagsterInstance.get())
-                if run_settings.dagster_home
-                else dg.DagsterInstance.ephemeral()
-            )
-            with instance_cm as instance:
+            with dg.DagsterInstance.from_config(str(dagster_home(run_settings))) as instance:
                 result = job.execute_in_process(
                     instance=instance,
                     raise_on_error=False,
