@@ -31,7 +31,7 @@ YEAR_FROM = {
     "config": "oba.yaml",
     "name": "the file or folder name",
     "header": "the return's header",
-    "content": "the file's dates",
+    "content": "the file's content",
 }
 # The problems a column check finds (pipelines/quality.py), worded without the value: what is
 # wrong, and what to correct in the case system. ``{column}`` is the column's name.
@@ -70,15 +70,14 @@ def year_label(year) -> str | None:
 
 
 def year_origin(year_from, note) -> str:
-    """Where a file's collection year came from: ``from its folder name '2018-19'``, ``oba.yaml:
-    collection_years ...``; ``not dated (...)`` when no year was found."""
+    """Where a file's collection year came from: ``the file or folder name (its folder name
+    '2018-19')``, ``the file's content (its dates: ...)``; ``not dated (...)`` when no year was
+    found."""
     origin = YEAR_FROM.get(year_from, year_from) if year_from else None
     note = note or None
     if origin is None:
         return "not dated" + (f" ({note})" if note else "")
-    if note is None:
-        return origin
-    return f"from {note}" if note.startswith("its ") else f"{origin}: {note}"
+    return origin + (f" ({note})" if note else "")
 
 
 def rule_wording(rule: str, column: str, rule_message: str | None) -> tuple[str, str]:
