@@ -216,6 +216,7 @@ def run_pipeline(
     if config is not None and not config.is_file():
         raise UsageError(f"config file not found: {config}")
     _check_config(exports, config, authorities, partition)
+    dagster_home(settings.current())  # a DAGSTER_HOME that is no folder stops the run here
     outfolder.claim(target, force=force, keep=keep)
     outfolder.writable(target)
     previous_umask = os.umask(0o077)  # what the run writes is its user's alone until swapped in
@@ -238,6 +239,11 @@ def dagster_home(run_settings: settings.Settings) -> Path:
     (created with the shipped SQLite instance file, ``deploy/dagster.local.yaml``), which
     ``DAGSTER_HOME=$PWD/.dagster dagster dev`` run from the same folder reads."""
     if run_settings.dagster_home is not None:
+        if not run_settings.dagster_home.is_dir():
+            raise UsageError(
+                f"DAGSTER_HOME is {run_settings.dagster_home}, which is not a folder; create it, "
+                "or unset DAGSTER_HOME to record runs in .dagster/ here"
+            )
         return run_settings.dagster_home.resolve()
     home = (Path.cwd() / PROJECT_DAGSTER_HOME).resolve()
     home.mkdir(exist_ok=True)

@@ -220,3 +220,12 @@ def test_only_the_settings_module_touches_the_environment():
         if pattern.search(path.read_text(encoding="utf-8"))
     )
     assert touching == ["pipelines/settings.py"]
+
+
+def test_a_dagster_home_that_is_no_folder_is_a_usage_error_before_anything_runs(hand_council, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "no such folder"))
+    assert main(["run", "--exports", str(hand_council), "--out", str(tmp_path / "out")]) == 2
+    assert "DAGSTER_HOME" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
