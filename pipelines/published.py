@@ -5,8 +5,9 @@ Three more kinds of table depend on what the warehouse holds, so they are built 
 files the factory does not load:
 
 - the run's data-quality summary (``models/published/quality/``): contract results without
-  quoted values, quarantined rows counted by file, column and rule, the export files; empty
-  tables when ``quality.*`` is absent (``quality/empty/``);
+  quoted values, quarantined rows counted by file, column and rule, the export files, and each
+  source of the contracts' catalogue with the files read for it (or not supplied); empty tables
+  when their ``quality.*`` (or ``raw._loads``) source is absent (``quality/empty/``);
 - the measures not computed (``models/published/not_computed/``), from
   ``marts.measure_coverage`` or, in a warehouse without it, from the measures without values;
 - the regional roll-up (``models/region/``): every authority's whole-population values side by
@@ -111,8 +112,8 @@ def _catalogue_values() -> str:
 
 def build_quality_summary(con) -> dict[str, int]:
     """published.pub_contract_results, pub_quarantine_summary, pub_export_files and
-    pub_source_files from quality.* and raw._loads (set-based): counts by source, file, column and rule; never a row's value. Empty
-    when quality.* is absent (the site then says there are no data-quality results for the
+    pub_source_files from quality.* and raw._loads (set-based): counts by source, file, column
+    and rule; never a row's value. Empty when quality.* is absent (the site then says there are no data-quality results for the
     run). Returns rows per table."""
     for name, sql in quality_summary_sql(con).items():
         con.execute(f"create or replace table published.{name} as {sql}")
