@@ -6,6 +6,7 @@
 -- {catalogue}: (source, title) of every contract; {quarantine}: quality.quarantine, or an empty
 -- relation of its columns; {action}: the row's action (see pub_quarantine_summary).
 with catalogue (source, title) as (values {catalogue}),
+
 rows_flagged as (
     select
         source,
@@ -17,6 +18,7 @@ rows_flagged as (
     from {quarantine}
     group by all
 ),
+
 flagged as (
     select
         source,
@@ -26,6 +28,7 @@ flagged as (
     from rows_flagged
     group by all
 )
+
 select
     c.source,
     c.title,
@@ -48,6 +51,6 @@ select
         else 'read'
     end as status,
 from catalogue as c
-left join raw._loads as l on l.source = c.source
-left join flagged as f on f.source = l.source and f.source_file = l.source_file
+left join raw._loads as l on c.source = l.source
+left join flagged as f on l.source = f.source and l.source_file = f.source_file
 order by c.source, l.collection_year nulls first, l.source_file
