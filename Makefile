@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (Python 3.11, pip and apt):
 #   make demo   synthetic council -> warehouse -> site (prints the site's path)
 #   make test   the test suite (installs what it needs, Debian's chromium included)
+#   make dagster the Dagster UI on the runs `oba run` / `make demo` recorded in .dagster/
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := chromium poppler-utils postgresql
 
-.PHONY: demo test system-deps lint clean
+.PHONY: demo dagster test system-deps lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,13 @@ system-deps:
 
 demo: $(STAMP) system-deps
 	$(BIN)/oba demo --out demo
+
+# The instance `oba` records into when DAGSTER_HOME is unset: .dagster/ of the folder it runs in.
+DAGSTER_HOME ?= $(CURDIR)/.dagster
+
+dagster: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev
 
 test: $(STAMP) system-deps
 	$(BIN)/pytest

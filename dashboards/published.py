@@ -66,10 +66,17 @@ TABLES = {
     "pub_contract_results": (
         "source", "check_name", "success", "unexpected_count", "severity", "message",
     ),
-    "pub_quarantine_summary": ("source", "source_file", "column_name", "rule", "action", "rows"),
+    "pub_quarantine_summary": (
+        "source", "source_file", "column_name", "rule", "action", "rows", "rule_message",
+    ),
     "pub_export_files": (
         "source_file", "recognised_as", "collection_year", "year_from", "year_note", "rows_read",
         "rows_kept", "rows_quarantined", "rows_cleared", "status", "superseded_by", "reason",
+    ),
+    "pub_source_files": (
+        "source", "title", "source_file", "part", "collection_year", "year_from", "year_note",
+        "rows_read", "rows_kept", "rows_excluded", "rows_cleared", "rows_warned", "rows_flagged",
+        "superseded_by", "status",
     ),
     "pub_not_computed": (
         "measure_id", "name", "oba_kind", "unit", "is_headline", "headline_order", "coverage",
@@ -116,6 +123,7 @@ class PublishedTables:
     quarantine: pd.DataFrame | None = None
     not_computed: pd.DataFrame | None = None
     export_files: pd.DataFrame | None = None
+    source_files: pd.DataFrame | None = None
     breakdown_codes: pd.DataFrame | None = None
     comparator_values: pd.DataFrame | None = None
     comparator_rank: pd.DataFrame | None = None
@@ -153,6 +161,7 @@ class PublishedTables:
             quarantine=tables.get("pub_quarantine_summary"),
             not_computed=get("pub_not_computed"),
             export_files=tables.get("pub_export_files"),
+            source_files=tables.get("pub_source_files"),
             breakdown_codes=get("pub_breakdown_codes"),
             comparator_values=_dated(get("pub_comparator_values")),
             comparator_rank=_dated(get("pub_comparator_rank")),

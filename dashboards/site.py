@@ -23,9 +23,10 @@ import pandas as pd
 import plotly.offline
 
 from dashboards import charts
+from dashboards.data_quality import render_quality_page
 from dashboards.downloads import DOWNLOADS, copy_downloads, write_downloads_into
 from dashboards.formatting import JOURNEY_LABELS, KIND_LABELS, generated_text, period_text
-from dashboards.outputs import replacing_folder, write_text
+from dashboards.outputs import replacing_folder
 from dashboards.published import PublishedTables
 from dashboards.views import (
     OTHER_JOURNEY,
@@ -41,7 +42,6 @@ from dashboards.views import (
     measure_view,
     not_computed_view,
     plain,
-    quality_view,
     static_text,
     story_view,
     stylesheet,
@@ -327,16 +327,9 @@ class SiteBuilder:
         )
 
     def data_quality_page(self, *, measures: bool = True) -> str:
-        """The data-quality page; ``measures=False`` leaves out the measures not computed (an
-        export check computes none)."""
-        t = self.t
-        return self.render(
-            "data_quality.html",
-            page="data-quality",
-            root="",
-            not_computed=self.not_computed_rows() if measures else None,
-            **quality_view(t.contract_results, t.quarantine, t.export_files),
-        )
+        """The data-quality page (``dashboards.data_quality``); ``measures=False`` leaves out
+        the measures not computed (an export check computes none)."""
+        return render_quality_page(self, measures=measures)
 
 
 def write_site(
@@ -380,13 +373,4 @@ def write_site(
     return [site_dir / p.relative_to(work) for p in pages]
 
 
-def write_quality_page(
-    site_dir: Path, tables: PublishedTables, *, generated: dt.datetime | None = None
-) -> Path:
-    """Write ``site_dir/data-quality.html`` alone: the data-quality page of an export check
-    (``oba validate``), from the checked warehouse's data-quality summary."""
-    builder = SiteBuilder(tables, generated or dt.datetime.now().replace(microsecond=0))
-    return write_text(Path(site_dir) / "data-quality.html", builder.data_quality_page(measures=False))
-
-
-__all__ = ["write_quality_page", "write_site"]
+__all__ = ["write_site"]

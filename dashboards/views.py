@@ -385,34 +385,6 @@ def target_text(card: dict, story: dict, unit: str) -> str:
     return number_text(target, unit) if not is_missing(target) else "None set"
 
 
-def quality_view(
-    contract_results: pd.DataFrame | None,
-    quarantine: pd.DataFrame | None,
-    export_files: pd.DataFrame | None,
-) -> dict:
-    """The data-quality page's tables, from the published summary (counts, never a value):
-    contract checks failures first, rule failures by file and rule, and the export files."""
-    checks = contract_results if contract_results is not None else pd.DataFrame()
-    rows = [plain(r) for r in checks.to_dict("records")]
-    rows.sort(key=lambda r: (bool(r.get("success")), r.get("severity") != "blocking",
-                             str(r.get("source")), str(r.get("check_name"))))
-    quarantine = quarantine if quarantine is not None else pd.DataFrame()
-    files = export_files if export_files is not None else pd.DataFrame()
-    return {
-        "quality_available": contract_results is not None and len(contract_results) > 0,
-        "checks": rows,
-        "summary": {
-            "checks": len(rows),
-            "passed": sum(1 for r in rows if r.get("success")),
-            "failed": sum(1 for r in rows if not r.get("success")),
-            "blocking": sum(1 for r in rows if not r.get("success")
-                            and r.get("severity") == "blocking"),
-        },
-        "quarantine": [plain(r) for r in quarantine.to_dict("records")],
-        "export_files": [plain(r) for r in files.to_dict("records")],
-    }
-
-
 def comparison_view(tables: PublishedTables, measure: dict, *, config: dict | None = None) -> dict | None:
     """The measure page's comparison with DfE's published figures: the authority, each
     neighbour, the region, the neighbours' mean and England by 31 March (a table), and every

@@ -216,6 +216,7 @@ def run_pipeline(
     if config is not None and not config.is_file():
         raise UsageError(f"config file not found: {config}")
     _check_config(exports, config, authorities, partition)
+    dagster_home(settings.current())  # a DAGSTER_HOME that is no folder stops the run here
     outfolder.claim(target, force=force, keep=keep)
     outfolder.writable(target)
     previous_umask = os.umask(0o077)  # what the run writes is its user's alone until swapped in
@@ -226,6 +227,30 @@ def run_pipeline(
             )
     finally:
         os.umask(previous_umask)
+
+
+# Where runs are recorded when DAGSTER_HOME is not set: ``.dagster`` in the folder the command
+# runs from (the project), the folder ``make dagster`` opens the UI on.
+PROJECT_DAGSTER_HOME = ".dagster"
+
+
+def dagster_home(run_settings: settings.Settings) -> Path:
+    """The Dagster instance folder a run records into: DAGSTER_HOME, else ``./.dagster``
+    (created with the shipped SQLite instance file, ``deploy/dagster.local.yaml``), which
+    ``DAGSTER_HOME=$PWD/.dagster dagster dev`` run from the same folder reads."""
+    if run_settings.dagster_home is not None:
+        if not run_settings.dagster_home.is_dir():
+            raise UsageError(
+                f"DAGSTER_HOME is {run_settings.dagster_home}, which is not a folder; create it, "
+                "or unset DAGSTER_HOME to record runs in .dagster/ here"
+            )
+        return run_settings.dagster_home.resolve()
+    home = (Path.cwd() / PROJECT_DAGSTER_HOME).resolve()
+    home.mkdir(exist_ok=True)
+    shipped = settings.PROJECT_ROOT / "deploy" / "dagster.local.yaml"
+    if not (home / "dagster.yaml").exists() and shipped.is_file():
+        shutil.copyfile(shipped, home / "dagster.yaml")
+    return home
 
 
 def _check_config(
@@ -299,12 +324,7 @@ def _run_locked(
             where = f"authority {partition}" if partition else ("the region" if authorities else exports)
             say(f"Running the asset graph on {where} → {target}")
             job = defs.resolve_job_def(job_name)
-            instance_cm = (
-                contextlib.nullcontext(dg.DagsterInstance.get())
-                if run_settings.dagster_home
-                else dg.DagsterInstance.ephemeral()
-            )
-            with instance_cm as instance:
+            with dg.DagsterInstance.from_config(str(dagster_home(run_settings))) as instance:
                 result = job.execute_in_process(
                     instance=instance,
                     raise_on_error=False,
@@ -497,23 +517,42 @@ def cmd_rebaseline(args) -> int:
     return EXIT_OK
 
 
+# How ``oba serve`` ends: SIGTERM (a service manager's stop) is a clean stop, exit 0; SIGINT
+# (Ctrl+C) is an interruption, exit 130 as for a run.
+SERVE_EXIT = {"SIGTERM": EXIT_OK, "SIGINT": 130}
+
+
 def cmd_serve(args) -> int:
     site = Path(args.out) / "site"
     if not (site / "index.html").is_file():
         raise UsageError(f"no site at {site}; run 'oba run' or 'oba demo' first")
     import signal
+    import threading
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    # SIGTERM (a service manager's stop) ends the server like Ctrl+C, even when the process was
-    # started with SIGTERM ignored or blocked (both are inherited from whatever launched it).
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server, _terminate_as_interrupt():
-        try:  # a stop that lands as soon as the address is printed ends the server cleanly too
+    # Both stops are handled here whatever the process inherited (a service manager or a
+    # background shell may start it with SIGTERM or SIGINT ignored or blocked): the handler only
+    # notes the signal, and the main thread stops the server it serves from another thread, so
+    # no exception can land half-way through starting or closing it.
+    received: list[int] = []
+    stops = (signal.SIGTERM, signal.SIGINT)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in stops}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(stops))
+    try:
+        with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+            serving = threading.Thread(target=server.serve_forever, name="oba-serve", daemon=True)
+            serving.start()
             say(f"Serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops)")
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-    return EXIT_OK
+            while not received:
+                time.sleep(0.1)  # a signal's handler runs between these sleeps
+            server.shutdown()
+            serving.join()
+    finally:
+        for s, action in previous.items():
+            signal.signal(s, action)
+    name = signal.Signals(received[0]).name
+    say(f"Stopped by {name}.")
+    return SERVE_EXIT[name]
 
 
 FORCE_HELP = (

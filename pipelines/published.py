@@ -5,8 +5,9 @@ Three more kinds of table depend on what the warehouse holds, so they are built 
 files the factory does not load:
 
 - the run's data-quality summary (``models/published/quality/``): contract results without
-  quoted values, quarantined rows counted by file, column and rule, the export files; empty
-  tables when ``quality.*`` is absent (``quality/empty/``);
+  quoted values, quarantined rows counted by file, column and rule, the export files, and each
+  source of the contracts' catalogue with the files read for it (or not supplied); empty tables
+  when their ``quality.*`` (or ``raw._loads``) source is absent (``quality/empty/``);
 - the measures not computed (``models/published/not_computed/``), from
   ``marts.measure_coverage`` or, in a warehouse without it, from the measures without values;
 - the regional roll-up (``models/region/``): every authority's whole-population values side by
@@ -41,12 +42,20 @@ SQL_TABLES = (
 OPTIONAL_SQL_TABLES = (
     "pub_breakdown_codes", "pub_comparator_values", "pub_comparator_rank", "pub_headline",
 )
-QUALITY_TABLES = ("pub_contract_results", "pub_quarantine_summary", "pub_export_files")
+QUALITY_TABLES = (
+    "pub_contract_results", "pub_quarantine_summary", "pub_export_files", "pub_source_files",
+)
 QUALITY_SOURCES = {
     "pub_contract_results": "quality.contract_results",
     "pub_quarantine_summary": "quality.quarantine",
     "pub_export_files": "quality.export_files",
+    "pub_source_files": "raw._loads",
 }
+# quality.quarantine's columns, for a summary of a warehouse that has none.
+NO_QUARANTINE = (
+    "(select null::varchar as source, null::varchar as source_file, null::bigint as row_number, "
+    "null::varchar as action where false)"
+)
 
 
 class PublishedTablesMissing(LookupError):
@@ -81,7 +90,7 @@ def quality_summary_sql(con) -> dict[str, str]:
             selects[name] = statement(f"published/quality/empty/{name}.sql")
             continue
         sql = statement(f"published/quality/{name}.sql")
-        if name == "pub_quarantine_summary":
+        if name in ("pub_quarantine_summary", "pub_source_files"):
             columns = {
                 c for (c,) in con.execute(
                     "select column_name from information_schema.columns "
@@ -89,16 +98,27 @@ def quality_summary_sql(con) -> dict[str, str]:
                 ).fetchall()
             }
             sql = sql.format(
-                action="coalesce(action, 'quarantine')" if "action" in columns else "'quarantine'"
+                action="coalesce(action, 'quarantine')" if "action" in columns else "'quarantine'",
+                quarantine="quality.quarantine" if "quality.quarantine" in present else NO_QUARANTINE,
+                catalogue=_catalogue_values(),
             )
         selects[name] = sql
     return selects
 
 
+def _catalogue_values() -> str:
+    """``(source, title), ...`` of every data contract: the sources a run can be given."""
+    from pipelines.contracts import load_contracts
+
+    return ", ".join(
+        f"({quote_literal(c.source)}, {quote_literal(c.title)})" for c in load_contracts().values()
+    )
+
+
 def build_quality_summary(con) -> dict[str, int]:
-    """published.pub_contract_results, pub_quarantine_summary and pub_export_files from
-    quality.* (set-based): counts by source, file, column and rule; never a row's value. Empty
-    when quality.* is absent (the site then says there are no data-quality results for the
+    """published.pub_contract_results, pub_quarantine_summary, pub_export_files and
+    pub_source_files from quality.* and raw._loads (set-based): counts by source, file, column
+    and rule; never a row's value. Empty when quality.* is absent (the site then says there are no data-quality results for the
     run). Returns rows per table."""
     for name, sql in quality_summary_sql(con).items():
         con.execute(f"create or replace table published.{name} as {sql}")

@@ -32,6 +32,14 @@ QUARANTINE_COLUMNS = (
 # What a failing value does to its row (DESIGN §2b): ``excluded`` the row leaves the figures (its
 # key is unusable); ``kept`` the value is cleared to null and the row stays; ``warn`` recorded only.
 EXCLUDED, KEPT, WARN = "excluded", "kept", "warn"
+# How each action treated its row, in the words every report and the data-quality page use
+# ("quarantine": the excluded rows of a warehouse built before actions were recorded).
+TREATMENT = {
+    EXCLUDED: "excluded from the figures",
+    "quarantine": "excluded from the figures",
+    KEPT: "kept with the value cleared",
+    WARN: "kept, warning only",
+}
 CONTRACT_RESULTS_DDL = """
 create table if not exists quality.contract_results (
     source varchar, check_name varchar, success boolean, unexpected_count bigint,

@@ -19,7 +19,7 @@ command and adds its flags; ``dagster dev`` and deployments set them):
 - ``OBA_SENSOR_INTERVAL``     seconds between checks of the exports folder (default 60)
 - ``OBA_GX_IN_PROCESS``       set: great-expectations runs in the run's process, not a worker
 - ``OBA_DEBUG``               set: a failure shows its traceback
-- ``DAGSTER_HOME``            set: runs are recorded in that Dagster instance
+- ``DAGSTER_HOME``            the Dagster instance runs are recorded in (unset: ``.dagster`` where ``oba`` runs)
 
 This is the only module that reads or writes the process environment: other modules take
 ``current()`` (or a Dagster resource built from it), and set what third-party libraries read

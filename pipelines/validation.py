@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dashboards.data_quality import write_quality_page, year_label
 from dashboards.published import PublishedTables
-from dashboards.site import write_quality_page
 from pipelines.published import existing_tables, read_quality_summary
+from pipelines.quality import TREATMENT
 
 
 def collect(warehouse: Path) -> dict:
@@ -75,13 +76,6 @@ STATUS_LABELS = {
 }
 
 
-# What a row problem did (quality.quarantine.action), as the report says it.
-ACTION_LABELS = {
-    "excluded": " (row excluded)",
-    "quarantine": " (row excluded)",
-    "kept": " (value cleared, row kept)",
-    "warn": " (warning)",
-}
 
 
 def _value(row, name: str):
@@ -97,8 +91,7 @@ def year_text(year, year_from, note) -> str:
     """``2017-18, from content (its dates: ...)`` or ``not known (...)``."""
     if year is None:
         return "not known" + (f" ({note})" if note else "")
-    year = int(year)
-    text = f"{year - 1}-{year % 100:02d}"
+    text = year_label(year)
     if year_from:
         text += f", from {year_from}"
     return text + (f": {note}" if note else "")
@@ -167,11 +160,11 @@ def print_report(warehouse: Path, console: Console) -> bool:
             for line in file_lines(r):
                 console.print(line)
     if quarantine is not None and len(quarantine):
-        table = Table(title="Row problems (an excluded row is left out; a cleared value leaves its row in)")
+        table = Table(title="Row problems (an excluded row is left out of the figures; a cleared value or a warning leaves its row in)")
         for column in ("file", "rule", "column", "rows", "e.g. rows", "example"):
             table.add_column(column, overflow="fold")
         for r in quarantine.itertuples():
-            label = r.rule + ACTION_LABELS.get(r.action, f" ({r.action})")
+            label = f"{r.rule} ({TREATMENT.get(r.action, r.action)})"
             table.add_row(
                 Text(str(r.source_file)), Text(label), Text(str(r.column_name)), str(r.n),
                 ", ".join(str(x) for x in r.example_rows), Text(str(r.example_message)),

@@ -12,9 +12,12 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 # One pseudonymisation key for the whole test session, never the user's own.
 _KEY_DIR = tempfile.mkdtemp(prefix="oba-test-key-")
 os.environ["OBA_PSEUDONYM_KEY"] = os.path.join(_KEY_DIR, "pseudonym.key")
-# Runs never record into the developer's Dagster instance: each test has its own
-# (``hermetic_environment``), and session fixtures an ephemeral one.
-os.environ.pop("DAGSTER_HOME", None)
+# Runs never record into the developer's Dagster instance (nor, DAGSTER_HOME unset, into a
+# ``.dagster`` folder where the tests run): each test has its own (``hermetic_environment``), and
+# session fixtures one for the session.
+_SESSION_DAGSTER_HOME = tempfile.mkdtemp(prefix="oba-test-dagster-")
+Path(_SESSION_DAGSTER_HOME, "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+os.environ["DAGSTER_HOME"] = _SESSION_DAGSTER_HOME
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]

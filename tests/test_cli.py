@@ -38,26 +38,72 @@ def test_serve_binds_loopback_and_serves_the_site(tmp_path):
         output.finish(timeout=30)
 
 
-@pytest.mark.timeout(120)
-def test_serve_stops_on_sigterm_even_when_started_with_it_ignored(tmp_path):
-    (tmp_path / "out" / "site").mkdir(parents=True)
-    (tmp_path / "out" / "site" / "index.html").write_text("<h1>Report card</h1>")
+# Starts `oba serve` with known signal dispositions whatever the test process inherited: every
+# signal's default restored and none blocked, then the named ones ignored (as a service manager
+# or a background shell may start it); exec keeps ignored signals ignored and the mask.
+_LAUNCHER = """
+import os, signal, sys
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(s, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+for name in sys.argv[1].split(","):
+    if name:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _serve_with_ignored(out: Path, ignored: tuple[str, ...]) -> tuple[subprocess.Popen, ProcessOutput, str]:
+    """`oba serve` in its own session (no signal meant for the test's process group reaches
+    it), returned once the server answers, with its address."""
+    import time
+
     proc = subprocess.Popen(
-        [str(OBA), "serve", "--out", str(tmp_path / "out"), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        # A service manager or a background shell may start it with SIGTERM ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
+        [sys.executable, "-c", _LAUNCHER, ",".join(ignored), str(OBA), "serve", "--out", str(out),
+         "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "COLUMNS": "400"},
     )
     output = ProcessOutput(proc)
+    line = output.wait_for("http://127.0.0.1:", timeout=60)
+    url = line[line.index("http://127.0.0.1:"):].split()[0].rstrip("/")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/index.html", timeout=5) as response:
+                assert response.status == 200
+                return proc, output, url
+        except OSError:
+            assert time.monotonic() < deadline, f"the server never answered:\n{output.text}"
+            time.sleep(0.1)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "stop, ignored, code",
+    [
+        (signal.SIGTERM, ("SIGTERM",), 0),
+        (signal.SIGTERM, (), 0),
+        (signal.SIGINT, ("SIGINT",), 130),
+        (signal.SIGINT, (), 130),
+    ],
+    ids=["sigterm-started-ignored", "sigterm", "sigint-started-ignored", "sigint"],
+)
+def test_serve_stops_on_sigterm_even_when_started_with_it_ignored(tmp_path, stop, ignored, code):
+    """SIGTERM is a clean stop (exit 0) and Ctrl+C an interruption (exit 130), whether or not
+    the process was started with the signal ignored."""
+    (tmp_path / "out" / "site").mkdir(parents=True)
+    (tmp_path / "out" / "site" / "index.html").write_text("<h1>Report card</h1>")
+    proc, output, _ = _serve_with_ignored(tmp_path / "out", ignored)
     try:
-        # The address is printed once the server listens, after SIGTERM is unblocked and handled.
-        output.wait_for("http://127.0.0.1:", timeout=60)
-        proc.terminate()
+        proc.send_signal(stop)
         output.finish(timeout=30)
-        assert proc.returncode == 0, output.text
+        assert proc.returncode == code, output.text
+        assert f"Stopped by {stop.name}." in output.text
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=30)
 
 
 def test_serve_without_a_site_is_a_usage_error(tmp_path):
@@ -174,3 +220,12 @@ def test_only_the_settings_module_touches_the_environment():
         if pattern.search(path.read_text(encoding="utf-8"))
     )
     assert touching == ["pipelines/settings.py"]
+
+
+def test_a_dagster_home_that_is_no_folder_is_a_usage_error_before_anything_runs(hand_council, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "no such folder"))
+    assert main(["run", "--exports", str(hand_council), "--out", str(tmp_path / "out")]) == 2
+    assert "DAGSTER_HOME" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

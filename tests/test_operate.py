@@ -216,3 +216,45 @@ def test_a_second_run_process_is_refused_while_one_runs(council_run):
     assert "another run is already writing to" in " ".join((second.stdout + second.stderr).split())
     assert first.returncode == 0, text
     assert not list(out.glob(".run-*"))
+
+
+# -- run history -----------------------------------------------------------------------------------
+
+
+def _recorded(home: Path) -> tuple[list, set[str]]:
+    """The runs recorded in the Dagster instance folder ``home``, and the asset keys the first
+    materialised, read as `dagster dev` with DAGSTER_HOME=home reads them."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+        keys = set()
+        if runs:
+            records = instance.get_records_for_run(
+                runs[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).records
+            keys = {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records}
+        return runs, keys
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("dagster_home_set", [False, True], ids=["project-folder", "dagster-home"])
+def test_a_run_is_recorded_where_dagster_dev_reads(hand_council, tmp_path, dagster_home_set):
+    """`oba run` records its run and materialisations in ``.dagster`` of the folder it runs from
+    when DAGSTER_HOME is unset (what `make dagster` opens), and in DAGSTER_HOME when it is set
+    (then nothing is written into the project)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    home = project / ".dagster"
+    if dagster_home_set:
+        home = tmp_path / "elsewhere"
+        home.mkdir()
+        env["DAGSTER_HOME"] = str(home)
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "oba"), "run", "--exports", str(hand_council), "--out", "out"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=500,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert (project / ".dagster").exists() is not dagster_home_set
+    runs, keys = _recorded(home)
+    assert [(r.job_name, r.status) for r in runs] == [("oba_refresh", dg.DagsterRunStatus.SUCCESS)]
+    assert {"raw/ssda903_episodes", "marts/measure_values", "published/site"} <= keys, sorted(keys)

@@ -442,7 +442,8 @@ def test_quality_summary_counts_without_values(published):
     assert len(checks) == 3
     assert quarantine.to_dict("records") == [
         {"source": "ssda903_episodes", "source_file": "ssda903/2024-25/episodes.csv",
-         "column_name": "DECOM", "rule": "date_format", "action": "quarantine", "rows": 2}
+         "column_name": "DECOM", "rule": "date_format", "action": "quarantine", "rows": 2,
+         "rule_message": None}
     ]
     assert "value" not in quarantine.columns
 
@@ -475,7 +476,8 @@ def test_quality_messages_lose_quoted_values_and_examples():
     con.execute("create schema published")
     _quality_quoting_values(con)
     counts = build_quality_summary(con)
-    assert counts == {"pub_contract_results": 2, "pub_quarantine_summary": 1, "pub_export_files": 0}
+    assert counts == {"pub_contract_results": 2, "pub_quarantine_summary": 1, "pub_export_files": 0,
+                      "pub_source_files": 0}
     text = con.execute("select * from published.pub_contract_results").df().to_string()
     text += con.execute("select * from published.pub_quarantine_summary").df().to_string()
     for value in FAILING_VALUES:
@@ -495,8 +497,8 @@ def test_export_check_page_shows_the_summary_without_failing_values(tmp_path):
     page = write_report_page(warehouse, tmp_path / "site").read_text(encoding="utf-8")
     for value in FAILING_VALUES:
         assert value not in page
-    assert "h.csv" in page and "date_format" in page and "row left out" in page
-    assert "2 check(s): 0 passed, 2 did not pass (1 blocking)" in page
+    assert "date_format" in page and "excluded from the figures" in page
+    assert "2 check(s) on the sources supplied: 0 passed, 2 did not pass (1 blocking)" in page
     assert "Measures not computed" not in page
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -513,6 +515,7 @@ def test_quality_summary_empty_when_quality_tables_absent():
     con.execute("create schema published")
     assert build_quality_summary(con) == {
         "pub_contract_results": 0, "pub_quarantine_summary": 0, "pub_export_files": 0,
+        "pub_source_files": 0,
     }
 
 
@@ -527,6 +530,8 @@ def test_data_quality_page_says_when_there_are_no_results(published, tmp_path):
         con.close()
     tables.contract_results = None
     tables.quarantine = None
+    tables.export_files = None
+    tables.source_files = None
     write_site(tmp_path / "site", tables)
     page = (tmp_path / "site" / "data-quality.html").read_text()
     assert "No data-quality results for this run." in page

@@ -51,6 +51,8 @@ QUALITY_DESCRIPTIONS = {
     "pub_contract_results": "Contract check results of the run, without quoted values.",
     "pub_quarantine_summary": "Quarantined rows counted by source, file, column and rule.",
     "pub_export_files": "Each export file: recognised as, collection year and its origin, rows, status.",
+    "pub_source_files": "Each source of the catalogue and the files read for it (or not supplied): "
+    "year and its origin, rows read, kept, excluded, flagged, superseded by.",
 }
 
 
