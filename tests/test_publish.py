@@ -334,7 +334,18 @@ def test_published_asset_keys_and_groups():
         node = graph.get(dg.AssetKey.from_user_string(key))
         assert node.group_name == "published"
     site_parents = {p.to_user_string() for p in graph.get(dg.AssetKey(["published", "site"])).parent_keys}
-    assert site_parents and all(p.startswith("published/") for p in site_parents)
+    assert site_parents and all(p.startswith(("published/", "internal/")) for p in site_parents)
+    # the internal audience's tables: every published SQL model's copy, in its own group
+    for name in ("pub_measure_values", "pub_measure_status", "pub_report_card"):
+        node = graph.get(dg.AssetKey(["internal", name]))
+        assert node.group_name == "internal"
+        assert f"internal/{name}" in site_parents
+    internal_parents = {
+        p.to_user_string()
+        for p in graph.get(dg.AssetKey(["internal", "pub_measure_status"])).parent_keys
+    }
+    assert "internal/pub_measure_values" in internal_parents
+    assert "published/pub_measure_values" not in internal_parents
     status_parents = {
         p.to_user_string()
         for p in graph.get(dg.AssetKey(["published", "pub_measure_status"])).parent_keys
