@@ -45,6 +45,10 @@ TABLES = {
         "spc_signal", "assurance", "target", "baseline_end", "baseline_locked", "latest_forecast",
         "journey",
     ),
+    "pub_headline": (
+        "group_kind", "group_name", "curves", "turned", "improving", "worsening", "no_change",
+        "insufficient_data", "headline",
+    ),
     "pub_breakdown_codes": ("breakdown", "code", "label", "position"),
     "pub_headline": (
         "group_kind", "group_name", "curves", "turned", "improving", "worsening", "no_change",

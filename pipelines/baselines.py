@@ -173,6 +173,7 @@ import hashlib
 import json
 import math
 import os
+import shlex
 import shutil
 import threading
 import warnings
@@ -198,8 +199,10 @@ __all__ = [
     "ASSURANCES",
     "COLUMNS",
     "SPC_RULE_FLAGS",
+    "SPC_METHODS",
     "SPC_SIGNALS",
     "STATUSES",
+    "VARIATIONS",
     "STATUS_COLUMNS",
     "BaselineFit",
     "SpcLimits",
@@ -213,10 +216,12 @@ __all__ = [
     "detect_frequency",
     "fit_baseline",
     "headline_series",
+    "suppressed_periods",
     "load_locked",
     "lock_baseline",
     "prewarm",
     "series_key",
+    "p_chart_limits",
     "spc_limits",
     "spc_rules",
     "spc_signals",
@@ -224,6 +229,15 @@ __all__ = [
 
 STATUSES = ("turned", "improving", "no_change", "worsening", "insufficient_data")
 SPC_SIGNALS = ("improvement", "concern", "common_cause", "insufficient_data")
+SPC_METHODS = ("xmr", "p_chart")
+VARIATIONS = (
+    "common_cause",
+    "improvement_high",
+    "improvement_low",
+    "concern_high",
+    "concern_low",
+    "insufficient_data",
+)
 ASSURANCES = (
     "consistently_met",
     "consistently_missed",
@@ -242,6 +256,18 @@ INTERVAL_LEVEL = 0.80
 HORIZON = {"M": 12, "A": 3}
 """Future periods after the last input period, by frequency."""
 SPC_LIMIT_FACTOR = 2.66
+P_CHART_SIGMAS = 3.0
+P_CHART_MAX_MEAN_DENOMINATOR = 50
+"""A percent measure whose history's mean denominator is under this uses p-chart limits."""
+MIN_ACTUALS_AFTER_BASELINE = 3
+"""Unsuppressed values after the baseline end a status needs."""
+MAX_HISTORY_GAP_SHARE = 0.25
+"""Largest share of the history window (first observed period to the baseline end) that may be
+missing or suppressed."""
+DEFAULT_SUPPRESSION_UPPER = 5
+"""Counts from 1 to this are suppressed when raw.oba_config does not say (DESIGN §5)."""
+REBASE_RUN = 12
+"""A shift this long after the baseline end (ending at the latest point) suggests a rebase."""
 LOCK_FORMAT = 1
 MODELS = ("linear_trend", "ets_ANN", "ets_AAdN", "ets_AAN")
 
@@ -261,6 +287,11 @@ COLUMNS = (
     "spc_upper",
     "target",
     "assurance",
+    "spc_method",
+    "variation",
+    "status_note",
+    "rebase_suggested",
+    "rebase_note",
     "model",
     "locked",
     "is_latest",
@@ -419,7 +450,12 @@ def _nan(x: Any) -> float:
 
 @dataclass(frozen=True)
 class SpcLimits:
-    """XmR centre line and process limits computed from a history."""
+    """Centre line and process limits computed from a history.
+
+    ``method`` ``"xmr"``: fixed limits ``lower``/``upper``. ``"p_chart"``: the centre is
+    ``100·p_bar`` and the limits depend on each point's denominator (:meth:`per_point`);
+    ``lower``/``upper`` are those at the history's mean denominator.
+    """
 
     mean: float
     lower: float
@@ -427,24 +463,45 @@ class SpcLimits:
     mean_moving_range: float
     n_points: int
     n_moving_ranges: int
+    method: str = "xmr"
+    p_bar: float = float("nan")
+    mean_denominator: float = float("nan")
 
     @property
     def ok(self) -> bool:
+        if self.method == "p_chart":
+            return math.isfinite(self.mean) and math.isfinite(self.p_bar)
         return all(math.isfinite(v) for v in (self.mean, self.lower, self.upper))
 
+    def per_point(self, denominators: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper limit of each of ``n`` points (``denominators``: each point's
+        denominator, NaN where unknown; used by the p-chart only)."""
+        if self.method == "p_chart":
+            return p_chart_limits(self.p_bar, denominators)
+        return np.full(n, self.lower, dtype=float), np.full(n, self.upper, dtype=float)
+
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "mean": _num(self.mean),
             "lower": _num(self.lower),
             "upper": _num(self.upper),
             "mean_moving_range": _num(self.mean_moving_range),
             "n_points": int(self.n_points),
             "n_moving_ranges": int(self.n_moving_ranges),
+            "method": self.method,
         }
+        if self.method == "p_chart":
+            out["p_bar"] = _num(self.p_bar)
+            out["mean_denominator"] = _num(self.mean_denominator)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> SpcLimits:
+        """Limits from :meth:`as_dict` (a lock written before p-charts has no method: XmR)."""
         d = d or {}
+        method = d.get("method") or "xmr"
+        if method not in SPC_METHODS:
+            raise ValueError(f"unknown SPC method {method!r} in a locked baseline")
         return cls(
             mean=_nan(d.get("mean")),
             lower=_nan(d.get("lower")),
@@ -452,7 +509,53 @@ class SpcLimits:
             mean_moving_range=_nan(d.get("mean_moving_range")),
             n_points=int(d.get("n_points") or 0),
             n_moving_ranges=int(d.get("n_moving_ranges") or 0),
+            method=method,
+            p_bar=_nan(d.get("p_bar")),
+            mean_denominator=_nan(d.get("mean_denominator")),
         )
+
+
+def p_chart_limits(p_bar: float, denominators: Any) -> tuple[np.ndarray, np.ndarray]:
+    """p-chart limits in percent, per point: 100·(p̄ ± 3·√(p̄(1−p̄)/nᵢ)), clipped to [0, 100].
+
+    ``p_bar`` is a proportion (0–1); NaN limits where a denominator is missing or not
+    positive."""
+    with np.errstate(all="ignore"):
+        n = np.asarray(denominators, dtype=float).copy()
+        n[~(np.isfinite(n) & (n > 0))] = np.nan
+        half = P_CHART_SIGMAS * np.sqrt(p_bar * (1.0 - p_bar) / n)
+        lower = np.clip(100.0 * (p_bar - half), 0.0, 100.0)
+        upper = np.clip(100.0 * (p_bar + half), 0.0, 100.0)
+    return lower, upper
+
+
+def _p_chart(
+    history_numerators: np.ndarray, history_denominators: np.ndarray, n_points: int
+) -> SpcLimits | None:
+    """p-chart limits when the history's mean denominator is under
+    :data:`P_CHART_MAX_MEAN_DENOMINATOR` (points with a positive denominator and a
+    numerator), else None (XmR stands)."""
+    num = np.asarray(history_numerators, dtype=float)
+    den = np.asarray(history_denominators, dtype=float)
+    keep = np.isfinite(num) & np.isfinite(den) & (den > 0)
+    if not keep.any():
+        return None
+    mean_den = float(den[keep].mean())
+    if mean_den >= P_CHART_MAX_MEAN_DENOMINATOR:
+        return None
+    p_bar = float(num[keep].sum() / den[keep].sum())
+    lower, upper = p_chart_limits(p_bar, [mean_den])
+    return SpcLimits(
+        mean=100.0 * p_bar,
+        lower=float(lower[0]),
+        upper=float(upper[0]),
+        mean_moving_range=float("nan"),
+        n_points=n_points,
+        n_moving_ranges=0,
+        method="p_chart",
+        p_bar=p_bar,
+        mean_denominator=mean_den,
+    )
 
 
 def spc_limits(history: Any, *, screen_outliers: bool = False) -> SpcLimits:
@@ -516,11 +619,14 @@ def spc_rules(
 ) -> pd.DataFrame:
     """Special-cause flags per point (one point per consecutive period, NaN = missing).
 
-    Returns a boolean DataFrame (index of ``values`` if it is a Series) with columns
+    ``lower``/``upper`` are scalars (XmR) or one limit per point (p-chart; a point with a
+    NaN limit is never outside it nor near it). Returns a boolean DataFrame (index of
+    ``values`` if it is a Series) with columns
     ``outside_upper``, ``outside_lower``, ``shift_above``, ``shift_below``, ``trend_up``,
     ``trend_down``, ``two_of_three_above``, ``two_of_three_below`` and the summaries
     ``special_cause_high`` / ``special_cause_low`` (any rule above the mean or
-    increasing / below or decreasing). All False when the limits are not finite.
+    increasing / below or decreasing). All False when the mean or every limit is not
+    finite.
     """
     if int(shift_length) < 2 or int(trend_length) < 2:
         raise ValueError("shift_length and trend_length must be at least 2")
@@ -530,9 +636,10 @@ def spc_rules(
         y[~np.isfinite(y)] = np.nan
         n = len(y)
         flags = {c: np.zeros(n, dtype=bool) for c in _RULE_COLUMNS}
-        lims = (float(mean), float(lower), float(upper))
-        if n and all(math.isfinite(v) for v in lims):
-            mean, lower, upper = lims
+        mean = float(mean)
+        lower = np.broadcast_to(np.asarray(lower, dtype=float), (n,))
+        upper = np.broadcast_to(np.asarray(upper, dtype=float), (n,))
+        if n and math.isfinite(mean) and np.isfinite(lower).any() and np.isfinite(upper).any():
             obs = ~np.isnan(y)
             scale = max(1.0, abs(mean), float(np.nanmax(np.abs(y))) if obs.any() else 0.0)
             tol = _REL_TOL * scale if math.isfinite(scale) else 0.0
@@ -926,7 +1033,7 @@ def _empty_frame() -> pd.DataFrame:
         "target",
     ):
         df[c] = df[c].astype(float)
-    for c in ("locked", "is_latest", "is_future", *SPC_RULE_FLAGS):
+    for c in ("locked", "is_latest", "is_future", "rebase_suggested", *SPC_RULE_FLAGS):
         df[c] = df[c].astype(bool)
     df["baseline_end"] = df["baseline_end"].astype(f"datetime64[{_UNIT}]")
     df.index = pd.DatetimeIndex([], name="period_end").as_unit(_UNIT)
@@ -955,6 +1062,202 @@ def _locked_forecast(
     return out, model
 
 
+def suppressed_periods(
+    values: pd.Series,
+    unit: str | None,
+    upper: int | None,
+    numerators: pd.Series | None = None,
+    denominators: pd.Series | None = None,
+) -> np.ndarray:
+    """Which periods of ``values`` the public release would suppress (boolean array).
+
+    A count (``unit`` ``"count"`` or None) from 1 to ``upper``; for a percent, rate or
+    days measure, a numerator or denominator from 1 to ``upper``. 0 is a true zero. No
+    period is suppressed when ``upper`` is None. All three series share one index."""
+    n = len(values)
+    if upper is None:
+        return np.zeros(n, dtype=bool)
+
+    def small(series: pd.Series | None) -> np.ndarray:
+        if series is None:
+            return np.zeros(n, dtype=bool)
+        x = series.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(x) & (x >= 1) & (x <= float(upper))
+
+    if unit in (None, "count"):
+        counts = numerators if numerators is not None and numerators.notna().any() else values
+        return small(counts) & values.notna().to_numpy()
+    return (small(numerators) | small(denominators)) & values.notna().to_numpy()
+
+
+def _aligned(other: Any, index: pd.DatetimeIndex, freq: str) -> pd.Series | None:
+    """``other`` (a Series by period end, or None) on ``index``."""
+    if other is None:
+        return None
+    s, _ = _prepare(other, freq) if len(other) else (pd.Series(dtype=float), freq)
+    return s.reindex(index)
+
+
+def _share_text(share: float, limit: float) -> str:
+    text = f"{share:.0%}"
+    if share > limit and text == f"{limit:.0%}":
+        text = f"{share:.1%}"
+    return text
+
+
+def _sufficiency(
+    s: pd.Series, w: pd.Series, be: pd.Timestamp | None, fitted: bool
+) -> tuple[str | None, int, str | None]:
+    """Why the series bears no status (the ``status_note``), or None; the number of
+    unsuppressed values after the baseline end; and the history's gap reason alone (None
+    when the history is usable for SPC)."""
+    after = int(w[w.index > be].notna().sum()) if be is not None else 0
+    if be is None:
+        return "No values yet.", 0, "No values yet."
+    if not fitted:
+        if int(w[w.index <= be].notna().sum()) < MIN_HISTORY:
+            reason = f"Fewer than {MIN_HISTORY} values before the baseline end."
+        else:
+            reason = "No forecast model could be fitted to the baseline history."
+        return reason, after, reason
+    observed = s[s.index <= be].dropna()
+    window = w[(w.index >= observed.index[0]) & (w.index <= be)] if len(observed) else w[:0]
+    share = float(window.isna().mean()) if len(window) else 1.0
+    if share > MAX_HISTORY_GAP_SHARE + 1e-12:
+        reason = (
+            f"{_share_text(share, MAX_HISTORY_GAP_SHARE)} of the baseline history is missing or "
+            f"suppressed; at most {MAX_HISTORY_GAP_SHARE:.0%} is allowed."
+        )
+        return reason, after, reason
+    if after < MIN_ACTUALS_AFTER_BASELINE:
+        suppressed = int((s[s.index > be].notna() & w[w.index > be].isna()).sum())
+        count = "No values" if after == 0 else f"Only {after} value{'s' if after != 1 else ''}"
+        more = f" ({suppressed} more suppressed)" if suppressed else ""
+        return (
+            f"{count} since the baseline end{more}; {MIN_ACTUALS_AFTER_BASELINE} are needed.",
+            after,
+            None,
+        )
+    return None, after, None
+
+
+def _variation(signal: Any, direction: str) -> str | None:
+    """The Making Data Count variation icon of an SPC signal: the side (high/low) of the flag
+    that gave it follows from the direction of good."""
+    if signal is None or (isinstance(signal, float) and math.isnan(signal)):
+        return None
+    if signal in ("common_cause", "insufficient_data"):
+        return signal
+    good, bad = ("high", "low") if direction == "up" else ("low", "high")
+    return f"improvement_{good}" if signal == "improvement" else f"concern_{bad}"
+
+
+_RULE_PHRASES = {
+    "high": (
+        ("outside_upper", "a point above the upper limit"),
+        ("shift_above", "a run of points above the average"),
+        ("trend_up", "a run of rising points"),
+        ("two_of_three_above", "two of three points near the upper limit"),
+    ),
+    "low": (
+        ("outside_lower", "a point below the lower limit"),
+        ("shift_below", "a run of points below the average"),
+        ("trend_down", "a run of falling points"),
+        ("two_of_three_below", "two of three points near the lower limit"),
+    ),
+}
+_STATUS_SENSE = {"turned": 1, "improving": 1, "no_change": 0, "worsening": -1}
+_SIGNAL_SENSE = {"improvement": 1, "common_cause": 0, "concern": -1}
+
+
+def _disagreement(
+    status: Any,
+    signal: Any,
+    direction: str,
+    value: float,
+    forecast: float,
+    mean: float,
+    flags: pd.Series | None,
+) -> str | None:
+    """One line saying why status and SPC disagree at the latest point, or None when they
+    agree (or either is missing). ``flags``: the :func:`spc_rules` row of that point."""
+    if status not in _STATUS_SENSE or signal not in _SIGNAL_SENSE:
+        return None
+    if _STATUS_SENSE[status] == _SIGNAL_SENSE[signal] or (
+        status == "improving" and signal == "common_cause"
+    ):
+        return None
+    if not all(math.isfinite(x) for x in (value, forecast, mean)):
+        return None
+    side = "Above" if value > forecast else ("Below" if value < forecast else "On")
+    first = {
+        "turned": f"{side} the forecast and beyond its 80% interval (so the curve has turned)",
+        "improving": f"{side} the forecast, within its 80% interval (improving)",
+        "worsening": f"{side} the forecast and beyond its 80% interval (worsening)",
+        "no_change": "Within the forecast's 80% interval, as the history's trend predicted "
+        "(no change)",
+    }[status]
+    if signal == "common_cause":
+        return (
+            f"{first} but inside the process limits with no run or trend: SPC sees only "
+            "common-cause variation."
+        )
+    good = "high" if direction == "up" else "low"
+    flag_side = good if signal == "improvement" else ("low" if good == "high" else "high")
+    rules = [text for col, text in _RULE_PHRASES[flag_side] if flags is not None and flags[col]]
+    why = f" ({rules[0]})" if rules else ""
+    position = "above" if value > mean else ("below" if value < mean else "")
+    if position and (position == "above") == (flag_side == "high"):
+        history = ""
+        if (forecast - mean) * (value - mean) > 0:
+            history = f", which is a {'rising' if forecast > mean else 'falling'} history's mean"
+        return (
+            f"{first} but still {position} the baseline average{history}: SPC flags it as "
+            f"{flag_side}{why}."
+        )
+    return f"{first} but SPC flags it as {flag_side}{why}."
+
+
+def _rebase(
+    w: pd.Series,
+    s: pd.Series,
+    be: pd.Timestamp,
+    mean: float,
+    freq: str,
+    measure_id: str | None,
+    program: str | None,
+) -> str | None:
+    """The rebase suggestion when the run of points on one side of the centre line that ends
+    at the latest value is at least :data:`REBASE_RUN` long after the baseline end (a gap or
+    a point on the centre line breaks it), else None."""
+    observed = s.dropna()
+    if observed.empty or not math.isfinite(mean):
+        return None
+    latest = observed.index[-1]
+    post = w[(w.index > be) & (w.index <= latest)].to_numpy(dtype=float)
+    tol = _REL_TOL * max(1.0, abs(mean))
+    sides = np.where(post - mean > tol, 1, np.where(mean - post > tol, -1, 0))
+    if len(sides) == 0 or sides[-1] == 0:
+        return None
+    run = 0
+    for side in sides[::-1]:
+        if side != sides[-1]:
+            break
+        run += 1
+    if run < REBASE_RUN:
+        return None
+    start = _shift(latest, -(run - 1), freq)
+    command = f"oba rebaseline {measure_id or '<measure>'} --end {latest.date().isoformat()}"
+    if program:
+        command += f" --program {shlex.quote(program)}"
+    return (
+        f"Every point since {start:%Y-%m} is {'above' if sides[-1] > 0 else 'below'} the "
+        f"baseline mean: the process has shifted. If the change is real and lasting, rebase "
+        f"with '{command}'."
+    )
+
+
 def assess_series(
     values: pd.Series,
     direction_of_good: str,
@@ -965,6 +1268,12 @@ def assess_series(
     trend_length: int = 7,
     locked: dict[str, Any] | None = None,
     freq: str | None = None,
+    unit: str | None = None,
+    numerators: pd.Series | None = None,
+    denominators: pd.Series | None = None,
+    suppression_upper: int | None = None,
+    measure_id: str | None = None,
+    program: str | None = None,
 ) -> pd.DataFrame:
     """Baseline, forecast, turn-the-curve status, SPC and assurance for one series.
 
@@ -973,7 +1282,11 @@ def assess_series(
     period of the baseline (default 12 periods before the latest). ``target``: optional
     scalar. ``locked``: a dict from :func:`load_locked`; its baseline end, forecast and
     SPC limits are used instead of refitting (``baseline_end`` is then ignored).
-    ``freq``: ``"M"``/``"A"`` to override detection.
+    ``freq``: ``"M"``/``"A"`` to override detection. ``unit`` (``count``, ``percent``,
+    ...), ``numerators``/``denominators`` (Series by period end) and ``suppression_upper``
+    say which values are suppressed (gaps) and whether a percent uses a p-chart; without
+    ``suppression_upper`` nothing is suppressed. ``measure_id``/``program`` name the series
+    in the rebase suggestion's command.
 
     Returns the frame described in the module docstring (columns :data:`COLUMNS`,
     index ``period_end``). Raises ``ValueError`` only for invalid arguments (direction,
@@ -988,6 +1301,10 @@ def assess_series(
         df = _empty_frame()
         df.attrs["baseline"] = {"freq": f, "locked": locked is not None, "fit": None}
         return df
+    num = _aligned(numerators, s.index, f)
+    den = _aligned(denominators, s.index, f)
+    gap = suppressed_periods(s, unit, suppression_upper, num, den)
+    w = s.where(~gap)  # the working series: a suppressed value is a gap, as a missing one
 
     observed = s.dropna()
     latest = observed.index[-1] if len(observed) else None
@@ -1015,15 +1332,24 @@ def assess_series(
             be = _snap(baseline_end, f)
         else:
             be = _default_baseline_end(s, f)
-        fit = _fit_prepared(s, f, be) if be is not None else None
+        fit = _fit_prepared(w, f, be) if be is not None else None
         sufficient = fit is not None
         if fit is not None:
             model = fit.model
             limits = fit.spc
             after = index[index > be]
             fc.loc[after] = fit.forecast(after).to_numpy()
+            if unit == "percent" and num is not None and den is not None:
+                hist = (w.index <= be) & w.notna().to_numpy()
+                limits = (
+                    _p_chart(num[hist].to_numpy(), den[hist].to_numpy(), int(hist.sum()))
+                    or limits
+                )
         else:
             limits = SpcLimits(*(float("nan"),) * 4, 0, 0)
+
+    reason, _, history_reason = _sufficiency(s, w, be, sufficient)
+    spc_ok = sufficient and limits.ok and history_reason is None
 
     df = pd.DataFrame(index=index)
     df["value"] = s.reindex(index)
@@ -1035,6 +1361,7 @@ def assess_series(
     is_future = np.zeros(n, dtype=bool)
     is_future[len(s) :] = True
     is_latest = np.asarray(index == latest) if latest is not None else np.zeros(n, dtype=bool)
+    wvals = w.reindex(index).to_numpy(dtype=float)
 
     # status, per row "as at" that period
     if not sufficient:
@@ -1049,36 +1376,78 @@ def assess_series(
         for j, i in enumerate(post):
             if math.isfinite(vals[i]):
                 sel = post[: j + 1]
-                status[i] = curve_status(vals[sel], *(c[sel] for c in cols), d)
+                enough = int(np.isfinite(wvals[sel]).sum()) >= MIN_ACTUALS_AFTER_BASELINE
+                if history_reason is None and enough:
+                    status[i] = curve_status(wvals[sel], *(c[sel] for c in cols), d)
+                else:
+                    status[i] = "insufficient_data"
         if latest is not None and latest <= be:
             status[int(np.flatnonzero(is_latest)[0])] = "insufficient_data"
 
-    # SPC
+    # SPC: XmR limits are the same on every row; p-chart limits follow each point's denominator
+    den_all = den.reindex(index).to_numpy(dtype=float) if den is not None else np.full(n, np.nan)
+    lower_all, upper_all = limits.per_point(den_all, n)
     flags = spc_rules(
-        s.to_numpy(),
+        w.to_numpy(),
         limits.mean,
-        limits.lower,
-        limits.upper,
+        lower_all[: len(s)],
+        upper_all[: len(s)],
         shift_length=shift_length,
         trend_length=trend_length,
     )
-    if sufficient and limits.ok:
-        signal = spc_signals(s.to_numpy(), flags, d) + [None] * len(future)
+    li = np.flatnonzero(is_latest)
+    headline = status[li[0]] if len(li) else ("insufficient_data" if not sufficient else None)
+    # a series without a status at its latest period makes no SPC claim either
+    if spc_ok and headline != "insufficient_data":
+        signal = spc_signals(w.to_numpy(), flags, d) + [None] * len(future)
     else:
         signal = ["insufficient_data"] * n
+    judged = None  # the point the latest verdict is about: the last unsuppressed value
+    if len(li):
+        finite = np.flatnonzero(np.isfinite(wvals[: li[0] + 1]))
+        judged = int(finite[-1]) if len(finite) else None
+        if signal[li[0]] is None and judged is not None:
+            signal[li[0]] = signal[judged]  # a suppressed latest value: the last one shown
     pad = np.zeros(len(future), dtype=bool)
     df["status"] = pd.Series(status, index=index, dtype=object)
     df["spc_signal"] = pd.Series(signal, index=index, dtype=object)
     df["spc_mean"] = limits.mean
-    df["spc_lower"] = limits.lower
-    df["spc_upper"] = limits.upper
+    df["spc_lower"] = lower_all
+    df["spc_upper"] = upper_all
     df["target"] = float("nan") if t is None else t
-    assured = (
-        assurance(t, limits.lower, limits.upper, d)
-        if sufficient
-        else ("no_target" if t is None else "insufficient_data")
-    )
+    if spc_ok:
+        at = judged if judged is not None else 0
+        assured = assurance(
+            t,
+            lower_all[at] if math.isfinite(lower_all[at]) else limits.lower,
+            upper_all[at] if math.isfinite(upper_all[at]) else limits.upper,
+            d,
+        )
+    else:
+        assured = "no_target" if t is None else "insufficient_data"
     df["assurance"] = assured
+    df["spc_method"] = limits.method if sufficient else None
+    df["variation"] = pd.Series([_variation(sg, d) for sg in signal], index=index, dtype=object)
+
+    note = reason
+    if note is None and len(li) and judged is not None:
+        note = _disagreement(
+            headline,
+            signal[li[0]],
+            d,
+            float(wvals[judged]),
+            float(df["forecast"].iloc[judged]),
+            float(limits.mean),
+            flags.iloc[judged] if judged < len(s) else None,
+        )
+    df["status_note"] = note
+    rebase = (
+        _rebase(w, s, be, limits.mean, f, measure_id, program)
+        if spc_ok and be is not None and headline != "insufficient_data"
+        else None
+    )
+    df["rebase_suggested"] = rebase is not None
+    df["rebase_note"] = rebase
     df["model"] = pd.Series([model] * n, index=index, dtype=object)
     df["locked"] = locked is not None
     df["is_latest"] = is_latest
@@ -1094,7 +1463,6 @@ def assess_series(
         [(flags["two_of_three_above"] | flags["two_of_three_below"]).to_numpy(), pad]
     )
     df = df[list(COLUMNS)]
-    li = np.flatnonzero(is_latest)
     df.attrs["baseline"] = {
         "freq": f,
         "direction_of_good": d,
@@ -1103,9 +1471,11 @@ def assess_series(
         "locked": locked is not None,
         "lock_version": (locked or {}).get("version"),
         "model": model,
-        "status": status[li[0]] if len(li) else ("insufficient_data" if not sufficient else None),
+        "status": headline,
         "spc_signal": signal[li[0]] if len(li) else signal[0],
         "assurance": assured,
+        "status_note": note,
+        "rebase_note": rebase,
         "spc": limits.as_dict(),
         "fit": fit.to_dict() if fit is not None else (locked or {}).get("fit"),
     }
@@ -1341,8 +1711,11 @@ def series_key(measure_id: str, breakdown_value: str) -> str:
     return f"{measure_id}__{slug}"
 
 
-def headline_series(values: pd.DataFrame) -> dict[tuple[str, str, str], pd.Series]:
-    """The series assessed: whole-population rows, or per programme where a measure has no 'all'."""
+def headline_series(
+    values: pd.DataFrame, column: str = "value"
+) -> dict[tuple[str, str, str], pd.Series]:
+    """The series assessed: whole-population rows, or per programme where a measure has no 'all'
+    (``column`` of ``values``: the value, or its numerator or denominator)."""
     series = {}
     for (measure_id, breakdown, breakdown_value), frame in values.groupby(
         ["measure_id", "breakdown", "breakdown_value"], sort=True
@@ -1351,7 +1724,7 @@ def headline_series(values: pd.DataFrame) -> dict[tuple[str, str, str], pd.Serie
             (values["measure_id"] == measure_id) & (values["breakdown"] == "all")
         ).any()
         if breakdown == "all" or (breakdown == "program" and not has_all):
-            s = frame.set_index(pd.to_datetime(frame["period_end"]))["value"].astype("float64")
+            s = frame.set_index(pd.to_datetime(frame["period_end"]))[column].astype("float64")
             series[(measure_id, breakdown, breakdown_value)] = s.sort_index()
     return series
 
@@ -1379,9 +1752,23 @@ def assess_all(
     lock_dir,
     data_vintage: str,
     log=None,
+    suppression_upper: int | None = None,
 ) -> pd.DataFrame:
-    """Assess every series; lock the forecast the first time an explicit baseline end is seen."""
+    """Assess every series; lock the forecast the first time an explicit baseline end is seen.
+
+    With ``suppression_upper`` (and ``numerator``/``denominator`` columns in ``values``, a
+    ``unit`` column in ``measures``) the values the public release would suppress are gaps
+    and small-denominator percentages get p-charts (:func:`assess_series`)."""
     direction = dict(zip(measures["measure_id"], measures["direction_of_good"], strict=True))
+    units = (
+        dict(zip(measures["measure_id"], measures["unit"], strict=True))
+        if "unit" in measures.columns
+        else {}
+    )
+    parts = {
+        column: headline_series(values, column) if column in values.columns else {}
+        for column in ("numerator", "denominator")
+    }
     frames = []
     for (measure_id, breakdown, breakdown_value), s in headline_series(values).items():
         if measure_id not in direction:
@@ -1398,15 +1785,27 @@ def assess_all(
                     f"'oba rebaseline {measure_id} --end {explicit_end}'"
                 )
         target = targets.get(measure_id)
+        series_key_ = (measure_id, breakdown, breakdown_value)
+        options = {
+            "unit": units.get(measure_id),
+            "numerators": parts["numerator"].get(series_key_),
+            "denominators": parts["denominator"].get(series_key_),
+            "suppression_upper": suppression_upper,
+            "measure_id": measure_id,
+            "program": breakdown_value if breakdown == "program" else None,
+        }
         assessed = assess_series(
-            s, direction[measure_id], baseline_end=explicit_end, target=target, locked=locked
+            s, direction[measure_id], baseline_end=explicit_end, target=target, locked=locked,
+            **options,
         )
         if locked is None and explicit_end is not None and lock_dir is not None:
-            if (assessed["status"] != "insufficient_data").any():
+            # the forecast is locked as soon as there is one, before there is a status to judge
+            if assessed["forecast"].notna().any():
                 lock_baseline(key, assessed, lock_dir, data_vintage=data_vintage)
                 locked = load_locked(key, lock_dir)
                 assessed = assess_series(
-                    s, direction[measure_id], baseline_end=explicit_end, target=target, locked=locked
+                    s, direction[measure_id], baseline_end=explicit_end, target=target,
+                    locked=locked, **options,
                 )
         summary = describe_series(
             s, baseline_end=explicit_end, target=target, direction_of_good=direction[measure_id]
@@ -1447,9 +1846,17 @@ def build_measure_status(
     """
     measures = con.execute("select * from marts.measures").df()
     values = con.execute(
-        "select measure_id, breakdown, breakdown_value, period_end, value "
+        "select measure_id, breakdown, breakdown_value, period_end, numerator, denominator, value "
         "from marts.measure_values where breakdown in ('all', 'program')"
     ).df()
+    upper = (
+        con.execute("select max(suppression_upper) from raw.oba_config").fetchone()[0]
+        if con.execute(
+            "select count(*) from information_schema.columns where table_schema = 'raw' "
+            "and table_name = 'oba_config' and column_name = 'suppression_upper'"
+        ).fetchone()[0]
+        else None
+    )
     stories = con.execute("select measure_id, baseline_end, target from raw.stories").df()
     loads = con.execute("select sha256 from raw._loads order by sha256").fetchall()
     ends = {
@@ -1468,6 +1875,7 @@ def build_measure_status(
     status = assess_all(
         measures, values, baselines=ends, targets=goals, lock_dir=lock_dir,
         data_vintage=vintage, log=log,
+        suppression_upper=DEFAULT_SUPPRESSION_UPPER if upper is None else int(upper),
     )
     con.register("status_frame", status)
     try:

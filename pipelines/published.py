@@ -35,9 +35,12 @@ SQL_TABLES = (
     "pub_breakdown_codes",
     "pub_comparator_values",
     "pub_comparator_rank",
+    "pub_headline",
 )
 # Tables the outputs read when present: a warehouse published before them still gives a site.
-OPTIONAL_SQL_TABLES = ("pub_breakdown_codes", "pub_comparator_values", "pub_comparator_rank")
+OPTIONAL_SQL_TABLES = (
+    "pub_breakdown_codes", "pub_comparator_values", "pub_comparator_rank", "pub_headline",
+)
 QUALITY_TABLES = ("pub_contract_results", "pub_quarantine_summary", "pub_export_files")
 QUALITY_SOURCES = {
     "pub_contract_results": "quality.contract_results",

@@ -5,7 +5,10 @@
 -- lines are rounded like the measure (counts and days to whole numbers, percentages and rates
 -- to 1 decimal place; SPC lines one place more) and are withheld (null, forecast_withheld) for a
 -- series with any suppressed value, since a model fitted on small counts would show them.
--- Status, SPC signal and assurance are words and stay.
+-- Status, SPC signal, assurance, the SPC method (xmr or p_chart), the variation icon key, the
+-- status note (why there is no status, or why status and SPC disagree) and the rebase
+-- suggestion are words and stay. p-chart limits differ from point to point; they are rounded
+-- and withheld like the XmR lines.
 with mart_status as (
     -- breakdown columns may be absent (whole-population series only): then they are 'all'
     select * from marts.measure_status
@@ -99,6 +102,11 @@ final as (
         end as spc_upper,
         round(target, 1) + 0.0 as target,
         assurance,
+        spc_method,
+        variation,
+        status_note,
+        coalesce(rebase_suggested, false) as rebase_suggested,
+        rebase_note,
         coalesce(baseline_source = 'locked', false) as baseline_locked,
         forecast_withheld,
         coalesce(period_end = latest_period, false) as is_latest,

@@ -24,6 +24,7 @@ class ForecastingModels(dg.ConfigurableResource):
         dg.AssetKey(["marts", "measures"]),
         dg.AssetKey(["marts", "measure_values"]),
         dg.AssetKey(["raw", "stories"]),
+        dg.AssetKey(["raw", "oba_config"]),  # the suppression bound: suppressed values are gaps
     ],
     partitions_def=authority_partitions(),
     resource_defs={"forecasting_models": ForecastingModels()},
