@@ -91,16 +91,16 @@ def _svg(label: str, family: str, letter: str, size: int, mark: str) -> str:
             f'<path d="M10.5 30 13.5 27 17 29.5 20.5 26.5 24 29.5 29.5 28" stroke="{MDC_LINE}" '
             'stroke-width="1.4" fill="none"/>'
         )
-        letter_y = 22
+        letter_y = 21.5
     else:
         inner = (
-            f'<path d="M10 25 14 28 18 22 22 27.5 26 24 30 26" stroke="{MDC_LINE}" '
+            f'<path d="M10 27 14 30 18 24.5 22 29.5 26 26 30 28" stroke="{MDC_LINE}" '
             'stroke-width="1.6" fill="none"/>'
         )
-        letter_y = 20 if letter else 0
+        letter_y = 21.5 if letter else 0
     text = (
         f'<text x="20" y="{letter_y}" text-anchor="middle" font-family="Arial, sans-serif" '
-        f'font-size="13" font-weight="bold" fill="{colours["letter"]}" aria-hidden="true">'
+        f'font-size="15" font-weight="bold" fill="{colours["letter"]}" aria-hidden="true">'
         f"{escape(letter)}</text>"
         if letter
         else ""

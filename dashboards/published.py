@@ -36,7 +36,7 @@ TABLES = {
         "measure_id", "breakdown", "breakdown_value", "period_end", "value", "value_text", "forecast", "forecast_lower",
         "forecast_upper", "baseline_end", "status", "spc_signal", "spc_mean", "spc_lower",
         "spc_upper", "target", "assurance", "forecast_withheld", "baseline_locked", "is_latest",
-        "is_future",
+        "is_future", "spc_method", "variation", "status_note", "rebase_suggested", "rebase_note",
     ),
     "pub_report_card": (
         "measure_id", "name", "oba_kind", "unit", "direction_of_good", "program", "is_headline",
@@ -50,10 +50,6 @@ TABLES = {
         "insufficient_data", "headline",
     ),
     "pub_breakdown_codes": ("breakdown", "code", "label", "position"),
-    "pub_headline": (
-        "group_kind", "group_name", "curves", "turned", "improving", "worsening", "no_change",
-        "insufficient_data", "headline",
-    ),
     "pub_comparator_values": (
         "measure_id", "period_end", "area_type", "area_code", "area_name", "value", "symbol",
         "value_text", "source_file",
@@ -256,7 +252,8 @@ class PublishedTables:
                 continue
             kind = row.get("group_kind")
             row["title"] = (
-                "Whole population" if kind == "population" else f"Programme: {row.get('group_name')}"
+                str(row.get("group_name") or "Headline indicators") if kind == "population"
+                else f"Programme: {row.get('group_name')}"
             )
             rows.append(row)
         rows.sort(key=lambda r: (r.get("group_kind") != "population", str(r.get("group_name"))))
