@@ -206,3 +206,23 @@ def test_the_reader_reads_the_audiences_tables(tmp_path_factory):
     # the same columns: the internal copy is the same model, not another one
     assert list(internal.values.columns) == list(public.values.columns)
     assert list(internal.status.columns) == list(public.status.columns)
+
+
+def test_the_regional_page_is_public_and_says_so(tmp_path):
+    """The regional roll-up is published data: its page states the public audience, with the
+    configured suppression bound."""
+    from dashboards.region import write_region_site
+
+    measures = pd.DataFrame([{"measure_id": "cla_count", "name": "Children looked after",
+                              "unit": "count"}])
+    values = pd.DataFrame([
+        {"measure_id": "cla_count", "period_end": "2025-03-31", "breakdown": b,
+         "breakdown_value": v, "value": n, "shown": s}
+        for b, v, n, s in (("authority", "Northshire", 40.0, "40"), ("authority", "Southshire", None, "c"),
+                           ("all", "all", 40.0, "40"))
+    ])
+    page = write_region_site(tmp_path / "site", region="North", measures=measures, values=values,
+                             suppression_upper=7).read_text(encoding="utf-8")
+    footer = page[page.index("<footer>"):]
+    assert "Audience: public — counts of 1 to 7 shown as c" in footer
+    assert "internal" not in footer
