@@ -16,6 +16,13 @@ Series
 * **Future periods**: 12 month ends after the last input period (monthly), 3 financial
   year ends (annual).
 * **Latest period** = the last period with a non-missing value. ``±inf`` counts as missing.
+* **Gaps** (DESIGN §4): a missing *or suppressed* period is a gap, never a zero. A period is
+  suppressed when the public release would suppress it (:func:`suppressed_periods`): a
+  count, or the numerator or denominator of a percent or rate (the denominator of a mean
+  number of days), from 1 to the suppression upper bound
+  (``raw.oba_config.suppression_upper``, default 5; 0 is a true zero). :func:`assess_series` works on the series with its suppressed values set to NaN:
+  they are exactly like missing values everywhere below (forecast fit, SPC limits, rules,
+  status). The ``value`` column keeps the actual value (``published.*`` suppresses it).
 
 Baseline (DESIGN §4)
 --------------------
@@ -62,7 +69,12 @@ NaN policy
   ``insufficient_data``.
 * SPC rules: a missing value breaks a shift and a trend (runs need consecutive periods);
   in a two-of-three window a missing point counts as not beyond 2/3.
-* Rows with a missing value get ``status`` and ``spc_signal`` = null (None/NaN).
+* Rows with a missing value get ``status`` and ``spc_signal`` = null (None/NaN). A
+  suppressed value is a gap as a missing one: NaN in the fit (interpolated when inner, so the
+  forecast never sees a zero), no moving range to or from it, a break in a shift or trend,
+  and a null ``spc_signal`` — except on the latest row, which carries the signal of the last
+  unsuppressed value (the headline is about the last value that can be shown). A suppressed
+  row's ``status`` is the one "as at" it, judged on the unsuppressed values up to it.
 
 Status (turn the curve; DESIGN §4)
 ----------------------------------
@@ -76,6 +88,15 @@ after the baseline end up to t (all of them if fewer):
 * ``improving`` – all of last3 on the good side but t inside the interval;
 * ``no_change`` – otherwise.
 
+**Statuses only where the data bears them.** A status needs at least
+:data:`MIN_ACTUALS_AFTER_BASELINE` (3) unsuppressed values after the baseline end and a
+history with at most :data:`MAX_HISTORY_GAP_SHARE` (25%) gaps (gaps / periods from the first
+period with a value to the baseline end); otherwise it is ``insufficient_data``. Such a series
+makes no SPC claim either: ``spc_signal`` and ``variation`` are ``insufficient_data`` on every
+row (the forecast and limits are still drawn when there is a model). ``status_note`` says why
+("Only 2 values since the baseline end; 3 are needed.", "41% of the baseline history is missing
+or suppressed; at most 25% is allowed.", "Fewer than 12 values before the baseline end.").
+
 The ``status`` column is **per row, "as at" that period**: for observed rows after the
 baseline end it is the status that would have been reported with that period as the
 latest; history rows, missing-value rows and future rows hold null. The row with
@@ -88,6 +109,14 @@ SPC (NHS "Making Data Count" XmR, as NHSRplotthedots)
 -----------------------------------------------------
 Centre = mean of the history; limits = mean ± 2.66 × mean moving range of the history,
 fixed at the baseline end and applied to every observed period (not rolled forward).
+
+**Small denominators** (``spc_method``): a percent measure whose history's mean denominator
+(over its unsuppressed points) is under :data:`P_CHART_MAX_MEAN_DENOMINATOR` (50) uses a
+p-chart instead: p̄ = Σnumerators / Σdenominators over the same points, centre 100·p̄ and,
+per point, limits 100·(p̄ ± 3·√(p̄(1−p̄)/nᵢ)) clipped to [0, 100] (:func:`p_chart_limits`;
+NaN where the point has no denominator, e.g. the forecast periods). The rules below then use
+each point's own limits; shift and trend use the centre line 100·p̄. Assurance uses the
+limits of the latest unsuppressed point.
 Rules (see :func:`spc_rules`), each evaluated separately above and below the mean:
 
 1. a point strictly outside a limit (comparisons here and below are strict, with a 1e-9
@@ -109,6 +138,26 @@ increasing trend) is *high*, below the mean (or a decreasing trend) is *low*. Pe
 if it has a flag in the bad direction, else ``common_cause`` — so a point flagged both
 ways is ``improvement``, as DESIGN §4 requires. The latest row's signal is the headline.
 
+**Variation icon** (``variation``, Making Data Count as NHSRplotthedots draws it), on every
+row with a signal: ``common_cause``, ``improvement_high``/``improvement_low``,
+``concern_high``/``concern_low`` (the side of the centre line of the flag that gave the
+signal: an improvement is high when up is good, low when down is good; a concern the
+opposite) or ``insufficient_data``.
+
+**Rebase suggested, never automatic.** When the run of consecutive points on one side of the
+centre line that ends at the latest value (a gap or a point on the line breaks it) counts
+:data:`REBASE_RUN` (12) or more points after the baseline end, ``rebase_suggested`` is True on
+every row and ``rebase_note`` says so, naming the ``oba rebaseline`` command. Nothing is
+rebased.
+
+**Disagreement line** (``status_note``, same on every row): when the latest status and SPC
+signal point different ways (turned or improving with a concern; worsening with an
+improvement; turned or worsening with common-cause variation; no change with a signal), one
+plain-English line says why from the numbers' positions (forecast, its interval, the baseline
+average) without quoting any figure, e.g. "Below the forecast and beyond its 80% interval (so
+the curve has turned) but still above the baseline average, which is a rising history's mean:
+SPC flags it as high (a run of points above the average)." Null when they agree.
+
 Assurance (Making Data Count)
 -----------------------------
 From the target and the (locked) process limits, see :func:`assurance`:
@@ -129,9 +178,16 @@ forecast_lower/upper  80% prediction interval
 baseline_end          the baseline end period (same on every row; NaT if no data)
 status                per-row "as at" status, see above
 spc_signal            per-point SPC signal (null on missing/future rows)
-spc_mean/lower/upper  XmR centre line and process limits (same on every row)
+spc_mean/lower/upper  centre line and process limits (XmR: same on every row; p-chart:
+                      limits per point)
 target                the target (NaN if none)
 assurance             target assurance (same on every row)
+spc_method            ``xmr`` or ``p_chart`` (null when there is no model)
+variation             Making Data Count variation icon key (null on missing/future rows)
+status_note           why there is no status, or why status and SPC disagree; else null
+rebase_suggested      True on every row when a 12-point shift after the baseline end
+                      suggests a rebase
+rebase_note           the suggestion, with the ``oba rebaseline`` command; else null
 model                 name of the forecast model (``linear_trend``, ``ets_*``) or None
 locked                True when forecast and limits come from a locked baseline
 is_latest             True only on the latest observed period
@@ -151,7 +207,10 @@ OBA judges success against the forecast made before the work began.
 :func:`lock_baseline` writes ``<dir>/<measure_id>.json`` whole or not at all
 (:func:`dashboards.outputs.write_text`); :func:`load_locked` reads it; ``assess_series(..., locked=lock)`` then
 uses the locked baseline end, forecast, interval and SPC limits instead of refitting, so
-revisions to history cannot move the baseline. Beyond the periods stored in the lock the
+revisions to history cannot move the baseline. The lock's ``spc`` keeps the method
+(``p_chart`` with its p̄ and mean denominator; a lock without a method is XmR, as every lock
+written before p-charts), and a locked p-chart recomputes each point's limits from the locked
+p̄ and the point's current denominator. Beyond the periods stored in the lock the
 forecast is extended from the locked model: the lock keeps the fitted history values and
 parameters, and statsmodels re-creates the same model from them (OLS on the stored
 values; ``ETSModel.smooth`` with the stored parameters — no re-estimation). Locking again
@@ -173,7 +232,7 @@ import hashlib
 import json
 import math
 import os
-import shlex
+import re
 import shutil
 import threading
 import warnings
@@ -217,6 +276,7 @@ __all__ = [
     "fit_baseline",
     "headline_series",
     "suppressed_periods",
+    "suppression_bound",
     "load_locked",
     "lock_baseline",
     "prewarm",
@@ -1069,11 +1129,13 @@ def suppressed_periods(
     numerators: pd.Series | None = None,
     denominators: pd.Series | None = None,
 ) -> np.ndarray:
-    """Which periods of ``values`` the public release would suppress (boolean array).
+    """Which periods of ``values`` the public release would suppress (boolean array): its
+    primary suppression, as ``models/published/pub_measure_values.sql`` applies it.
 
-    A count (``unit`` ``"count"`` or None) from 1 to ``upper``; for a percent, rate or
-    days measure, a numerator or denominator from 1 to ``upper``. 0 is a true zero. No
-    period is suppressed when ``upper`` is None. All three series share one index."""
+    A count (``unit`` ``"count"`` or None: the numerator, else the value), or the numerator
+    or denominator of a percent or rate, that rounds to 1 to ``upper``; a mean number of
+    days on its denominator alone (its numerator counts days, not children). 0 is a true
+    zero. Nothing is suppressed when ``upper`` is None. All three series share one index."""
     n = len(values)
     if upper is None:
         return np.zeros(n, dtype=bool)
@@ -1081,14 +1143,17 @@ def suppressed_periods(
     def small(series: pd.Series | None) -> np.ndarray:
         if series is None:
             return np.zeros(n, dtype=bool)
-        x = series.to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
-            return np.isfinite(x) & (x >= 1) & (x <= float(upper))
+            x = np.floor(np.abs(series.to_numpy(dtype=float)) + 0.5)  # SQL's round()
+            return np.isfinite(x) & (x > 0) & (x <= float(upper))
 
+    observed = values.notna().to_numpy()
     if unit in (None, "count"):
-        counts = numerators if numerators is not None and numerators.notna().any() else values
-        return small(counts) & values.notna().to_numpy()
-    return (small(numerators) | small(denominators)) & values.notna().to_numpy()
+        counts = values if numerators is None else numerators.fillna(values)
+        return small(counts) & observed
+    if unit == "days":
+        return small(denominators) & observed
+    return (small(numerators) | small(denominators)) & observed
 
 
 def _aligned(other: Any, index: pd.DatetimeIndex, freq: str) -> pd.Series | None:
@@ -1108,19 +1173,18 @@ def _share_text(share: float, limit: float) -> str:
 
 def _sufficiency(
     s: pd.Series, w: pd.Series, be: pd.Timestamp | None, fitted: bool
-) -> tuple[str | None, int, str | None]:
-    """Why the series bears no status (the ``status_note``), or None; the number of
-    unsuppressed values after the baseline end; and the history's gap reason alone (None
-    when the history is usable for SPC)."""
-    after = int(w[w.index > be].notna().sum()) if be is not None else 0
+) -> tuple[str | None, str | None]:
+    """Why the series bears no status (the ``status_note``), or None; and the history's reason
+    alone (None when the history bears SPC). ``s``: the values, ``w``: with gaps as NaN."""
     if be is None:
-        return "No values yet.", 0, "No values yet."
+        return "No values yet.", "No values yet."
+    after = int(w[w.index > be].notna().sum())
     if not fitted:
         if int(w[w.index <= be].notna().sum()) < MIN_HISTORY:
             reason = f"Fewer than {MIN_HISTORY} values before the baseline end."
         else:
             reason = "No forecast model could be fitted to the baseline history."
-        return reason, after, reason
+        return reason, reason
     observed = s[s.index <= be].dropna()
     window = w[(w.index >= observed.index[0]) & (w.index <= be)] if len(observed) else w[:0]
     share = float(window.isna().mean()) if len(window) else 1.0
@@ -1129,17 +1193,16 @@ def _sufficiency(
             f"{_share_text(share, MAX_HISTORY_GAP_SHARE)} of the baseline history is missing or "
             f"suppressed; at most {MAX_HISTORY_GAP_SHARE:.0%} is allowed."
         )
-        return reason, after, reason
+        return reason, reason
     if after < MIN_ACTUALS_AFTER_BASELINE:
         suppressed = int((s[s.index > be].notna() & w[w.index > be].isna()).sum())
         count = "No values" if after == 0 else f"Only {after} value{'s' if after != 1 else ''}"
         more = f" ({suppressed} more suppressed)" if suppressed else ""
         return (
             f"{count} since the baseline end{more}; {MIN_ACTUALS_AFTER_BASELINE} are needed.",
-            after,
             None,
         )
-    return None, after, None
+    return None, None
 
 
 def _variation(signal: Any, direction: str) -> str | None:
@@ -1176,27 +1239,33 @@ def _disagreement(
     signal: Any,
     direction: str,
     value: float,
-    forecast: float,
+    forecast: tuple[float, float, float],
     mean: float,
     flags: pd.Series | None,
 ) -> str | None:
     """One line saying why status and SPC disagree at the latest point, or None when they
-    agree (or either is missing). ``flags``: the :func:`spc_rules` row of that point."""
+    agree (or either is missing). ``forecast``: the forecast and its 80% interval at that
+    point; ``flags``: its :func:`spc_rules` row."""
     if status not in _STATUS_SENSE or signal not in _SIGNAL_SENSE:
         return None
     if _STATUS_SENSE[status] == _SIGNAL_SENSE[signal] or (
         status == "improving" and signal == "common_cause"
     ):
         return None
-    if not all(math.isfinite(x) for x in (value, forecast, mean)):
+    forecast, lower, upper = forecast
+    if not all(math.isfinite(x) for x in (value, forecast, lower, upper, mean)):
         return None
     side = "Above" if value > forecast else ("Below" if value < forecast else "On")
+    inside = lower <= value <= upper
     first = {
         "turned": f"{side} the forecast and beyond its 80% interval (so the curve has turned)",
         "improving": f"{side} the forecast, within its 80% interval (improving)",
         "worsening": f"{side} the forecast and beyond its 80% interval (worsening)",
         "no_change": "Within the forecast's 80% interval, as the history's trend predicted "
-        "(no change)",
+        "(no change)"
+        if inside
+        else f"{side} the forecast's 80% interval, though not three values in a row "
+        f"{side.lower()} the forecast (no change)",
     }[status]
     if signal == "common_cause":
         return (
@@ -1250,7 +1319,8 @@ def _rebase(
     start = _shift(latest, -(run - 1), freq)
     command = f"oba rebaseline {measure_id or '<measure>'} --end {latest.date().isoformat()}"
     if program:
-        command += f" --program {shlex.quote(program)}"
+        quoted = program if re.fullmatch(r"[\w.-]+", program) else json.dumps(program)
+        command += f" --program {quoted}"
     return (
         f"Every point since {start:%Y-%m} is {'above' if sides[-1] > 0 else 'below'} the "
         f"baseline mean: the process has shifted. If the change is real and lasting, rebase "
@@ -1348,7 +1418,7 @@ def assess_series(
         else:
             limits = SpcLimits(*(float("nan"),) * 4, 0, 0)
 
-    reason, _, history_reason = _sufficiency(s, w, be, sufficient)
+    reason, history_reason = _sufficiency(s, w, be, sufficient)
     spc_ok = sufficient and limits.ok and history_reason is None
 
     df = pd.DataFrame(index=index)
@@ -1436,7 +1506,10 @@ def assess_series(
             signal[li[0]],
             d,
             float(wvals[judged]),
-            float(df["forecast"].iloc[judged]),
+            tuple(
+                float(df[c].iloc[judged])
+                for c in ("forecast", "forecast_lower", "forecast_upper")
+            ),
             float(limits.mean),
             flags.iloc[judged] if judged < len(s) else None,
         )
@@ -1830,6 +1903,23 @@ def assess_all(
     return out[list(STATUS_COLUMNS)]
 
 
+def suppression_bound(con) -> int:
+    """The public release's suppression upper bound: ``raw.oba_config.suppression_upper``, else
+    :data:`DEFAULT_SUPPRESSION_UPPER`. Values from 1 to it are gaps in every verdict (anything
+    that assesses a series from the warehouse, e.g. a rebaseline, passes it to
+    :func:`assess_series` with the unit, numerators and denominators)."""
+    has_column = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'raw' "
+        "and table_name = 'oba_config' and column_name = 'suppression_upper'"
+    ).fetchall()[0][0]
+    upper = (
+        con.execute("select max(suppression_upper) from raw.oba_config").fetchall()[0][0]
+        if has_column
+        else None
+    )
+    return DEFAULT_SUPPRESSION_UPPER if upper is None else int(upper)
+
+
 def build_measure_status(
     con,
     *,
@@ -1841,22 +1931,17 @@ def build_measure_status(
     """Write ``marts.measure_status`` from the warehouse's marts and stories; returns its rows.
 
     Baseline ends and targets come from the stories, overridden by ``baselines`` and
-    ``targets`` (the run's configuration). The data vintage recorded with a new lock names the
-    latest period and a digest of the exports loaded.
+    ``targets`` (the run's configuration). Each series' numerators and denominators and the
+    suppression bound (:func:`suppression_bound`) make the values the public release would
+    suppress gaps, and choose p-charts for small denominators. The data vintage recorded with a
+    new lock names the latest period and a digest of the exports loaded.
     """
     measures = con.execute("select * from marts.measures").df()
     values = con.execute(
         "select measure_id, breakdown, breakdown_value, period_end, numerator, denominator, value "
         "from marts.measure_values where breakdown in ('all', 'program')"
     ).df()
-    upper = (
-        con.execute("select max(suppression_upper) from raw.oba_config").fetchone()[0]
-        if con.execute(
-            "select count(*) from information_schema.columns where table_schema = 'raw' "
-            "and table_name = 'oba_config' and column_name = 'suppression_upper'"
-        ).fetchone()[0]
-        else None
-    )
+
     stories = con.execute("select measure_id, baseline_end, target from raw.stories").df()
     loads = con.execute("select sha256 from raw._loads order by sha256").fetchall()
     ends = {
@@ -1875,7 +1960,7 @@ def build_measure_status(
     status = assess_all(
         measures, values, baselines=ends, targets=goals, lock_dir=lock_dir,
         data_vintage=vintage, log=log,
-        suppression_upper=DEFAULT_SUPPRESSION_UPPER if upper is None else int(upper),
+        suppression_upper=suppression_bound(con),
     )
     con.register("status_frame", status)
     try:

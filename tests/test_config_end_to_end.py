@@ -3,7 +3,6 @@ own, given in a real oba.yaml and run through the CLI, reach the warehouse and t
 tables (the unit tests of pipelines/config.py check each key's parsing alone)."""
 
 import datetime as dt
-import json
 import shutil
 
 import yaml
@@ -36,8 +35,15 @@ def test_every_oba_yaml_key_reaches_the_published_tables(hand_council, tmp_path)
     )
     assert [d.date() for d in status["baseline_end"]] == [dt.date(2023, 9, 30)]
     assert status["target"].tolist() == [3.5]
-    lock = json.loads((out / "baselines" / "cla_count.json").read_text())
-    assert "2023-09-30" in json.dumps(lock)
+    # suppression.upper reaches the verdicts too: under upper 2, seven of the 18 counts up to the
+    # baseline end (1s and 2s) are suppressed, so gaps; 11 values remain, too few for a forecast
+    # (DESIGN §4), and no forecast means no lock
+    notes = query(out, "select distinct status, status_note from marts.measure_status "
+                       "where measure_id = 'cla_count' and breakdown = 'all'")
+    assert notes.to_dict("records") == [
+        {"status": "insufficient_data", "status_note": "Fewer than 12 values before the baseline end."}
+    ]
+    assert not (out / "baselines" / "cla_count.json").exists()
 
     card = query(out, "select target, baseline_end from published.pub_report_card where measure_id = 'cla_count'")
     assert card["target"].tolist() == [3.5]

@@ -1,53 +1,20 @@
--- pub_headline: one row per group of curves, the report card's headline counts. The
--- 'population' group is the headline measures' whole-population series (pub_measures.is_headline:
--- the configured headline measures, else every measure with whole-population rows); each
--- 'programme' group is every series of one programme. Each series counts once, by the status of
--- its latest period (a series without one counts as insufficient_data). headline reads
+-- pub_headline: one row per group of curves on the report card, with its headline counts. The
+-- 'population' group is the headline measures' whole-population series (pub_report_card's
+-- is_headline: the configured headline measures, else every measure with whole-population
+-- rows); each 'programme' group is every series of one programme. Each series counts once, by
+-- the status of its latest period (none counts as insufficient_data). headline reads
 -- "N of M headline curves turned; K improving; J worsening" ("curves" for a programme).
-with published_status as (
-    select * from pub_measure_status
-),
-
-published_measures as (
-    select * from pub_measures
-),
-
-series as (
-    select distinct
-        measure_id,
-        breakdown,
-        breakdown_value,
-    from published_status
-),
-
-latest as (
-    select
-        measure_id,
-        breakdown,
-        breakdown_value,
-        status,
-    from published_status
-    where is_latest
+with report_card as (
+    select * from pub_report_card
 ),
 
 grouped as (
     select
-        case when series.breakdown = 'all' then 'population' else 'programme' end as group_kind,
-        case
-            when series.breakdown = 'all' then 'Headline indicators'
-            else series.breakdown_value
-        end as group_name,
-        coalesce(latest.status, 'insufficient_data') as status,
-    from series
-    inner join published_measures on series.measure_id = published_measures.measure_id
-    left join latest
-        on
-            series.measure_id = latest.measure_id
-            and series.breakdown = latest.breakdown
-            and series.breakdown_value = latest.breakdown_value
-    where
-        (series.breakdown = 'all' and published_measures.is_headline)
-        or series.breakdown = 'program'
+        case when is_headline then 'population' else 'programme' end as group_kind,
+        case when is_headline then 'Headline indicators' else program end as group_name,
+        coalesce(status, 'insufficient_data') as status,
+    from report_card
+    where is_headline or program is not null
 ),
 
 counted as (

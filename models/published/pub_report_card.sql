@@ -3,7 +3,9 @@
 -- Figures come from pub_measure_values (rounded, suppressed); the change is worked out from the
 -- unrounded values, then rounded, and is c when either value is suppressed, x when the year-ago
 -- value is missing. Status, SPC and assurance are those of the series' latest period. journey
--- is the stage of the child's journey the report card groups the measure under (last column).
+-- is the stage of the child's journey the report card groups the measure under. The verdict's
+-- words follow it: the SPC method, the variation icon key, the status note (why there is no
+-- status, or why status and SPC disagree) and whether a rebase is suggested, with its note.
 with published_values as (
     select * from pub_measure_values
     where breakdown in ('all', 'program')
@@ -137,6 +139,11 @@ final as (
         published_status.baseline_locked,
         published_status.forecast as latest_forecast,
         changes.journey,
+        published_status.spc_method,
+        published_status.variation,
+        published_status.status_note,
+        coalesce(published_status.rebase_suggested, false) as rebase_suggested,
+        published_status.rebase_note,
     from changes
     left join published_status using (measure_id, breakdown, breakdown_value)
     where changes.breakdown = 'all' or changes.breakdown = 'program'
