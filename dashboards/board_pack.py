@@ -353,6 +353,9 @@ class PackBuilder:
             quality=self.quality(4 if not_computed else 10),
             insufficient=[n for n in insufficient if n],
             suppression_upper=t.suppression_upper,
+            is_public=t.is_public,
+            audience_text=t.audience_text,
+            headlines=t.headlines(),
         )
 
 
@@ -365,7 +368,7 @@ def write_pack_html(folder: Path, tables: PublishedTables, headline: list[str],
     css = env.get_template("board_pack.css").render(
         c=theme.css_variables(),
         footer=_css_string(f"{tables.authority} · turn the curve board pack · "
-                           f"{generated_text(generated)}"),
+                           f"{generated_text(generated)} · {tables.audience_text}"),
     )
     (folder / "board_pack.css").write_text(css, encoding="utf-8")
     (folder / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")

@@ -217,20 +217,32 @@ def turn_the_curve(
                 hovertemplate=f"Centre line: {hover}<extra></extra>",
             )
         )
-        limits_x = xs + [None] + xs
-        limits_y = [float(spc_rows["spc_upper"].iloc[0])] * 2 + [None] + [
-            float(spc_rows["spc_lower"].iloc[0])
-        ] * 2
+        per_point = (
+            "spc_method" in spc_rows and (spc_rows["spc_method"] == "p_chart").any()
+        )
+        if per_point:
+            # p-chart limits differ with each period's denominator: a step line through them
+            steps = spc_rows.dropna(subset=["spc_upper", "spc_lower"])
+            limits_x = _dates(steps) + [None] + _dates(steps)
+            limits_y = [float(v) for v in steps["spc_upper"]] + [None] + [
+                float(v) for v in steps["spc_lower"]
+            ]
+        else:
+            limits_x = xs + [None] + xs
+            limits_y = [float(spc_rows["spc_upper"].iloc[0])] * 2 + [None] + [
+                float(spc_rows["spc_lower"].iloc[0])
+            ] * 2
         data.append(
             _trace("scatter",
                 x=limits_x,
                 y=limits_y,
                 mode="lines",
-                name=TRACE_NAMES["spc_limits"],
+                name=TRACE_NAMES["spc_limits"] + (" (p-chart, small numbers)" if per_point else ""),
                 meta="spc",
                 visible=visible,
                 connectgaps=False,
-                line={"color": ROLE_COLOURS["spc"], "width": 1.2, "dash": "dashdot"},
+                line={"color": ROLE_COLOURS["spc"], "width": 1.2, "dash": "dashdot",
+                      **({"shape": "hv"} if per_point else {})},
                 hovertemplate=f"Process limit: {hover}<extra></extra>",
             )
         )

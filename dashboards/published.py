@@ -36,7 +36,7 @@ TABLES = {
         "measure_id", "breakdown", "breakdown_value", "period_end", "value", "value_text", "forecast", "forecast_lower",
         "forecast_upper", "baseline_end", "status", "spc_signal", "spc_mean", "spc_lower",
         "spc_upper", "target", "assurance", "forecast_withheld", "baseline_locked", "is_latest",
-        "is_future",
+        "is_future", "spc_method", "variation", "status_note", "rebase_suggested", "rebase_note",
     ),
     "pub_report_card": (
         "measure_id", "name", "oba_kind", "unit", "direction_of_good", "program", "is_headline",
@@ -83,6 +83,25 @@ TABLES = {
         "reason_code", "reason", "fix", "missing_inputs",
     ),
 }
+# The latest status row's columns a report-card row takes on when it lacks them (the honest
+# verdicts: SPC variation and method, why status and SPC disagree, a suggested rebase).
+VERDICT_COLUMNS = ("variation", "spc_method", "status_note", "rebase_suggested", "rebase_note")
+
+# Who the site and board pack are for (DESIGN §5): internal shows exact aggregates, public
+# the suppressed figures. The published CSVs are always public.
+AUDIENCES = ("internal", "public")
+
+
+def audience_text(audience: str, suppression_upper: int) -> str:
+    """The line every page's footer gives its audience in."""
+    if audience == "internal":
+        return (
+            "Audience: internal — exact figures, for use inside the council; not for "
+            "publication"
+        )
+    return f"Audience: public — counts of 1 to {suppression_upper} shown as c"
+
+
 COVERAGE_LABELS = {"not_computed": "Not computed", "partly_computed": "Partly computed"}
 
 
@@ -127,12 +146,16 @@ class PublishedTables:
     breakdown_codes: pd.DataFrame | None = None
     comparator_values: pd.DataFrame | None = None
     comparator_rank: pd.DataFrame | None = None
+    headline: pd.DataFrame | None = None
+    audience: str = "public"
     _program_slugs: dict[str, str] = field(default_factory=dict, repr=False)
     _values_by_measure: tuple = field(default=(None, {}), repr=False)
 
     @classmethod
-    def from_tables(cls, tables: dict[str, pd.DataFrame | None]) -> PublishedTables:
-        """Build from ``{table name: DataFrame}`` (names as in :data:`TABLES`)."""
+    def from_tables(cls, tables: dict[str, pd.DataFrame | None], audience: str = "public"
+                    ) -> PublishedTables:
+        """Build from ``{table name: DataFrame}`` (names as in :data:`TABLES`); ``audience``:
+        who the figures are for (internal: computed without suppression)."""
 
         def get(name):
             frame = tables.get(name)
@@ -165,6 +188,8 @@ class PublishedTables:
             breakdown_codes=get("pub_breakdown_codes"),
             comparator_values=_dated(get("pub_comparator_values")),
             comparator_rank=_dated(get("pub_comparator_rank")),
+            headline=get("pub_headline"),
+            audience=audience,
         )
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -216,6 +241,32 @@ class PublishedTables:
     @property
     def authority(self) -> str:
         return str(self.about.get("authority_name") or "Local authority")
+
+    @property
+    def audience_text(self) -> str:
+        return audience_text(self.audience, self.suppression_upper)
+
+    @property
+    def is_public(self) -> bool:
+        return self.audience != "internal"
+
+    def headlines(self) -> list[dict]:
+        """The headline line of each group (the population's first, then each programme's):
+        "N of M headline curves turned; K improving; J worsening"."""
+        frame = self.headline if self.headline is not None else _empty("pub_headline")
+        rows = []
+        for row in frame.to_dict("records"):
+            row = {k: (None if is_missing(v) else v) for k, v in row.items()}
+            if not row.get("headline"):
+                continue
+            kind = row.get("group_kind")
+            row["title"] = (
+                str(row.get("group_name") or "Headline indicators") if kind == "population"
+                else f"Programme: {row.get('group_name')}"
+            )
+            rows.append(row)
+        rows.sort(key=lambda r: (r.get("group_kind") != "population", str(r.get("group_name"))))
+        return rows
 
     @property
     def suppression_upper(self) -> int:
@@ -313,7 +364,18 @@ class PublishedTables:
             card = card[card["program"].isna()]
         else:
             card = card[card["program"] == program]
-        return card.iloc[0].to_dict() if len(card) else {}
+        if not len(card):
+            return {}
+        row = card.iloc[0].to_dict()
+        missing = [c for c in VERDICT_COLUMNS if c not in row and c in self.status]
+        if missing:
+            status = self.status_series(
+                measure_id, *(("all", "all") if program is None else ("program", program))
+            )
+            latest = status[status["is_latest"].fillna(False).astype(bool)]
+            if len(latest):
+                row.update({c: latest.iloc[-1][c] for c in missing})
+        return row
 
     # --- stories ----------------------------------------------------------------------------
 

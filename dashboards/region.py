@@ -8,6 +8,7 @@ import plotly.offline
 from markupsafe import Markup
 
 from dashboards.outputs import replacing_file, replacing_folder
+from dashboards.published import audience_text
 from dashboards.theme import OKABE_ITO, ROLE_COLOURS, register
 from dashboards.views import environment
 
@@ -78,7 +79,11 @@ def write_region_site(
                 ],
             }
         )
-    page = environment().get_template("region.html").render(region=region, measures=sections, upper=int(suppression_upper))
+    # the regional roll-up is published data: always public (DESIGN §5)
+    page = environment().get_template("region.html").render(
+        region=region, measures=sections, upper=int(suppression_upper),
+        audience_text=audience_text("public", int(suppression_upper)),
+    )
     with replacing_folder(site_dir) as work:
         (work / "assets").mkdir()
         (work / "assets" / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")

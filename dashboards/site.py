@@ -78,8 +78,11 @@ def measure_notes(tables: PublishedTables, measure: dict, card: dict | None) -> 
         f"Counts from 1 to {tables.suppression_upper} are shown as c, and so is a figure from "
         "which one could be worked out from a total; percentages and rates are c when their "
         "numerator or denominator is."
+        if tables.is_public
+        else "Exact figures for use inside the council: small counts are not suppressed here "
+        "(the published CSVs are)."
     ]
-    if measure.get("unit") == "days":
+    if measure.get("unit") == "days" and tables.is_public:
         notes.append(
             "A mean number of days is c when the number of children it is taken over is; the "
             "days added up never count as children."
@@ -127,6 +130,8 @@ class SiteBuilder:
             "authority": tables.authority,
             "generated_text": generated_text(generated),
             "suppression_upper": tables.suppression_upper,
+            "is_public": tables.is_public,
+            "audience_text": tables.audience_text,
             "nav_programs": tables.programs(),
         }
 
@@ -215,6 +220,7 @@ class SiteBuilder:
             page="index",
             root="",
             journey_groups=groups,
+            headlines=self.t.headlines(),
             not_computed=self.not_computed_rows(),
             latest_period=period_text(latest) if latest is not None and not pd.isna(latest) else "",
             downloads=[{"file": f, "description": d[2]} for f, d in DOWNLOADS.items()],

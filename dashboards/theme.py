@@ -88,6 +88,18 @@ SPC = {
     None: {"label": "No SPC (no baseline)", "short": "No SPC", "colour": RULE, "letter_colour": INK},
 }
 
+# NHS "Making Data Count" icon colours as NHSRplotthedots draws them (inst/icons): a white
+# disc in a ring of blue (improvement, passing), orange (concern, failing) or grey (common
+# cause, hit and miss), the letter in the ring's colour. The orange and grey letters are
+# darkened for contrast on white; every icon also has its words (dashboards.icons).
+MDC_COLOURS = {
+    "improvement": {"ring": "#0072C6", "letter": "#0072C6"},
+    "concern": {"ring": "#FF6600", "letter": "#B34700"},
+    "neutral": {"ring": "#BFBFBF", "letter": "#595959"},
+    "none": {"ring": "#D9D9D9", "letter": "#595959"},
+}
+MDC_LINE = "#7F7F7F"
+
 FORCES = {
     "positive": {"label": "Positive force", "colour": ROLE_COLOURS["positive"]},
     "negative": {"label": "Negative force", "colour": ROLE_COLOURS["negative"]},

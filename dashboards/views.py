@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from dashboards import charts, theme
+from dashboards import charts, icons, theme
 from dashboards.formatting import (
     JOURNEY_LABELS,
     KIND_LABELS,
@@ -95,6 +95,10 @@ def environment() -> Environment:
         spc_style=theme.spc_style,
         force_style=theme.force_style,
         status_help=STATUS_HELP,
+        variation_icon=icons.variation_icon,
+        assurance_icon=icons.assurance_icon,
+        variation_key=icons.variation_key,
+        icon_key_entries=icons.key_entries(),
     )
     return env
 

@@ -196,6 +196,7 @@ def run_pipeline(
     force: bool = False,
     keep: tuple[str, ...] = (),
     accept_shrink: bool = False,
+    audience: str | None = None,
 ) -> int:
     """Materialise the job's assets into ``out``; previous outputs survive a failure.
 
@@ -203,7 +204,8 @@ def run_pipeline(
     no partition runs the regional roll-up into ``out/region``. ``force`` lets the run use an
     output folder that holds files it did not write; ``keep`` names entries the caller put
     there itself (``oba demo``'s exports). ``accept_shrink`` lets a run publish over outputs
-    that had more (DESIGN §2b).
+    that had more (DESIGN §2b). ``audience`` (internal or public) overrides oba.yaml's
+    ``publish.audience`` for the site and board pack of this run.
     """
     if authorities is None:
         if exports is None or not exports.is_dir():
@@ -223,7 +225,8 @@ def run_pipeline(
     try:
         with output_lock(target), _terminate_as_interrupt():
             return _run_locked(
-                exports, out, target, config, job_name, authorities, partition, force, accept_shrink
+                exports, out, target, config, job_name, authorities, partition, force, accept_shrink,
+                audience,
             )
     finally:
         os.umask(previous_umask)
@@ -282,6 +285,7 @@ def _run_locked(
     partition: str | None,
     force: bool = False,
     accept_shrink: bool = False,
+    audience: str | None = None,
 ) -> int:
     from pipelines import expectations
 
@@ -306,6 +310,7 @@ def _run_locked(
         config=config,
         authorities=authorities,
         published_root=out if authorities else None,
+        audience=audience,
     )
     # The definitions' partitions, and every setting read while the run executes, follow the run's.
     with settings.use(run_settings):
@@ -385,7 +390,7 @@ def cmd_run(args) -> int:
             raise UsageError("--exports is required (or --authorities for several authorities)")
         code = run_pipeline(
             Path(args.exports), out, Path(args.config) if args.config else None,
-            force=args.force, accept_shrink=args.accept_shrink,
+            force=args.force, accept_shrink=args.accept_shrink, audience=args.audience,
         )
         if code == EXIT_OK:
             print(out.resolve() / "site" / "index.html")
@@ -404,7 +409,7 @@ def cmd_run(args) -> int:
     for key in keys:
         code = run_pipeline(
             None, out, authorities=authorities, partition=key, force=args.force,
-            accept_shrink=args.accept_shrink,
+            accept_shrink=args.accept_shrink, audience=args.audience,
         )
         if code != EXIT_OK:
             failed.append(key)
@@ -589,6 +594,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--accept-shrink", action="store_true",
         help="publish even when the exports give no rows, or under half the rows, for a source "
         "the outputs in place had",
+    )
+    run.add_argument(
+        "--audience", choices=("internal", "public"),
+        help="who the site and board pack are for, overriding oba.yaml's publish.audience: "
+        "internal (exact figures) or public (suppressed, as the published CSVs always are); "
+        "--audience public builds a public copy",
     )
     run.set_defaults(func=cmd_run)
 

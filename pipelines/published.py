@@ -164,20 +164,28 @@ def build_not_computed(con) -> int:
 # --- the outputs' tables ----------------------------------------------------------------------
 
 
-def read_published(con) -> PublishedTables:
-    """Every published.* table the outputs are made from (and nothing else)."""
+def read_published(con, audience: str = "public") -> PublishedTables:
+    """Every published table the outputs are made from (and nothing else).
+
+    ``audience`` public reads ``published.*``; internal reads the published SQL models'
+    internal copies (``internal.*``: the same models computed without suppression,
+    ``pipelines.sqlmodels.INTERNAL``) and the rest (data-quality summary, measures not
+    computed) from ``published.*``."""
     present = existing_tables(con)
+    internal = audience == "internal"
     frames: dict[str, pd.DataFrame | None] = {}
+    where: dict[str, str] = {}
     for name in TABLES:
-        table = f"published.{name}"
+        schema = "internal" if internal and name not in (*QUALITY_TABLES, "pub_not_computed") else "published"
+        table = where[name] = f"{schema}.{name}"
         frames[name] = con.execute(f"select * from {table}").df() if table in present else None
     missing = [n for n in SQL_TABLES if frames.get(n) is None and n not in OPTIONAL_SQL_TABLES]
     if missing:
         raise PublishedTablesMissing(
-            "Published tables missing: " + ", ".join(f"published.{n}" for n in missing)
-            + "; materialise the published group first."
+            "Published tables missing: " + ", ".join(where[n] for n in missing)
+            + f"; materialise the {'internal' if internal else 'published'} group first."
         )
-    return PublishedTables.from_tables(frames)
+    return PublishedTables.from_tables(frames, audience="internal" if internal else "public")
 
 
 # --- the region -------------------------------------------------------------------------------

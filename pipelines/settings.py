@@ -70,6 +70,9 @@ class Settings:
     gx_in_process: bool = False
     debug: bool = False
     dagster_home: Path | None = None
+    # who the site and board pack are for, overriding oba.yaml's publish.audience for one run
+    # (oba run --audience); None: the configuration's
+    audience: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +115,7 @@ class Settings:
         config: Path | None = None,
         authorities: Path | None = None,
         published_root: Path | None = None,
+        audience: str | None = None,
     ) -> Settings:
         """These settings with a run's folders (as absolute paths) in place of the environment's;
         no ``exports`` for a run over ``authorities`` (each names its own)."""
@@ -127,6 +131,7 @@ class Settings:
             config=absolute(config),
             authorities=absolute(authorities),
             published_root=absolute(published_root),
+            audience=audience,
         )
 
 

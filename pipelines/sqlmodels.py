@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -80,6 +80,8 @@ class SqlModel:
     sql: str
     refs: frozenset[str]
     materialized: str = "table"
+    # an internal copy's reads of other published models, redirected to their internal copies
+    internal_reads: frozenset[str] = frozenset()
 
     @property
     def table(self) -> str:
@@ -255,6 +257,45 @@ def qualified_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
                 qualify(value)
 
     qualify(tree)
+    return _parser().execute("select json_deserialize_sql(?)", [json.dumps(tree)]).fetchone()[0]
+
+
+# The internal audience (DESIGN §5): the published models computed a second time, from the
+# same SQL files, into the schema ``internal`` with suppression off (the configuration they
+# read is ``internal.oba_config``: raw.oba_config with a suppression upper bound of 0, so no
+# count is c and nothing is secondarily suppressed). Exact aggregates with the published
+# models' own columns: still no identifier and no record-level row, never staging.
+INTERNAL = "internal"
+CONFIG_TABLE = ("raw", "oba_config")
+
+
+def internal_model(model: SqlModel, published: set[str] | frozenset[str]) -> SqlModel:
+    """The internal copy of published ``model``; ``published``: every published model's name."""
+    return replace(model, layer=INTERNAL, internal_reads=frozenset(model.refs & set(published)))
+
+
+def internal_sql(model: SqlModel) -> str:
+    """An internal copy's SQL: its file's select reading ``internal.oba_config`` for the
+    configuration and the internal copies of the published models it reads."""
+    tree = json.loads(_parser().execute("select json_serialize_sql(?)", [model.sql]).fetchone()[0])
+    redirect = {(None, name) for name in model.internal_reads} | {
+        ("published", name) for name in model.internal_reads
+    } | {CONFIG_TABLE}
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+                key = ((node.get("schema_name") or None), str(node["table_name"]).lower())
+                if key in redirect:
+                    node["schema_name"] = INTERNAL
+                    node["qualified_name"] = {"path": [INTERNAL, node["table_name"]]}
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
     return _parser().execute("select json_deserialize_sql(?)", [json.dumps(tree)]).fetchone()[0]
 
 
@@ -571,11 +612,18 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
         ).fetchone()
         if existing and existing[0] != model.materialized:  # the model changed how it is built
             con.execute(f"drop {existing[0]} {model.table}")
+        sql = model.sql
+        if model.layer == INTERNAL:
+            con.execute(
+                f"create or replace view {INTERNAL}.oba_config as "
+                "select * replace (0 as suppression_upper) from raw.oba_config"
+            )
+            sql = internal_sql(model)
         if model.materialized == "view":
-            con.execute(f"create or replace view {model.table} as\n{qualified_sql(con, model.sql)}")
+            con.execute(f"create or replace view {model.table} as\n{qualified_sql(con, sql)}")
             con.execute(f"select * from {model.table} limit 0")  # binds now: errors name the model
         else:
-            con.execute(f"create or replace table {model.table} as\n{model.sql}")
+            con.execute(f"create or replace table {model.table} as\n{sql}")
         con.execute("commit")
     except duckdb.Error as exc:
         con.execute("rollback")

@@ -105,7 +105,7 @@ def test_cover_groups_headline_measures_by_the_childs_journey(out, tmp_path):
     assert headline[-1] == "care_leavers_suitable_accommodation_pct"  # care leavers after care
     html = board_pack.write_pack_html(tmp_path, tables, headline, dt.datetime(2025, 4, 1, 9, 0))
     text = html.read_text(encoding="utf-8")
-    headings = re.findall(r'<tr class="journey"><th scope="colgroup" colspan="8">([^<]+)</th>', text)
+    headings = re.findall(r'<tr class="journey"><th scope="colgroup" colspan="9">([^<]+)</th>', text)
     assert headings == ["Children looked after", "Care leavers"]
     cover = " ".join(_text(out / "board_pack.pdf", 1).split())
     assert cover.index("Children looked after per 10,000") < cover.index("Care leavers aged 19-21")
@@ -231,3 +231,51 @@ def test_a_browser_that_cannot_start_falls_back_to_the_command(out, tmp_path):
     board_pack.print_pdf(html, pdf, board_pack.DEBIAN_CHROMIUM, browser=broken)
     assert len(PdfReader(pdf).pages) == 1 + len(pf.HEADLINE) + 1
     assert not broken.alive()
+
+
+def _icon_labels(row_html: str) -> list[str]:
+    """The text alternatives of the Making Data Count icons in a table row, in order."""
+    return re.findall(r'<svg class="mdc-icon"[^>]*aria-label="([^"]+)"[^>]*><title>\1</title>', row_html)
+
+
+def _site_rows(index_html: str) -> dict[str, str]:
+    """The report card's rows by measure name (whole-population tables)."""
+    rows = {}
+    for row in re.findall(r"<tr>\s*<th scope=\"row\"><a href=\"measures/[^\"]+\">.*?</tr>", index_html, re.S):
+        name = re.search(r'<a href="measures/[^"]+">([^<]+)</a>', row).group(1)
+        rows.setdefault(name, row)
+    return rows
+
+
+def test_cover_shows_the_sites_headline_and_the_same_icons(out, tmp_path):
+    """The cover carries each group's headline as the report card gives it, and each headline
+    row's variation and assurance icons with the same text alternatives and words as the
+    site's report card row."""
+    from dashboards.board_pack import write_board_pack
+
+    index = (out / "site" / "index.html").read_text(encoding="utf-8")
+    headlines = re.findall(r'<span class="headline-text">([^<]+)</span>', index)
+    assert headlines and headlines[0].endswith("worsening")
+    cover = " ".join(_text(out / "board_pack.pdf", 1).split())
+    for text in headlines:
+        assert text in cover, text
+
+    tables = _tables(out)
+    html_dir = tmp_path / "pack-html"
+    write_board_pack(tmp_path / "board_pack.pdf", tables, keep_html=html_dir)
+    pack = (html_dir / "board_pack.html").read_text(encoding="utf-8")
+    cover_html = pack[: pack.index('<section class="page measure">')]
+    site_rows = _site_rows(index)
+    names = {m["measure_id"]: m["name"] for m in pf.MEASURES}
+    pack_cover = " ".join(_text(tmp_path / "board_pack.pdf", 1).split())
+    for measure_id in pf.HEADLINE:
+        name = names[measure_id]
+        start = cover_html.index(f'<th scope="row">{name}<br>')
+        pack_row = cover_html[start: cover_html.index("</tr>", start)]
+        site_labels = _icon_labels(site_rows[name])
+        assert len(site_labels) == 2, (name, site_labels)  # variation, assurance
+        assert _icon_labels(pack_row) == site_labels, name
+        words = re.findall(r'<span class="mdc-words">([^<]+)</span>', site_rows[name])
+        assert words == re.findall(r'<span class="mdc-words">([^<]+)</span>', pack_row), name
+        for word in words:
+            assert word in pack_cover, (name, word)

@@ -334,7 +334,18 @@ def test_published_asset_keys_and_groups():
         node = graph.get(dg.AssetKey.from_user_string(key))
         assert node.group_name == "published"
     site_parents = {p.to_user_string() for p in graph.get(dg.AssetKey(["published", "site"])).parent_keys}
-    assert site_parents and all(p.startswith("published/") for p in site_parents)
+    assert site_parents and all(p.startswith(("published/", "internal/")) for p in site_parents)
+    # the internal audience's tables: every published SQL model's copy, in its own group
+    for name in ("pub_measure_values", "pub_measure_status", "pub_report_card"):
+        node = graph.get(dg.AssetKey(["internal", name]))
+        assert node.group_name == "internal"
+        assert f"internal/{name}" in site_parents
+    internal_parents = {
+        p.to_user_string()
+        for p in graph.get(dg.AssetKey(["internal", "pub_measure_status"])).parent_keys
+    }
+    assert "internal/pub_measure_values" in internal_parents
+    assert "published/pub_measure_values" not in internal_parents
     status_parents = {
         p.to_user_string()
         for p in graph.get(dg.AssetKey(["published", "pub_measure_status"])).parent_keys
@@ -650,3 +661,100 @@ def test_published_models_read_one_layer_down():
             "measures", "measure_values", "measure_status", "breakdown_codes", "oba_config",
             "stories", "comparator_values", "comparator_rank", *(m.name for m in PUBLISHED_MODELS),
         }, model.path
+
+
+# --- honest verdicts on the pages: status note, rebase suggestion, p-chart limits, icons -------
+
+
+def _with_verdicts(published, notes: dict[str, dict]):
+    """The fixture's published tables with the latest whole-population status row of each
+    measure in ``notes`` given those verdict columns."""
+    from pipelines.published import read_published
+
+    con = duckdb.connect(str(published / "warehouse.duckdb"), read_only=True)
+    try:
+        tables = read_published(con)
+    finally:
+        con.close()
+    status = tables.status
+    for measure_id, columns in notes.items():
+        latest = (
+            (status["measure_id"] == measure_id) & (status["breakdown"] == "all")
+            & status["is_latest"].fillna(False).astype(bool)
+        )
+        assert latest.sum() == 1, measure_id
+        for column, value in columns.items():
+            status[column] = status[column].astype(object)
+            status.loc[latest, column] = value
+    return tables
+
+
+def test_status_note_rebase_and_p_chart_are_shown_where_they_apply(published, tmp_path):
+    from dashboards.site import write_site
+
+    note = "Below the forecast, yet above the old average: the forecast expected a rise."
+    tables = _with_verdicts(published, {
+        "cla_count": {"status_note": note, "rebase_suggested": True,
+                      "rebase_note": "A shift of 14 points since the baseline end.",
+                      "spc_method": "p_chart"},
+        # the near miss: no note, no rebase (its note kept but not asked for), XmR limits
+        "cla_rate_per_10k": {"status_note": None, "rebase_suggested": False,
+                             "rebase_note": "Not suggested.", "spc_method": "xmr"},
+    })
+    write_site(tmp_path / "site", tables)
+    site = tmp_path / "site"
+    count = (site / "measures" / "cla_count.html").read_text(encoding="utf-8")
+    rate = (site / "measures" / "cla_rate_per_10k.html").read_text(encoding="utf-8")
+    assert f'<span class="status-note">{note}</span>' in count
+    assert "Rebase suggested:</strong> A shift of 14 points since the baseline end." in count
+    assert "p-chart limits (small numbers)" in count
+    assert "status-note" not in rate.split('class="summary-strip"')[1].split("</div>\n</div>")[0]
+    assert "Rebase suggested" not in rate and "Not suggested." not in rate
+    assert "p-chart" not in rate and "(XmR, fixed at the baseline end)" in rate
+    index = (site / "index.html").read_text(encoding="utf-8")
+    rows = {
+        name: index.split(f'>{name}</a>', 1)[1].split("</tr>", 1)[0]
+        for name in ("Children looked after", "Children looked after per 10,000 children")
+    }
+    assert note in rows["Children looked after"]
+    assert "status-note" not in rows["Children looked after per 10,000 children"]
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"spc_signal": "improvement", "direction_of_good": "up"}, "improvement_high"),
+        ({"spc_signal": "improvement", "direction_of_good": "down"}, "improvement_low"),
+        ({"spc_signal": "concern", "direction_of_good": "up"}, "concern_low"),
+        ({"spc_signal": "concern", "direction_of_good": "down"}, "concern_high"),
+        ({"spc_signal": "common_cause", "direction_of_good": "down"}, "common_cause"),
+        ({"spc_signal": None, "direction_of_good": "up"}, None),
+        # the variation column, when present, wins over the signal
+        ({"variation": "concern_high", "spc_signal": "improvement", "direction_of_good": "up"},
+         "concern_high"),
+    ],
+)
+def test_variation_icon_key_from_the_signal_and_direction(row, expected):
+    from dashboards.icons import variation_key
+
+    assert variation_key(row) == expected
+
+
+def test_icons_carry_words_and_a_text_alternative():
+    from dashboards.icons import ASSURANCE, VARIATION, assurance_icon, variation_icon
+
+    drawn = {}
+    for key, (label, _, letter) in VARIATION.items():
+        html = str(variation_icon(key))
+        assert f'role="img" aria-label="{label}"' in html and f"<title>{label}</title>" in html
+        assert (f">{letter}</text>" in html) == bool(letter)
+        drawn[key] = html
+    # high and low, improvement and concern: four different pictures
+    assert len({drawn[k] for k in VARIATION}) == len(VARIATION)
+    for key, (label, _, letter) in ASSURANCE.items():
+        html = str(assurance_icon(key))
+        assert f'aria-label="{label}"' in html and f">{letter}</text>" in html
+    assert "P</text>" in str(assurance_icon("consistently_met"))
+    assert "F</text>" in str(assurance_icon("consistently_missed"))
+    # no key: no target, never an empty icon
+    assert "No target set" in str(assurance_icon(None))

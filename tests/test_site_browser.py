@@ -296,6 +296,91 @@ def test_breakdown_codes_shown_with_their_plain_labels(hand_site, visit):
     assert v.errors == []
 
 
+def _expected_headlines(out: Path) -> dict[str, str]:
+    """Each group's headline worked out here from marts.measure_status: the latest row with a
+    value of each series counts by its status (plain Python counting)."""
+    import json
+
+    import duckdb
+
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "select measure_id, coalesce(breakdown, 'all'), coalesce(breakdown_value, 'all'), "
+            "period_end, value, status from marts.measure_status"
+        ).fetchall()
+        headline = json.loads(con.execute("select headline_measures from raw.oba_config").fetchone()[0])
+    finally:
+        con.close()
+    latest: dict[tuple, tuple] = {}
+    for measure_id, breakdown, value_of, period, value, status in rows:
+        if value is None or value != value:
+            continue
+        key = (measure_id, breakdown, value_of)
+        if key not in latest or period > latest[key][0]:
+            latest[key] = (period, status)
+    groups: dict[str, list[str]] = {}
+    for (measure_id, breakdown, value_of), (_, status) in latest.items():
+        if breakdown == "all" and measure_id in headline:
+            groups.setdefault("Headline indicators", []).append(status)
+        elif breakdown == "program":
+            groups.setdefault(value_of, []).append(status)
+    expected = {}
+    for group, statuses in groups.items():
+        kind = "headline curves" if group == "Headline indicators" else "curves"
+        expected[group] = (
+            f"{statuses.count('turned')} of {len(statuses)} {kind} turned; "
+            f"{statuses.count('improving')} improving; {statuses.count('worsening')} worsening"
+        )
+    return expected
+
+
+def test_report_card_headline_matches_the_latest_statuses(site, visit):
+    expected = _expected_headlines(site.parent)
+    assert len(expected) == 1 + 3  # the headline indicators and three programmes
+    page = visit(site).open("index.html")
+    shown = {
+        item.get_attribute("data-group"): item.locator(".headline-text").inner_text()
+        for item in page.locator("main ul.headline li").all()
+    }
+    assert shown == expected
+    # the headline sits above the report card's tables
+    assert page.evaluate(
+        "() => document.querySelector('ul.headline').compareDocumentPosition("
+        "document.querySelector('table.report-card')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+
+
+def test_icons_have_text_alternatives_and_the_key_matches_the_table(site, visit):
+    page = visit(site).open("index.html")
+    icons = page.locator("main svg.mdc-icon")
+    assert icons.count() > 10
+    for i in range(icons.count()):
+        icon = icons.nth(i)
+        label = icon.get_attribute("aria-label")
+        assert icon.get_attribute("role") == "img" and label
+        assert icon.locator("title").text_content() == label
+    # every icon in the tables is one of the key's, drawn the same (same label, same picture)
+    page.locator("details summary").first.click()
+    key = {
+        svg.get_attribute("aria-label"): svg.evaluate("e => e.outerHTML")
+        for svg in page.locator("details ul.key svg.mdc-icon").all()
+    }
+    assert {"Special cause variation: improvement (high)", "Special cause variation: concern (low)",
+            "Common cause variation", "Assurance: consistently passing the target"} <= set(key)
+    for svg in page.locator("table.report-card svg.mdc-icon").all():
+        label = svg.get_attribute("aria-label")
+        assert label in key, label
+        assert svg.evaluate("e => e.outerHTML").replace('width="26" height="26"', "") == key[
+            label
+        ].replace('width="26" height="26"', ""), label
+    # a measure whose lower values are better and which improved shows L, not H
+    row = page.locator("table.report-card tr", has=page.locator("a", has_text="Children looked after per 10,000 children"))
+    assert row.locator("svg.mdc-icon").first.get_attribute("aria-label") == (
+        "Special cause variation: improvement (low)"
+    )
+
+
 def test_accessibility_basics(site, visit):
     v = visit(site)
     for relative in ("index.html", "measures/cla_count.html", "programs/youth-mentoring.html",
@@ -305,9 +390,13 @@ def test_accessibility_basics(site, visit):
             "() => [...document.querySelectorAll('table')].every(t => t.querySelector('caption')"
             " && t.querySelector('caption').textContent.trim().length > 0)"
         ), relative
+        # a chart is an image with its words, or (holding plotly's buttons) a labelled group;
+        # an image holds no control
         assert page.evaluate(
             "() => [...document.querySelectorAll('[data-figure]')].every(d =>"
-            " d.getAttribute('role') === 'img' && d.getAttribute('aria-label').length > 10)"
+            " ['img', 'group'].includes(d.getAttribute('role'))"
+            " && d.getAttribute('aria-label').length > 10"
+            " && (d.getAttribute('role') === 'group' || !d.querySelector('button, a[href], input')))"
         ), relative
         assert page.evaluate(
             "() => [...document.querySelectorAll('img')].every(i => i.hasAttribute('alt'))"

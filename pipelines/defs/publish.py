@@ -14,6 +14,7 @@ from dashboards.downloads import write_downloads
 from dashboards.published import PublishedTables
 from dashboards.site import write_site
 from pipelines.defs import ingest
+from pipelines.defs.models import _sql_asset, known_tables, resolve_refs
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
 from pipelines.published import (
@@ -24,8 +25,11 @@ from pipelines.published import (
     build_quality_summary,
     read_published,
 )
+from pipelines.settings import models_dir
+from pipelines.sqlmodels import INTERNAL, discover_models, internal_model
 
 SQL_DEPS = [dg.AssetKey(["published", name]) for name in SQL_TABLES]
+INTERNAL_DEPS = [dg.AssetKey([INTERNAL, name]) for name in SQL_TABLES]
 QUALITY_DEPS = [dg.AssetKey(["published", name]) for name in QUALITY_TABLES]
 NOT_COMPUTED = dg.AssetKey(["published", "pub_not_computed"])
 DOWNLOADS = dg.AssetKey(["published", "downloads"])
@@ -64,11 +68,33 @@ class BoardPackBrowser(dg.ConfigurableResource):
         prestart_chromium()
 
 
-def published_tables(duckdb: DuckDBResource) -> PublishedTables:
-    """The published tables the outputs are made from; a Dagster failure when some are missing."""
+def internal_assets() -> list[dg.AssetsDefinition]:
+    """The internal audience's tables: every published SQL model built a second time, by the
+    same factory from the same file, into ``internal`` with suppression off
+    (:func:`pipelines.sqlmodels.internal_model`); reads of other published models go to
+    their internal copies."""
+    models = discover_models(models_dir())
+    known = known_tables(models)
+    published = {m.name for m in models.values() if m.layer == "published"}
+    assets = []
+    for model in models.values():
+        if model.layer != "published":
+            continue
+        deps = [
+            dg.AssetKey([INTERNAL, key.path[-1]])
+            if key.path[0] == "published" and key.path[-1] in published else key
+            for key in resolve_refs(model.refs - {model.name}, known, str(model.path))
+        ]
+        assets.append(_sql_asset(internal_model(model, published), deps))
+    return assets
+
+
+def published_tables(duckdb: DuckDBResource, audience: str = "public") -> PublishedTables:
+    """The tables the outputs are made from (``audience`` internal: the internal copies); a
+    Dagster failure when some are missing."""
     with warehouse_connection(duckdb) as con:
         try:
-            return read_published(con)
+            return read_published(con, audience)
         except PublishedTablesMissing as exc:
             raise dg.Failure(description=str(exc)) from exc
 
@@ -140,18 +166,21 @@ def downloads(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: Ob
     group_name="published",
     partitions_def=authority_partitions(),
     kinds={"python", "html"},
-    deps=[*SQL_DEPS, *QUALITY_DEPS, NOT_COMPUTED, DOWNLOADS],
+    deps=[*SQL_DEPS, *INTERNAL_DEPS, *QUALITY_DEPS, NOT_COMPUTED, DOWNLOADS],
 )
 def site(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
-    """The static dashboard site: report card, measure, programme and data-quality pages."""
+    """The static dashboard site: report card, measure, programme and data-quality pages, for
+    the run's audience (the downloads in it are always the public CSVs)."""
     site_dir = oba.out / "site"
-    pages = write_site(site_dir, published_tables(duckdb), downloads=oba.out / "published")
+    tables = published_tables(duckdb, oba.audience)
+    pages = write_site(site_dir, tables, downloads=oba.out / "published")
     context.log.info(f"Site written: {site_dir / 'index.html'}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(pages),
             "index": dg.MetadataValue.path(str(site_dir / "index.html")),
             "pages": len(pages),
+            "audience": tables.audience,
         }
     )
 
@@ -161,7 +190,7 @@ def site(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPath
     group_name="published",
     partitions_def=authority_partitions(),
     kinds={"python", "pdf"},
-    deps=[*SQL_DEPS, *QUALITY_DEPS, NOT_COMPUTED],
+    deps=[*SQL_DEPS, *INTERNAL_DEPS, *QUALITY_DEPS, NOT_COMPUTED],
     resource_defs={"board_pack_browser": BoardPackBrowser()},
 )
 def board_pack(
@@ -171,7 +200,7 @@ def board_pack(
     board_pack_browser: BoardPackBrowser,  # started at the start of the run; printing takes it
 ) -> dg.MaterializeResult:
     """The board pack PDF: cover report card, a page per headline measure, data-quality caveats."""
-    tables = published_tables(duckdb)
+    tables = published_tables(duckdb, oba.audience)
     try:
         result = write_board_pack(oba.out / "board_pack.pdf", tables)
     except BoardPackError as exc:
@@ -184,8 +213,11 @@ def board_pack(
             "pages": result.pages,
             "headline_measures": dg.MetadataValue.json(result.headline),
             "seconds": round(result.seconds, 2),
+            "audience": tables.audience,
         }
     )
 
 
-defs = dg.Definitions(assets=[pub_quality, pub_not_computed, downloads, site, board_pack])
+defs = dg.Definitions(
+    assets=[*internal_assets(), pub_quality, pub_not_computed, downloads, site, board_pack]
+)

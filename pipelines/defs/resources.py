@@ -37,6 +37,7 @@ class ObaPaths(dg.ConfigurableResource):
     config_path: str = ""
     authorities_file: str = ""
     published_root: str = ""
+    audience_override: str = ""
     _authority: str | None = PrivateAttr(default=None)
     _loaded: ObaConfig | None = PrivateAttr(default=None)
 
@@ -48,6 +49,7 @@ class ObaPaths(dg.ConfigurableResource):
             config_path=str(settings.config or ""),
             authorities_file=str(settings.authorities or ""),
             published_root=str(settings.published_root or ""),
+            audience_override=settings.audience or "",
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -79,6 +81,12 @@ class ObaPaths(dg.ConfigurableResource):
         root = self.published_root or self.out_dir
         return Path(root) / key
 
+    @property
+    def audience(self) -> str:
+        """Who the site and board pack are for: the run's override (``oba run --audience``),
+        else oba.yaml's ``publish.audience`` (internal by default)."""
+        return self.audience_override or self.config().publish_audience
+
     def config(self) -> ObaConfig:
         """The run's oba.yaml, read once per run; a bad one fails the step with the file, key
         and value named."""
@@ -105,7 +113,7 @@ class ObaPaths(dg.ConfigurableResource):
         return cfg
 
 
-SCHEMAS = ("raw", "staging", "intermediate", "marts", "quality", "published")
+SCHEMAS = ("raw", "staging", "intermediate", "marts", "quality", "published", "internal")
 # While a run executes, its warehouse stays open and each step gets a connection to it (a
 # DuckDB cursor: its own session, temp objects and settings), so a step does not pay for
 # opening the file, and the tables a step writes are checkpointed into the file once, when the
