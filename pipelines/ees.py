@@ -329,6 +329,15 @@ def read_ees(
         else:
             f.status = "superseded"
             f.reason = f"superseded by {f.superseded_by} (a newer release of the same indicator and years)"
+    # a metadata file beside its data file is listed with that file's outcome
+    by_path = {f.path.resolve(): f for f in data}
+    for path, relative in metas:
+        table = by_path.get(path.with_name(path.name[: -len(".meta.csv")] + ".csv").resolve())
+        if table is not None:
+            result.files.append(EesFile(
+                path, relative, status=table.status,
+                reason=f"metadata of {table.relative}, read with it: {table.reason}",
+            ))
     return result
 
 

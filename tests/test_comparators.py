@@ -255,3 +255,17 @@ def test_comparators_leave_the_authority_code_alone(tmp_path):
     path.write_text("authority: {name: A, code: E09000999}\n"
                     "comparators: {region: E12000007, neighbours: [E09000106]}\n")
     assert load_config(path).authority_code == "E09000999"
+
+
+def test_a_meta_file_is_listed_with_its_data_files_outcome(tmp_path):
+    exports = _exports(tmp_path)
+    _, files, _, _ = comparator_frames(exports, CONFIG)
+    listed = files.set_index("source_file")
+    meta = listed.loc["comparators/care_leavers_activity.meta.csv"]
+    data = listed.loc["comparators/care_leavers_activity.csv"]
+    assert meta["status"] == data["status"] == "loaded"
+    assert meta["reason"].startswith("metadata of comparators/care_leavers_activity.csv, read with it")
+    # near miss: without its data file the metadata file is ignored, not loaded
+    (exports / "comparators" / "care_leavers_activity.csv").unlink()
+    _, files, _, _ = comparator_frames(exports, CONFIG)
+    assert files.set_index("source_file").loc["comparators/care_leavers_activity.meta.csv", "status"] == "ignored"
