@@ -507,8 +507,10 @@ def cmd_rebaseline(args) -> int:
         raise UsageError(f"no values for {args.measure} {args.program or 'all'!r} in {warehouse}")
     series = inputs.values
     assessed = assess_series(series, inputs.direction_of_good, baseline_end=end, **inputs.options)
-    if (assessed["status"] == "insufficient_data").all():
-        say(f"{args.measure}: fewer than 12 points up to {end}; nothing locked.", style="red")
+    if not assessed["forecast"].notna().any():  # locked as soon as there is a forecast, as a run does
+        notes = assessed["status_note"].dropna()
+        why = notes.iloc[0] if len(notes) else f"fewer than 12 values up to {end}."
+        say(f"{args.measure}: no forecast to lock: {why} Nothing locked.", style="red")
         return EXIT_DATA
     key = inputs.key
     latest = series.dropna().index.max().date()

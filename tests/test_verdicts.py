@@ -712,3 +712,28 @@ def test_rebaseline_leaves_suppressed_values_out_of_the_fit(tmp_path):
     future = expected.index > MONTHS[23]
     np.testing.assert_allclose(locked, expected.loc[future, "forecast"].iloc[:12], rtol=1e-6)
     assert not np.allclose(locked, kept.loc[future, "forecast"].iloc[:12], rtol=1e-6)
+
+
+@pytest.mark.parametrize(("gaps", "exit_code"), [(7, 0), (13, 1)])
+def test_rebaseline_locks_whenever_there_is_a_forecast(tmp_path, capsys, gaps, exit_code):
+    # 7 of 24 history months suppressed (29% gaps): no status yet, but 17 values give a
+    # forecast, which a run would lock and so does rebaseline; 13 suppressed leave 11 values:
+    # no forecast, nothing locked, and the reason is the status note's
+    from pipelines.cli import main
+
+    history = list(BASE)
+    for i in range(gaps):
+        history[1 + i] = 3.0
+    _warehouse(tmp_path, [_measure("m_gappy")], _rows("m_gappy", history + [100.0, 104.0] * 6),
+               ["m_gappy"])
+    (tmp_path / "exports").mkdir()
+    code = main(["rebaseline", "m_gappy", "--end", str(MONTHS[23].date()),
+                 "--exports", str(tmp_path / "exports"), "--out", str(tmp_path / "out")])
+    assert code == exit_code
+    lock = load_locked("m_gappy", tmp_path / "out" / "baselines")
+    if exit_code == 0:
+        assert lock is not None and lock["baseline_end"][:10] == str(MONTHS[23].date())
+    else:
+        assert lock is None
+        said = " ".join(capsys.readouterr().err.split())
+        assert "no forecast to lock: Fewer than 12 values before the baseline end." in said
