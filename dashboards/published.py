@@ -43,7 +43,7 @@ TABLES = {
         "headline_order", "latest_period", "latest_text", "latest_value", "year_ago_period",
         "year_ago_text", "change_value", "change_text", "change_is_good", "status",
         "spc_signal", "assurance", "target", "baseline_end", "baseline_locked", "latest_forecast",
-        "journey",
+        "journey", "spc_method", "variation", "status_note", "rebase_suggested", "rebase_note",
     ),
     "pub_headline": (
         "group_kind", "group_name", "curves", "turned", "improving", "worsening", "no_change",
@@ -83,10 +83,6 @@ TABLES = {
         "reason_code", "reason", "fix", "missing_inputs",
     ),
 }
-# The latest status row's columns a report-card row takes on when it lacks them (the honest
-# verdicts: SPC variation and method, why status and SPC disagree, a suggested rebase).
-VERDICT_COLUMNS = ("variation", "spc_method", "status_note", "rebase_suggested", "rebase_note")
-
 # Who the site and board pack are for (DESIGN §5): internal shows exact aggregates, public
 # the suppressed figures. The published CSVs are always public.
 AUDIENCES = ("internal", "public")
@@ -364,18 +360,7 @@ class PublishedTables:
             card = card[card["program"].isna()]
         else:
             card = card[card["program"] == program]
-        if not len(card):
-            return {}
-        row = card.iloc[0].to_dict()
-        missing = [c for c in VERDICT_COLUMNS if c not in row and c in self.status]
-        if missing:
-            status = self.status_series(
-                measure_id, *(("all", "all") if program is None else ("program", program))
-            )
-            latest = status[status["is_latest"].fillna(False).astype(bool)]
-            if len(latest):
-                row.update({c: latest.iloc[-1][c] for c in missing})
-        return row
+        return card.iloc[0].to_dict() if len(card) else {}
 
     # --- stories ----------------------------------------------------------------------------
 

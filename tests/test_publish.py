@@ -667,8 +667,8 @@ def test_published_models_read_one_layer_down():
 
 
 def _with_verdicts(published, notes: dict[str, dict]):
-    """The fixture's published tables with the latest whole-population status row of each
-    measure in ``notes`` given those verdict columns."""
+    """The fixture's published tables with the latest whole-population status row and report
+    card row of each measure in ``notes`` given those verdict columns."""
     from pipelines.published import read_published
 
     con = duckdb.connect(str(published / "warehouse.duckdb"), read_only=True)
@@ -683,9 +683,14 @@ def _with_verdicts(published, notes: dict[str, dict]):
             & status["is_latest"].fillna(False).astype(bool)
         )
         assert latest.sum() == 1, measure_id
+        card = tables.report_card
+        row = (card["measure_id"] == measure_id) & card["program"].isna()
+        assert row.sum() == 1, measure_id
         for column, value in columns.items():
-            status[column] = status[column].astype(object)
-            status.loc[latest, column] = value
+            for frame, where in ((status, latest), (card, row)):
+                if column in frame:
+                    frame[column] = frame[column].astype(object)
+                    frame.loc[where, column] = value
     return tables
 
 
