@@ -275,6 +275,10 @@ __all__ = [
     "detect_frequency",
     "fit_baseline",
     "headline_series",
+    "load_series_inputs",
+    "series_inputs",
+    "SeriesInputs",
+    "warehouse_series",
     "suppressed_periods",
     "suppression_bound",
     "load_locked",
@@ -1787,19 +1791,97 @@ def series_key(measure_id: str, breakdown_value: str) -> str:
 def headline_series(
     values: pd.DataFrame, column: str = "value"
 ) -> dict[tuple[str, str, str], pd.Series]:
-    """The series assessed: whole-population rows, or per programme where a measure has no 'all'
+    """The series assessed: every measure's whole-population rows (breakdown 'all') and, for a
+    programme measure, each programme's rows (breakdown 'program') as a series of its own
     (``column`` of ``values``: the value, or its numerator or denominator)."""
     series = {}
     for (measure_id, breakdown, breakdown_value), frame in values.groupby(
         ["measure_id", "breakdown", "breakdown_value"], sort=True
     ):
-        has_all = (values["measure_id"] == measure_id).any() and (
-            (values["measure_id"] == measure_id) & (values["breakdown"] == "all")
-        ).any()
-        if breakdown == "all" or (breakdown == "program" and not has_all):
+        if breakdown in ("all", "program"):
             s = frame.set_index(pd.to_datetime(frame["period_end"]))[column].astype("float64")
             series[(measure_id, breakdown, breakdown_value)] = s.sort_index()
     return series
+
+
+@dataclass(frozen=True)
+class SeriesInputs:
+    """What the verdict on one series is judged on: its values, the measure's direction of good
+    and the keyword arguments :func:`assess_series` takes from the data (unit, numerators,
+    denominators, suppression bound, and the measure and programme a rebase note names)."""
+
+    measure_id: str
+    breakdown: str
+    breakdown_value: str
+    values: pd.Series
+    direction_of_good: str
+    options: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return series_key(self.measure_id, self.breakdown_value)
+
+
+def series_inputs(
+    measures: pd.DataFrame, values: pd.DataFrame, *, suppression_upper: int | None = None
+) -> list[SeriesInputs]:
+    """The inputs of every series of ``values`` (:func:`headline_series`) whose measure is in
+    ``measures``. With ``suppression_upper`` (and ``numerator``/``denominator`` columns in
+    ``values``, a ``unit`` column in ``measures``) the values the public release would suppress
+    are gaps and small-denominator percentages get p-charts."""
+    direction = dict(zip(measures["measure_id"], measures["direction_of_good"], strict=True))
+    units = (
+        dict(zip(measures["measure_id"], measures["unit"], strict=True))
+        if "unit" in measures.columns
+        else {}
+    )
+    parts = {
+        column: headline_series(values, column) if column in values.columns else {}
+        for column in ("numerator", "denominator")
+    }
+    found = []
+    for ident, s in headline_series(values).items():
+        measure_id, breakdown, breakdown_value = ident
+        if measure_id not in direction:
+            continue
+        options = {
+            "unit": units.get(measure_id),
+            "numerators": parts["numerator"].get(ident),
+            "denominators": parts["denominator"].get(ident),
+            "suppression_upper": suppression_upper,
+            "measure_id": measure_id,
+            "program": breakdown_value if breakdown == "program" else None,
+        }
+        found.append(
+            SeriesInputs(measure_id, breakdown, breakdown_value, s, direction[measure_id], options)
+        )
+    return found
+
+
+def warehouse_series(con, measure_id: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``marts.measures`` and the rows of ``marts.measure_values`` the verdicts are judged on
+    (whole population and programmes), of every measure or of ``measure_id`` only."""
+    where = "" if measure_id is None else "measure_id = ? and "
+    params = [] if measure_id is None else [measure_id]
+    measures = con.execute(f"select * from marts.measures where {where}true", params).df()
+    values = con.execute(
+        "select measure_id, breakdown, breakdown_value, period_end, numerator, denominator, value "
+        f"from marts.measure_values where {where}breakdown in ('all', 'program')",
+        params,
+    ).df()
+    return measures, values
+
+
+def load_series_inputs(con, measure_id: str, program: str | None = None) -> SeriesInputs | None:
+    """The inputs of one series in the warehouse, exactly as a run assesses it (the suppression
+    bound from :func:`suppression_bound`): the whole population, or ``program``'s series of a
+    programme measure. None when the warehouse has no such series."""
+    wanted = ("program", program) if program else ("all", "all")
+    measures, values = warehouse_series(con, measure_id)
+    for inputs in series_inputs(measures, values, suppression_upper=suppression_bound(con)):
+        if (inputs.breakdown, inputs.breakdown_value) == wanted:
+            return inputs
+    return None
 
 
 def baseline_lock_dir(out: Path, legacy: Path | None = None) -> Path:
@@ -1827,26 +1909,16 @@ def assess_all(
     log=None,
     suppression_upper: int | None = None,
 ) -> pd.DataFrame:
-    """Assess every series; lock the forecast the first time an explicit baseline end is seen.
+    """Assess every series (:func:`series_inputs`: the whole population and each programme of a
+    programme measure); lock the forecast the first time an explicit baseline end is seen.
 
     With ``suppression_upper`` (and ``numerator``/``denominator`` columns in ``values``, a
     ``unit`` column in ``measures``) the values the public release would suppress are gaps
     and small-denominator percentages get p-charts (:func:`assess_series`)."""
-    direction = dict(zip(measures["measure_id"], measures["direction_of_good"], strict=True))
-    units = (
-        dict(zip(measures["measure_id"], measures["unit"], strict=True))
-        if "unit" in measures.columns
-        else {}
-    )
-    parts = {
-        column: headline_series(values, column) if column in values.columns else {}
-        for column in ("numerator", "denominator")
-    }
     frames = []
-    for (measure_id, breakdown, breakdown_value), s in headline_series(values).items():
-        if measure_id not in direction:
-            continue
-        key = series_key(measure_id, breakdown_value)
+    for inputs in series_inputs(measures, values, suppression_upper=suppression_upper):
+        measure_id, s, direction = inputs.measure_id, inputs.values, inputs.direction_of_good
+        key = inputs.key
         explicit_end = baselines.get(measure_id)
         locked = load_locked(key, lock_dir) if lock_dir is not None else None
         if locked is not None and explicit_end is not None:
@@ -1858,18 +1930,9 @@ def assess_all(
                     f"'oba rebaseline {measure_id} --end {explicit_end}'"
                 )
         target = targets.get(measure_id)
-        series_key_ = (measure_id, breakdown, breakdown_value)
-        options = {
-            "unit": units.get(measure_id),
-            "numerators": parts["numerator"].get(series_key_),
-            "denominators": parts["denominator"].get(series_key_),
-            "suppression_upper": suppression_upper,
-            "measure_id": measure_id,
-            "program": breakdown_value if breakdown == "program" else None,
-        }
         assessed = assess_series(
-            s, direction[measure_id], baseline_end=explicit_end, target=target, locked=locked,
-            **options,
+            s, direction, baseline_end=explicit_end, target=target, locked=locked,
+            **inputs.options,
         )
         if locked is None and explicit_end is not None and lock_dir is not None:
             # the forecast is locked as soon as there is one, before there is a status to judge
@@ -1877,16 +1940,16 @@ def assess_all(
                 lock_baseline(key, assessed, lock_dir, data_vintage=data_vintage)
                 locked = load_locked(key, lock_dir)
                 assessed = assess_series(
-                    s, direction[measure_id], baseline_end=explicit_end, target=target,
-                    locked=locked, **options,
+                    s, direction, baseline_end=explicit_end, target=target,
+                    locked=locked, **inputs.options,
                 )
         summary = describe_series(
-            s, baseline_end=explicit_end, target=target, direction_of_good=direction[measure_id]
+            s, baseline_end=explicit_end, target=target, direction_of_good=direction
         )
         frame = assessed.reset_index().rename(columns={"index": "period_end"})
         frame["measure_id"] = measure_id
-        frame["breakdown"] = breakdown
-        frame["breakdown_value"] = breakdown_value
+        frame["breakdown"] = inputs.breakdown
+        frame["breakdown_value"] = inputs.breakdown_value
         frame["baseline_source"] = (
             "locked" if locked is not None else ("configured" if explicit_end else "default")
         )
@@ -1906,8 +1969,8 @@ def assess_all(
 def suppression_bound(con) -> int:
     """The public release's suppression upper bound: ``raw.oba_config.suppression_upper``, else
     :data:`DEFAULT_SUPPRESSION_UPPER`. Values from 1 to it are gaps in every verdict (anything
-    that assesses a series from the warehouse, e.g. a rebaseline, passes it to
-    :func:`assess_series` with the unit, numerators and denominators)."""
+    that assesses a series from the warehouse, e.g. a rebaseline, takes it with the unit,
+    numerators and denominators from :func:`load_series_inputs`)."""
     has_column = con.execute(
         "select count(*) from information_schema.columns where table_schema = 'raw' "
         "and table_name = 'oba_config' and column_name = 'suppression_upper'"
@@ -1936,11 +1999,7 @@ def build_measure_status(
     suppress gaps, and choose p-charts for small denominators. The data vintage recorded with a
     new lock names the latest period and a digest of the exports loaded.
     """
-    measures = con.execute("select * from marts.measures").df()
-    values = con.execute(
-        "select measure_id, breakdown, breakdown_value, period_end, numerator, denominator, value "
-        "from marts.measure_values where breakdown in ('all', 'program')"
-    ).df()
+    measures, values = warehouse_series(con)
 
     stories = con.execute("select measure_id, baseline_end, target from raw.stories").df()
     loads = con.execute("select sha256 from raw._loads order by sha256").fetchall()

@@ -453,9 +453,13 @@ def cmd_rebaseline(args) -> int:
     import datetime as dt
 
     import duckdb
-    import pandas as pd
 
-    from pipelines.baselines import assess_series, baseline_lock_dir, lock_baseline, series_key
+    from pipelines.baselines import (
+        assess_series,
+        baseline_lock_dir,
+        load_series_inputs,
+        lock_baseline,
+    )
     from pipelines.config import ConfigError, load_config
 
     try:
@@ -476,22 +480,17 @@ def cmd_rebaseline(args) -> int:
         ).fetchone()
         if found is None:
             raise UsageError(f"unknown measure {args.measure!r}")
-        breakdown = ("program", args.program) if args.program else ("all", "all")
-        values = con.execute(
-            "select period_end, value from marts.measure_values where measure_id = ? "
-            "and breakdown = ? and breakdown_value = ? order by period_end",
-            [args.measure, *breakdown],
-        ).df()
+        inputs = load_series_inputs(con, args.measure, args.program)  # as the run judges it
     finally:
         con.close()
-    if values.empty:
-        raise UsageError(f"no values for {args.measure} {breakdown[1]!r} in {warehouse}")
-    series = values.set_index(pd.to_datetime(values["period_end"]))["value"].astype("float64")
-    assessed = assess_series(series, found[0], baseline_end=end)
+    if inputs is None or inputs.values.dropna().empty:
+        raise UsageError(f"no values for {args.measure} {args.program or 'all'!r} in {warehouse}")
+    series = inputs.values
+    assessed = assess_series(series, inputs.direction_of_good, baseline_end=end, **inputs.options)
     if (assessed["status"] == "insufficient_data").all():
         say(f"{args.measure}: fewer than 12 points up to {end}; nothing locked.", style="red")
         return EXIT_DATA
-    key = series_key(args.measure, breakdown[1])
+    key = inputs.key
     latest = series.dropna().index.max().date()
     with output_lock(Path(args.out)):
         path = lock_baseline(

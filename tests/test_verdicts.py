@@ -444,25 +444,11 @@ def _rows(measure_id, values, breakdown="all", breakdown_value="all", dens=None)
     return rows
 
 
-def test_measure_status_and_headline_in_the_warehouse(tmp_path):
-    from pipelines.definitions import defs
-    from pipelines.defs.resources import ObaPaths
-
+def _warehouse(tmp_path, measures, rows, headline, stories=()):
+    """A warehouse holding ``measures`` and their ``rows`` (suppression bound 5, the headline
+    measures ``headline``, baseline ends ``stories`` as {measure_id: end}); returns its path."""
     warehouse = tmp_path / "out" / "warehouse.duckdb"
     warehouse.parent.mkdir()
-    measures = [_measure(m) for m in ("m_turned", "m_flat", "m_short", "m_worse", "m_other")]
-    measures += [_measure("m_pct", unit="percent", direction="up")]
-    measures += [_measure("p_served", direction="up", journey="programmes")]
-    rows = (
-        _rows("m_turned", BASE + [80.0] * 12)  # far below: turned (down is good)
-        + _rows("m_flat", BASE + [100.0, 104.0] * 6)  # as before: no change
-        + _rows("m_short", BASE + [100.0, 104.0])  # baseline end configured at month 24
-        + _rows("m_worse", BASE + [130.0] * 12)  # far above: worsening
-        + _rows("m_other", BASE + [80.0] * 12)  # turned, but not a headline measure
-        + _rows("m_pct", [50.0] * 36, dens=[20.0] * 36)  # 10 of 20: a p-chart
-        + _rows("p_served", BASE + [130.0] * 12, "program", "Alpha")  # up is good: turned
-        + _rows("p_served", BASE + [100.0, 104.0] + [4.0, 3.0] * 5, "program", "Beta")
-    )
     con = duckdb.connect(str(warehouse))
     try:
         for schema in ("raw", "marts", "published"):
@@ -472,20 +458,27 @@ def test_measure_status_and_headline_in_the_warehouse(tmp_path):
             {"numerator": "float64", "denominator": "float64", "value": "float64"}))
         replace_table(con, "raw.oba_config", pd.DataFrame([{
             "authority_name": "Test", "authority_code": "E09000999", "suppression_upper": 5,
-            "headline_measures": json.dumps(["m_turned", "m_flat", "m_short", "m_worse"]),
-            "config_file": None,
+            "headline_measures": json.dumps(headline), "config_file": None,
         }]))
-        replace_table(con, "raw.stories", pd.DataFrame([{
-            "measure_id": "m_short", "baseline_end": MONTHS[23].date(), "target": None,
-            "story": "[]", "partners": "[]", "what_works": "[]", "actions": "[]",
-            "data_development": "[]", "source_file": "stories/m_short.yml",
-        }]).astype({"target": "float64"}))
+        story_columns = ["measure_id", "baseline_end", "target", "story", "partners",
+                         "what_works", "actions", "data_development", "source_file"]
+        replace_table(con, "raw.stories", pd.DataFrame([
+            [measure_id, end, None, "[]", "[]", "[]", "[]", "[]", f"stories/{measure_id}.yml"]
+            for measure_id, end in dict(stories).items()
+        ], columns=story_columns).astype({"target": "float64"}))
         replace_table(con, "raw._loads", pd.DataFrame([{
             "source": "x", "source_file": "x.csv", "sha256": "0" * 64, "rows": 1,
             "loaded_at": pd.Timestamp("2025-01-01"),
         }]))
     finally:
         con.close()
+    return warehouse
+
+
+def _materialise_verdicts(tmp_path, warehouse):
+    """Materialise marts.measure_status and the published models that carry its verdicts."""
+    from pipelines.definitions import defs
+    from pipelines.defs.resources import ObaPaths
 
     keys = [
         dg.AssetKey(["marts", "measure_status"]),
@@ -504,6 +497,27 @@ def test_measure_status_and_headline_in_the_warehouse(tmp_path):
         raise_on_error=False,
     )
     assert result.success
+
+
+def test_measure_status_and_headline_in_the_warehouse(tmp_path):
+    measures = [_measure(m) for m in ("m_turned", "m_flat", "m_short", "m_worse", "m_other")]
+    measures += [_measure("m_pct", unit="percent", direction="up")]
+    measures += [_measure("p_served", direction="up", journey="programmes")]
+    rows = (
+        _rows("m_turned", BASE + [80.0] * 12)  # far below: turned (down is good)
+        + _rows("m_flat", BASE + [100.0, 104.0] * 6)  # as before: no change
+        + _rows("m_short", BASE + [100.0, 104.0])  # baseline end configured at month 24
+        + _rows("m_worse", BASE + [130.0] * 12)  # far above: worsening
+        + _rows("m_other", BASE + [80.0] * 12)  # turned, but not a headline measure
+        + _rows("m_pct", [50.0] * 36, dens=[20.0] * 36)  # 10 of 20: a p-chart
+        + _rows("p_served", BASE + [130.0] * 12, "program", "Alpha")  # up is good: turned
+        + _rows("p_served", BASE + [100.0, 104.0] + [4.0, 3.0] * 5, "program", "Beta")
+    )
+    warehouse = _warehouse(
+        tmp_path, measures, rows, ["m_turned", "m_flat", "m_short", "m_worse"],
+        {"m_short": MONTHS[23].date()},
+    )
+    _materialise_verdicts(tmp_path, warehouse)
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -568,3 +582,133 @@ def test_measure_status_and_headline_in_the_warehouse(tmp_path):
     assert alpha.headline == "1 of 1 curves turned; 0 improving; 0 worsening"
     assert (beta.curves, beta.turned, beta.insufficient_data) == (1, 0, 1)
     assert beta.headline == "0 of 1 curves turned; 0 improving; 0 worsening"
+
+
+# ------------------------------------------------------- programmes of a population measure
+
+
+def test_each_programme_of_a_measure_with_whole_population_rows_has_its_verdict(tmp_path):
+    # p_both has whole-population rows and rows per programme; so has p_other. Gamma's first
+    # enrolment is at month 25, after the baseline end (month 24): no history to judge it on.
+    measures = [_measure("m_turned")]
+    measures += [_measure(m, direction="up", journey="programmes") for m in ("p_both", "p_other")]
+    rows = (
+        _rows("m_turned", BASE + [80.0] * 12)  # turned (down is good)
+        + _rows("p_both", BASE + [130.0] * 12)  # whole population: turned (up is good)
+        + _rows("p_both", BASE + [130.0] * 12, "program", "Alpha")  # turned
+        + _rows("p_both", BASE + [100.0, 104.0] * 6, "program", "Beta")  # no change
+        + [{**r, "period_end": MONTHS[24 + i].date()}
+           for i, r in enumerate(_rows("p_both", [130.0] * 12, "program", "Gamma"))]
+        + _rows("p_other", BASE + [80.0] * 12)  # worsening, not a headline measure
+        + _rows("p_other", BASE + [100.0, 104.0] * 6, "program", "Alpha")  # no change
+    )
+    warehouse = _warehouse(tmp_path, measures, rows, ["m_turned", "p_both"],
+                           {"p_both": MONTHS[23].date(), "p_other": MONTHS[23].date()})
+    _materialise_verdicts(tmp_path, warehouse)
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        mart = con.execute(
+            "select measure_id, breakdown, breakdown_value, status, status_note, spc_signal "
+            "from marts.measure_status where is_latest"
+        ).df().set_index(["measure_id", "breakdown_value"])
+        published = con.execute(
+            "select measure_id, breakdown_value, status from published.pub_measure_status "
+            "where is_latest"
+        ).df().set_index(["measure_id", "breakdown_value"])["status"]
+        card = con.execute(
+            "select measure_id, program, is_headline, status from published.pub_report_card"
+        ).df()
+        headline = con.execute("select * from published.pub_headline").df()
+    finally:
+        con.close()
+
+    # every series, the whole population's and each programme's, has its own verdict
+    assert sorted(mart.index) == [
+        ("m_turned", "all"), ("p_both", "Alpha"), ("p_both", "Beta"), ("p_both", "Gamma"),
+        ("p_both", "all"), ("p_other", "Alpha"), ("p_other", "all"),
+    ]
+    assert mart.loc[("p_both", "all"), "status"] == "turned"
+    assert mart.loc[("p_both", "Alpha"), "status"] == "turned"
+    assert mart.loc[("p_both", "Alpha"), "breakdown"] == "program"
+    assert mart.loc[("p_both", "Beta"), "status"] == "no_change"
+    assert mart.loc[("p_both", "Beta"), "spc_signal"] == "common_cause"
+    assert mart.loc[("p_other", "all"), "status"] == "worsening"
+    assert mart.loc[("p_other", "Alpha"), "status"] == "no_change"
+    # near miss: a programme with too little data says so
+    assert mart.loc[("p_both", "Gamma"), "status"] == "insufficient_data"
+    assert mart.loc[("p_both", "Gamma"), "status_note"] == (
+        "Fewer than 12 values before the baseline end."
+    )
+    assert published.sort_index().to_dict() == mart["status"].sort_index().to_dict()
+    # each programme series is locked under its own key; Gamma has no forecast to lock
+    locks = sorted(p.name for p in (tmp_path / "out" / "baselines").glob("*.json"))
+    assert locks == ["p_both.json", "p_both__alpha.json", "p_both__beta.json",
+                     "p_other.json", "p_other__alpha.json"]
+    assert load_locked("p_both__alpha", tmp_path / "out" / "baselines")["forecast"]
+
+    # the report card: one row per series; only whole-population rows are headline rows
+    rows = {(r.measure_id, r.program if isinstance(r.program, str) else None): r
+            for r in card.itertuples()}
+    assert len(rows) == len(card) == 7
+    assert rows[("p_both", None)].is_headline and not rows[("p_both", "Alpha")].is_headline
+    assert rows[("p_both", "Gamma")].status == "insufficient_data"
+
+    # hand count: headline curves m_turned and p_both's whole population, both turned;
+    # Alpha: p_both (turned) and p_other (no change); Beta: no change; Gamma: insufficient
+    groups = {r.group_name: r for r in headline.itertuples()}
+    assert list(headline["group_kind"]) == ["population"] + ["programme"] * 3
+    counts = {name: (g.curves, g.turned, g.improving, g.worsening, g.no_change,
+                     g.insufficient_data) for name, g in groups.items()}
+    assert counts == {
+        "Headline indicators": (2, 2, 0, 0, 0, 0),
+        "Alpha": (2, 1, 0, 0, 1, 0),
+        "Beta": (1, 0, 0, 0, 1, 0),
+        "Gamma": (1, 0, 0, 0, 0, 1),
+    }
+    assert groups["Alpha"].headline == "1 of 2 curves turned; 0 improving; 0 worsening"
+
+
+# ------------------------------------------------------------------------------ rebaseline
+
+
+@pytest.mark.parametrize(("measure_id", "method"), [("m_small", "p_chart"), ("m_wide", "xmr")])
+def test_rebaseline_judges_the_series_as_the_run_does(tmp_path, measure_id, method):
+    # percentages of 10 of 20 (mean denominator 20: a p-chart) and 30 of 60 (60: XmR)
+    from pipelines.cli import main
+
+    measures = [_measure(m, unit="percent", direction="up") for m in ("m_small", "m_wide")]
+    rows = (_rows("m_small", [50.0] * 36, dens=[20.0] * 36)
+            + _rows("m_wide", [50.0, 55.0] * 18, dens=[60.0] * 36))
+    _warehouse(tmp_path, measures, rows, ["m_small"])
+    (tmp_path / "exports").mkdir()
+    assert main(["rebaseline", measure_id, "--end", str(MONTHS[23].date()),
+                 "--exports", str(tmp_path / "exports"), "--out", str(tmp_path / "out")]) == 0
+    lock = load_locked(measure_id, tmp_path / "out" / "baselines")
+    assert lock["baseline_end"][:10] == str(MONTHS[23].date())
+    assert lock["spc"]["method"] == method
+
+
+def test_rebaseline_leaves_suppressed_values_out_of_the_fit(tmp_path):
+    # a count whose history holds 3 (suppressed under the bound of 5) in place of 100: the
+    # locked forecast is the one fitted with that month a gap, as the run fits it
+    from pipelines.cli import main
+
+    history = list(BASE)
+    history[10] = 3.0
+    _warehouse(tmp_path, [_measure("m_gap")], _rows("m_gap", history + [100.0, 104.0] * 6),
+               ["m_gap"])
+    (tmp_path / "exports").mkdir()
+    assert main(["rebaseline", "m_gap", "--end", str(MONTHS[23].date()),
+                 "--exports", str(tmp_path / "exports"), "--out", str(tmp_path / "out")]) == 0
+    lock = load_locked("m_gap", tmp_path / "out" / "baselines")
+    gap = list(BASE)
+    gap[10] = np.nan
+    expected = assess_series(monthly(gap + [100.0, 104.0] * 6, "2022-01-31"), "down",
+                             baseline_end=MONTHS[23])
+    kept = assess_series(monthly(history + [100.0, 104.0] * 6, "2022-01-31"), "down",
+                         baseline_end=MONTHS[23])
+    locked = [row["forecast"] for row in lock["forecast"]][:12]
+    future = expected.index > MONTHS[23]
+    np.testing.assert_allclose(locked, expected.loc[future, "forecast"].iloc[:12], rtol=1e-6)
+    assert not np.allclose(locked, kept.loc[future, "forecast"].iloc[:12], rtol=1e-6)
