@@ -71,14 +71,6 @@ def variation_key(row: dict) -> str | None:
     return None
 
 
-def variation_label(key: str | None) -> str:
-    return VARIATION.get(key, NO_SPC)[0] if key else NO_SPC[0]
-
-
-def assurance_label(key: str | None) -> str:
-    return ASSURANCE.get(key, ASSURANCE["no_target"])[0] if key else ASSURANCE["no_target"][0]
-
-
 def _svg(label: str, family: str, letter: str, size: int, mark: str) -> str:
     colours = MDC_COLOURS[family]
     ring = colours["ring"]

@@ -58,36 +58,6 @@ STATUS = {
     None: {"label": "No baseline", "symbol": "–", "colour": RULE},
 }
 
-# SPC signal (NHS Making Data Count variation icons: blue improvement, orange concern, grey
-# common cause), with a letter H/L for a high or low special cause.
-SPC = {
-    "improvement": {
-        "label": "Special cause: improvement",
-        "short": "Improvement",
-        "colour": OKABE_ITO["blue"],
-        "letter_colour": PAPER,
-    },
-    "concern": {
-        "label": "Special cause: concern",
-        "short": "Concern",
-        "colour": OKABE_ITO["orange"],
-        "letter_colour": INK,
-    },
-    "common_cause": {
-        "label": "Common cause variation",
-        "short": "Common cause",
-        "colour": OKABE_ITO["grey"],
-        "letter_colour": PAPER,
-    },
-    "insufficient_data": {
-        "label": "Not enough data for SPC",
-        "short": "Not enough data",
-        "colour": RULE,
-        "letter_colour": INK,
-    },
-    None: {"label": "No SPC (no baseline)", "short": "No SPC", "colour": RULE, "letter_colour": INK},
-}
-
 # NHS "Making Data Count" icon colours as NHSRplotthedots draws them (inst/icons): a white
 # disc in a ring of blue (improvement, passing), orange (concern, failing) or grey (common
 # cause, hit and miss), the letter in the ring's colour. The orange and grey letters are
@@ -134,10 +104,6 @@ def css_variables() -> dict[str, str]:
 
 def status_style(status) -> dict:
     return STATUS.get(status if isinstance(status, str) else None, STATUS[None])
-
-
-def spc_style(signal) -> dict:
-    return SPC.get(signal if isinstance(signal, str) else None, SPC[None])
 
 
 def force_style(force) -> dict:

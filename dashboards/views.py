@@ -92,7 +92,6 @@ def environment() -> Environment:
     env.globals.update(
         fig=figure_html,
         status_style=theme.status_style,
-        spc_style=theme.spc_style,
         force_style=theme.force_style,
         status_help=STATUS_HELP,
         variation_icon=icons.variation_icon,
