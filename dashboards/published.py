@@ -50,6 +50,9 @@ TABLES = {
         "insufficient_data", "headline",
     ),
     "pub_breakdown_codes": ("breakdown", "code", "label", "position"),
+    "pub_assessment_tools": (
+        "tool", "higher_is_better", "sd", "reliability", "reliable_change", "falls_back",
+    ),
     "pub_comparator_values": (
         "measure_id", "period_end", "area_type", "area_code", "area_name", "value", "symbol",
         "value_text", "source_file",
@@ -144,6 +147,7 @@ class PublishedTables:
     comparator_rank: pd.DataFrame | None = None
     headline: pd.DataFrame | None = None
     audience: str = "public"
+    assessment_tools: pd.DataFrame | None = None
     _program_slugs: dict[str, str] = field(default_factory=dict, repr=False)
     _values_by_measure: tuple = field(default=(None, {}), repr=False)
 
@@ -186,6 +190,7 @@ class PublishedTables:
             comparator_rank=_dated(get("pub_comparator_rank")),
             headline=get("pub_headline"),
             audience=audience,
+            assessment_tools=get("pub_assessment_tools"),
         )
 
     def frames(self) -> dict[str, pd.DataFrame]:

@@ -37,8 +37,14 @@ STATUS_HELP = {
     "improving": "the last 3 figures are on the good side of the forecast, within the interval",
     "no_change": "the figures are not consistently on either side of the forecast",
     "worsening": "the latest figure is beyond the 80% interval on the bad side",
-    "insufficient_data": "fewer than 12 periods of history before the baseline end",
+    "insufficient_data": (
+        "fewer than 12 values before the baseline end, fewer than 3 values since it, or more than "
+        "a quarter of the history missing or suppressed (the card says which)"
+    ),
 }
+# Measures counted with each tool's reliable change criterion (Jacobson-Truax); their page
+# lists the tools and says which fall back to any improvement.
+RELIABLE_CHANGE_MEASURES = ("program_reliable_improvement_pct",)
 DIRECTION_TEXT = {"up": "Higher is better", "down": "Lower is better"}
 UNIT_TEXT = {
     "count": "Number (whole numbers)",
@@ -189,7 +195,30 @@ def measure_view(tables: PublishedTables, measure: dict) -> dict:
     view["journey_label"] = JOURNEY_LABELS.get(measure.get("journey") or "", "")
     names = [b.strip() for b in str(measure.get("breakdowns") or "").split(",")]
     view["breakdown_titles"] = ", ".join(breakdown_title(b) for b in names if b and b != "all")
+    view["assessment_tools"] = (
+        assessment_tools_view(tables) if measure["measure_id"] in RELIABLE_CHANGE_MEASURES else []
+    )
     return view
+
+
+def assessment_tools_view(tables: PublishedTables) -> list[dict]:
+    """The assessment tools with their reliable change criterion, or why a tool falls back."""
+    frame = tables.assessment_tools
+    rows = []
+    for r in ([] if frame is None else frame.to_dict("records")):
+        r = plain(r)
+        if r.get("falls_back"):
+            criterion = (
+                "No SD and reliability configured (assessment_tools in oba.yaml): its clients "
+                "count as better off on any improvement, as in program_improved_pct."
+            )
+        else:
+            criterion = (
+                f"A change of more than {r['reliable_change']:.2f} points "
+                f"(1.96 × SD {r['sd']:g} × √(2 × (1 − {r['reliability']:g})))."
+            )
+        rows.append({"tool": str(r["tool"]), "criterion": criterion})
+    return rows
 
 
 def story_view(story: dict) -> dict:

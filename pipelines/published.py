@@ -37,10 +37,12 @@ SQL_TABLES = (
     "pub_comparator_values",
     "pub_comparator_rank",
     "pub_headline",
+    "pub_assessment_tools",
 )
 # Tables the outputs read when present: a warehouse published before them still gives a site.
 OPTIONAL_SQL_TABLES = (
     "pub_breakdown_codes", "pub_comparator_values", "pub_comparator_rank", "pub_headline",
+    "pub_assessment_tools",
 )
 QUALITY_TABLES = (
     "pub_contract_results", "pub_quarantine_summary", "pub_export_files", "pub_source_files",

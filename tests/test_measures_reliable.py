@@ -148,3 +148,24 @@ def test_config_rejects_bad_assessment_tools(tools, problem):
         parse_config({"assessment_tools": tools}, Path("oba.yaml"))
     assert len(caught.value.problems) == 1, caught.value.problems
     assert caught.value.problems[0].startswith(problem), caught.value.problems
+
+
+def test_the_measure_page_lists_each_tools_criterion_or_its_fallback():
+    import pandas as pd
+
+    from dashboards.published import PublishedTables
+    from dashboards.views import measure_view
+
+    tools = pd.DataFrame({
+        "tool": ["PSOC", "SDQ"], "higher_is_better": [True, False], "sd": [6.0, None],
+        "reliability": [0.84, None], "reliable_change": [6.652, None], "falls_back": [False, True],
+    })
+    tables = PublishedTables.from_tables({"pub_assessment_tools": tools})
+    measure = {"measure_id": "program_reliable_improvement_pct", "breakdowns": "all,program"}
+    listed = {t["tool"]: t["criterion"] for t in measure_view(tables, measure)["assessment_tools"]}
+    # 1.96 * 6 * sqrt(2 * 0.16) = 6.652...: more than 6.65 points
+    assert listed["PSOC"].startswith("A change of more than 6.65 points")
+    assert "better off on any improvement, as in program_improved_pct" in listed["SDQ"]
+    # near miss: the plain improvement measure lists no tools
+    other = {"measure_id": "program_improved_pct", "breakdowns": "all,program"}
+    assert measure_view(tables, other)["assessment_tools"] == []
