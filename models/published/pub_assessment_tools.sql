@@ -5,7 +5,7 @@
 -- its clients count as better off on any improvement, as in program_improved_pct. Tools only,
 -- never a client or a count.
 with tools as (
-    select * from int_assessment_tools
+    select * from marts.reliable_change_tools
 ),
 
 final as (
