@@ -148,29 +148,43 @@ def materialise_ok(exports: Path, out: Path, config: Path | None = None) -> Path
     return out
 
 
+def text_columns_holding(out: Path, values: set[str], schemas: tuple[str, ...] | None = None) -> list[str]:
+    """The text columns of ``out``'s warehouse, in ``schemas`` (default: every schema but raw),
+    that hold one of ``values`` (surrounding spaces ignored)."""
+    from pipelines.sqlquote import quote_identifier
+
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        in_schemas = "table_schema in (select unnest(?))" if schemas else "table_schema <> 'raw'"
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            f"where {in_schemas} and data_type = 'VARCHAR'",
+            [list(schemas)] if schemas else [],
+        ).fetchall()
+        if schemas:
+            assert {c[0] for c in columns} == set(schemas), "every schema asked for has text columns"
+        held = []
+        for schema, table, column in columns:
+            name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+            hits = con.execute(
+                f"select count(*) from {name} where trim({quote_identifier(column)}) in (select unnest(?))",
+                [sorted(values)],
+            ).fetchone()[0]
+            if hits:
+                held.append(f"{schema}.{table}.{column}")
+        return held
+    finally:
+        con.close()
+
+
 def assert_no_identifier_leaves_raw(out: Path, ids: set[str]) -> None:
     """None of ``ids`` (raw identifiers) is a value of a text column outside raw, or stands
     alone (not digits of a longer number) in a published file of ``out``."""
     import re
 
-    from pipelines.sqlquote import quote_identifier
-
     assert ids
-    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
-    try:
-        columns = con.execute(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where table_schema <> 'raw' and data_type = 'VARCHAR'"
-        ).fetchall()
-        for schema, table, column in columns:
-            name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
-            hits = con.execute(
-                f"select count(*) from {name} where trim({quote_identifier(column)}) in (select unnest(?))",
-                [sorted(ids)],
-            ).fetchone()[0]
-            assert hits == 0, f"{schema}.{table}.{column} holds a raw identifier"
-    finally:
-        con.close()
+    held = text_columns_holding(out, ids)
+    assert not held, f"{held[0]} holds a raw identifier"
     pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, sorted(ids))) + r")(?!\w|\.\d)")
     checked = 0
     for path in out.rglob("*"):

@@ -147,7 +147,7 @@ def test_every_bad_key_is_reported_together(tmp_path):
     assert lines[0] == f"{path}: 12 problems in the configuration:"
     expected = [
         "headline: unknown key; the keys are authority, headline_measures, baselines, targets, "
-        "suppression, stories, comparators, publish, collection_years",
+        "suppression, stories, comparators, publish, collection_years, assessment_tools",
         "authority.nmae: unknown key; authority may hold name, code",
         "authority.name: expected the authority's name as text, got ['A']",
         "authority.code: expected the authority's code as text, e.g. E06000001, got 1.5",

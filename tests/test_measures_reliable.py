@@ -47,6 +47,8 @@ def _occasions(tools: list[tuple], scores: list[tuple]) -> duckdb.DuckDBPyConnec
                 )
     for name in ("int_assessment_tools", "int_program_assessment_occasions"):
         con.execute(f"create table {name} as {MODELS[name].sql}")
+    con.execute("create schema marts")
+    con.execute(f"create table marts.reliable_change_tools as {MODELS['reliable_change_tools'].sql}")
     con.execute(f"create table pub_assessment_tools as {MODELS['pub_assessment_tools'].sql}")
     return con
 

@@ -3,21 +3,10 @@
 -- and reliability oba.yaml gives it (assessment_tools), its reliable change criterion
 -- 1.96 * sd * sqrt(2 * (1 - reliability)), and falls_back: no SD or reliability configured, so
 -- its clients count as better off on any improvement, as in program_improved_pct. Tools only,
--- never a client or a count.
+-- never a client or a count: the mart's rows as they are.
 with tools as (
     select * from marts.reliable_change_tools
-),
-
-final as (
-    select
-        tool,
-        higher_is_better,
-        sd,
-        reliability,
-        reliable_change,
-        falls_back,
-    from tools
 )
 
-select * from final
+select * from tools
 order by tool
