@@ -24,7 +24,8 @@ from pipelines.failures import describe, describe_exception, root_cause
 
 # Markup off: file names, story text and error messages reach the console and are never read
 # as rich markup; styles are given as arguments (``say``).
-console = Console(stderr=True, highlight=False, markup=False)
+# soft_wrap: a line is never broken by the console (a path or a file name stays whole to copy)
+console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 OUTPUTS = outfolder.OUTPUTS
