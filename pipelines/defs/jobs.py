@@ -6,15 +6,33 @@ import dagster as dg
 
 progress = logging.getLogger("oba.progress")
 
+# The tag of a step that builds several assets and reports each one as it is built (a layer of
+# SQL models, pipelines.defs.models.layer_asset); the hooks report every other step.
+PROGRESS_PER_ASSET = "oba/progress_per_asset"
+
+
+def report_asset(key: dg.AssetKey, done: bool = True) -> None:
+    """Report an asset built (or failed) by a step of several assets, as a step is reported."""
+    _report(done, "__".join(key.path))
+
+
+def _report(done: bool, name: str) -> None:
+    if done:
+        progress.info("done %s", name)
+    else:
+        progress.error("failed %s", name)
+
 
 @dg.success_hook(name="report_success")
 def report_success(context: dg.HookContext) -> None:
-    progress.info("done %s", context.op.name)
+    if not context.op.tags.get(PROGRESS_PER_ASSET):
+        _report(True, context.op.name)
 
 
 @dg.failure_hook(name="report_failure")
 def report_failure(context: dg.HookContext) -> None:
-    progress.error("failed %s", context.op.name)
+    if not context.op.tags.get(PROGRESS_PER_ASSET):
+        _report(False, context.op.name)
 
 
 REGIONAL = dg.AssetSelection.groups("marts", "published") & dg.AssetSelection.key_substring("regional_")

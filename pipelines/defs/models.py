@@ -1,10 +1,15 @@
-"""Staging, intermediate and marts: one asset per SQL model, dependencies read from the SQL."""
+"""Staging, intermediate, marts and published: one asset per SQL model, dependencies read from
+the SQL, the models of a layer built in one step (Dagster's cost per step, paid once a layer)."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from pipelines.contracts import load_contracts
+from pipelines.defs.jobs import PROGRESS_PER_ASSET, report_asset
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import warehouse_connection
 from pipelines.settings import models_dir
@@ -46,24 +51,84 @@ def resolve_refs(refs: frozenset[str], known: dict[str, dg.AssetKey], where: str
     return [known[r] for r in sorted(refs)]
 
 
-def _sql_asset(model: SqlModel, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=[model.layer, model.name],
-        group_name=model.layer,
-        kinds={"duckdb", "sql"},
-        deps=deps,
-        description=_header_comment(model.sql) or f"Built from {model.path.name}.",
-        metadata={"sql_file": str(model.path.relative_to(model.path.parents[2]))},
-        partitions_def=authority_partitions(),
+@dataclass(frozen=True)
+class LayerNode:
+    """One asset of a layer's step: its spec and how to build it on the step's connection
+    (returning the materialisation's metadata)."""
+
+    spec: dg.AssetSpec
+    build: Callable[[duckdb.DuckDBPyConnection], dict]
+
+
+def sql_node(model: SqlModel, deps: list[dg.AssetKey]) -> LayerNode:
+    """A SQL model's asset: its table (or view), described by the file's header comment."""
+
+    def build(con: duckdb.DuckDBPyConnection) -> dict:
+        rows = build_model(con, model)
+        return {"materialized": "view"} if rows is None else {"dagster/row_count": rows}
+
+    return LayerNode(
+        dg.AssetSpec(
+            key=[model.layer, model.name],
+            group_name=model.layer,
+            kinds={"duckdb", "sql"},
+            deps=deps,
+            description=_header_comment(model.sql) or f"Built from {model.path.name}.",
+            metadata={"sql_file": str(model.path.relative_to(model.path.parents[2]))},
+            partitions_def=authority_partitions(),
+        ),
+        build,
     )
-    def _build(duckdb: DuckDBResource) -> dg.MaterializeResult:
+
+
+def layer_asset(layer: str, nodes: list[LayerNode]) -> dg.AssetsDefinition:
+    """One step for a layer's assets, each still an asset of its own (key, dependencies,
+    description, kinds, row count): the selected ones are built in dependency order on one
+    connection, each reported to the CLI's progress as it is built. A single asset can be
+    materialised alone (the step is subsettable)."""
+    ordered = _in_dependency_order(nodes)
+
+    @dg.multi_asset(
+        name=layer,
+        specs=[node.spec for node in ordered],
+        can_subset=True,
+        op_tags={PROGRESS_PER_ASSET: "true"},
+    )
+    def _build(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+        selected = context.selected_asset_keys
         with warehouse_connection(duckdb) as con:
-            rows = build_model(con, model)
-        if rows is None:
-            return dg.MaterializeResult(metadata={"materialized": "view"})
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+            for node in ordered:
+                if node.spec.key not in selected:
+                    continue
+                try:
+                    metadata = node.build(con)
+                except BaseException:
+                    report_asset(node.spec.key, done=False)
+                    raise
+                report_asset(node.spec.key)
+                yield dg.MaterializeResult(asset_key=node.spec.key, metadata=metadata)
 
     return _build
+
+
+def _in_dependency_order(nodes: list[LayerNode]) -> list[LayerNode]:
+    """``nodes`` with each after the nodes of the layer it reads."""
+    pending = {node.spec.key: node for node in nodes}
+    ordered: list[LayerNode] = []
+    while pending:
+        ready = [
+            node for node in pending.values()
+            if not any(dep.asset_key in pending for dep in node.spec.deps)
+        ]
+        if not ready:
+            raise ModelError(
+                "models read each other in a cycle: "
+                + ", ".join(sorted(key.to_user_string() for key in pending))
+            )
+        for node in ready:
+            ordered.append(node)
+            del pending[node.spec.key]
+    return ordered
 
 
 def _header_comment(sql: str) -> str:
@@ -78,62 +143,65 @@ def _header_comment(sql: str) -> str:
 
 
 def build_model_assets() -> list[dg.AssetsDefinition]:
+    """A step per layer of SQL models; the marts step also builds the measure catalogue, the
+    breakdown codes' labels and every measure's values (Python, from models/measures.yml)."""
     directory = models_dir()
     models = discover_models(directory)
     catalogue = load_catalogue(directory)
     codes = load_breakdown_codes(directory)
     known = known_tables(models)
-    assets = [
-        _sql_asset(model, resolve_refs(model.refs - {model.name}, known, str(model.path)))
-        for model in models.values()
-    ]
+    layers: dict[str, list[LayerNode]] = {}
+    for model in models.values():
+        deps = resolve_refs(model.refs - {model.name}, known, str(model.path))
+        layers.setdefault(model.layer, []).append(sql_node(model, deps))
     measure_deps = sorted(
         {key for m in catalogue.values() for key in resolve_refs(m.refs, known, str(m.path))},
         key=lambda k: k.to_user_string(),
     )
 
-    @dg.asset(
-        key=["marts", "measures"],
-        group_name="marts",
-        kinds={"duckdb", "python"},
-        metadata={"catalogue": "models/measures.yml"},
-        partitions_def=authority_partitions(),
-    )
-    def measures(duckdb: DuckDBResource) -> dg.MaterializeResult:
-        """The measure catalogue (models/measures.yml): one row per measure."""
-        with warehouse_connection(duckdb) as con:
-            rows = build_measures(con, catalogue)
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+    def catalogue_spec(name: str, description: str, kinds: set[str], metadata: dict, deps=()) -> dg.AssetSpec:
+        return dg.AssetSpec(
+            key=["marts", name],
+            group_name="marts",
+            kinds=kinds,
+            deps=list(deps),
+            description=description,
+            metadata=metadata,
+            partitions_def=authority_partitions(),
+        )
 
-    @dg.asset(
-        key=["marts", "breakdown_codes"],
-        group_name="marts",
-        kinds={"duckdb", "python"},
-        metadata={"catalogue": "models/measures.yml"},
-        partitions_def=authority_partitions(),
-    )
-    def breakdown_codes(duckdb: DuckDBResource) -> dg.MaterializeResult:
-        """The plain label of each breakdown code (breakdown_codes: in models/measures.yml):
-        one row per breakdown and value."""
-        with warehouse_connection(duckdb) as con:
-            rows = build_breakdown_codes(con, codes)
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows})
-
-    @dg.asset(
-        key=["marts", "measure_values"],
-        group_name="marts",
-        kinds={"duckdb", "sql"},
-        deps=measure_deps,
-        metadata={"measures": ", ".join(catalogue)},
-        partitions_def=authority_partitions(),
-    )
-    def measure_values(duckdb: DuckDBResource) -> dg.MaterializeResult:
-        """Every catalogue measure's values: one row per measure, period end and breakdown value."""
-        with warehouse_connection(duckdb) as con:
-            rows = build_measure_values(con, catalogue)
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows})
-
-    return [*assets, measures, breakdown_codes, measure_values]
+    layers.setdefault("marts", []).extend([
+        LayerNode(
+            catalogue_spec(
+                "measures",
+                "The measure catalogue (models/measures.yml): one row per measure.",
+                {"duckdb", "python"},
+                {"catalogue": "models/measures.yml"},
+            ),
+            lambda con: {"dagster/row_count": build_measures(con, catalogue)},
+        ),
+        LayerNode(
+            catalogue_spec(
+                "breakdown_codes",
+                "The plain label of each breakdown code (breakdown_codes: in models/measures.yml): "
+                "one row per breakdown and value.",
+                {"duckdb", "python"},
+                {"catalogue": "models/measures.yml"},
+            ),
+            lambda con: {"dagster/row_count": build_breakdown_codes(con, codes)},
+        ),
+        LayerNode(
+            catalogue_spec(
+                "measure_values",
+                "Every catalogue measure's values: one row per measure, period end and breakdown value.",
+                {"duckdb", "sql"},
+                {"measures": ", ".join(catalogue)},
+                measure_deps,
+            ),
+            lambda con: {"dagster/row_count": build_measure_values(con, catalogue)},
+        ),
+    ])
+    return [layer_asset(layer, nodes) for layer, nodes in layers.items()]
 
 
 defs = dg.Definitions(assets=build_model_assets())

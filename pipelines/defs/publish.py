@@ -14,7 +14,7 @@ from dashboards.downloads import write_downloads
 from dashboards.published import PublishedTables
 from dashboards.site import write_site
 from pipelines.defs import ingest
-from pipelines.defs.models import _sql_asset, known_tables, resolve_refs
+from pipelines.defs.models import known_tables, layer_asset, resolve_refs, sql_node
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
 from pipelines.published import (
@@ -72,11 +72,11 @@ def internal_assets() -> list[dg.AssetsDefinition]:
     """The internal audience's tables: every published SQL model built a second time, by the
     same factory from the same file, into ``internal`` with suppression off
     (:func:`pipelines.sqlmodels.internal_model`); reads of other published models go to
-    their internal copies."""
+    their internal copies. One step builds them all."""
     models = discover_models(models_dir())
     known = known_tables(models)
     published = {m.name for m in models.values() if m.layer == "published"}
-    assets = []
+    nodes = []
     for model in models.values():
         if model.layer != "published":
             continue
@@ -85,8 +85,8 @@ def internal_assets() -> list[dg.AssetsDefinition]:
             if key.path[0] == "published" and key.path[-1] in published else key
             for key in resolve_refs(model.refs - {model.name}, known, str(model.path))
         ]
-        assets.append(_sql_asset(internal_model(model, published), deps))
-    return assets
+        nodes.append(sql_node(internal_model(model, published), deps))
+    return [layer_asset(INTERNAL, nodes)] if nodes else []
 
 
 def published_tables(duckdb: DuckDBResource, audience: str = "public") -> PublishedTables:
