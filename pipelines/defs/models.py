@@ -102,7 +102,7 @@ def layer_asset(layer: str, nodes: list[LayerNode]) -> dg.AssetsDefinition:
                     continue
                 try:
                     metadata = node.build(con)
-                except BaseException:
+                except Exception:
                     report_asset(node.spec.key, done=False)
                     raise
                 report_asset(node.spec.key)
