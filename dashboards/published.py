@@ -396,14 +396,17 @@ class PublishedTables:
     def not_computed_list(self) -> list[dict]:
         """Every measure not computed (or computed for some periods only), headline measures
         first: name, coverage and its label, reason and fix."""
-        frame = self.not_computed if self.not_computed is not None else _empty("pub_not_computed")
-        rows = []
-        for row in frame.to_dict("records"):
-            row = {k: (None if is_missing(v) else v) for k, v in row.items()}
-            row["is_headline"] = bool(row.get("is_headline"))
-            row["coverage_label"] = COVERAGE_LABELS.get(row.get("coverage"), "Not computed")
-            rows.append(row)
-        return rows
+        built_for, rows = self._splits.get("not_computed", (None, []))
+        if built_for is None or built_for is not self.not_computed:
+            frame = self.not_computed if self.not_computed is not None else _empty("pub_not_computed")
+            rows = []
+            for row in frame.to_dict("records"):
+                row = {k: (None if is_missing(v) else v) for k, v in row.items()}
+                row["is_headline"] = bool(row.get("is_headline"))
+                row["coverage_label"] = COVERAGE_LABELS.get(row.get("coverage"), "Not computed")
+                rows.append(row)
+            self._splits["not_computed"] = (self.not_computed, rows)
+        return [dict(row) for row in rows]  # copies: callers add to them
 
     def not_computed_for(self, measure_id: str) -> dict:
         """The measure's not-computed entry, or {} when it was computed."""
