@@ -352,10 +352,18 @@ class PublishedTables:
         frame = self.breakdown_codes if self.breakdown_codes is not None else _empty(
             "pub_breakdown_codes"
         )
-        rows = self._rows(frame, "breakdown", breakdown)
-        if "position" in rows:
-            rows = rows.sort_values("position")
-        return {str(r.code): str(r.label) for r in rows.itertuples() if not is_missing(r.label)}
+        built_for, labels = self._splits.get("codes", (None, {}))
+        if built_for is not frame:
+            labels = {}
+            self._splits["codes"] = (frame, labels)
+        if breakdown not in labels:
+            rows = self._rows(frame, "breakdown", breakdown)
+            if "position" in rows:
+                rows = rows.sort_values("position")
+            labels[breakdown] = {
+                str(r.code): str(r.label) for r in rows.itertuples() if not is_missing(r.label)
+            }
+        return dict(labels[breakdown])
 
     def journey(self, measure_id: str) -> str | None:
         """The stage of the child's journey the measure belongs to (None in a warehouse from
