@@ -49,7 +49,10 @@ def _hover(unit: str, axis: str = "y") -> str:
 
 
 def _dates(frame: pd.DataFrame) -> list[str]:
-    return [pd.Timestamp(d).strftime("%Y-%m-%d") for d in frame["period_end"]]
+    dates = frame["period_end"]
+    if pd.api.types.is_datetime64_any_dtype(dates.dtype) and not dates.isna().any():
+        return dates.dt.strftime("%Y-%m-%d").tolist()  # the same text, formatted at once
+    return [pd.Timestamp(d).strftime("%Y-%m-%d") for d in dates]
 
 
 def _values(column: pd.Series) -> list:
@@ -104,6 +107,13 @@ def story_positions(status: pd.DataFrame, stories: list[dict]) -> list[dict]:
     return positions
 
 
+# The columns of a status frame the turn-the-curve chart (and its story markers) read.
+_CURVE_COLUMNS = frozenset({
+    "period_end", "value", "forecast", "forecast_lower", "forecast_upper", "baseline_end",
+    "baseline_locked", "spc_mean", "spc_lower", "spc_upper", "spc_method", "target",
+})
+
+
 def turn_the_curve(
     status: pd.DataFrame,
     *,
@@ -130,7 +140,9 @@ def turn_the_curve(
     target, spc (hidden until toggled unless ``show_spc``), story (numbered markers whose
     ``customdata`` is the story panel anchor ``story-N``). The baseline end is a vertical line.
     """
-    frame = status.sort_values("period_end").reset_index(drop=True)
+    # Only the columns drawn from: every selection below then copies a dozen columns, not all.
+    frame = status[[c for c in status.columns if c in _CURVE_COLUMNS]]
+    frame = frame.sort_values("period_end").reset_index(drop=True)
     for column in ("value", "forecast", "forecast_lower", "forecast_upper", "spc_mean",
                    "spc_lower", "spc_upper", "target"):
         if column not in frame:

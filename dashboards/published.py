@@ -149,7 +149,7 @@ class PublishedTables:
     audience: str = "public"
     assessment_tools: pd.DataFrame | None = None
     _program_slugs: dict[str, str] = field(default_factory=dict, repr=False)
-    _values_by_measure: tuple = field(default=(None, {}), repr=False)
+    _splits: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_tables(cls, tables: dict[str, pd.DataFrame | None], audience: str = "public"
@@ -217,7 +217,7 @@ class PublishedTables:
         frame = self.comparator_values if self.comparator_values is not None else _empty(
             "pub_comparator_values"
         )
-        rows = frame[frame["measure_id"] == measure_id]
+        rows = self._rows(frame, "measure_id", measure_id)
         return rows.sort_values(["period_end", "area_type", "area_code"]).reset_index(drop=True)
 
     def ranks(self, measure_id: str) -> pd.DataFrame:
@@ -225,7 +225,7 @@ class PublishedTables:
         frame = self.comparator_rank if self.comparator_rank is not None else _empty(
             "pub_comparator_rank"
         )
-        rows = frame[frame["measure_id"] == measure_id]
+        rows = self._rows(frame, "measure_id", measure_id)
         return rows.sort_values("period_end").reset_index(drop=True)
 
     def latest_rank(self, measure_id: str) -> dict:
@@ -280,7 +280,7 @@ class PublishedTables:
         return self.measures.to_dict("records")
 
     def measure(self, measure_id: str) -> dict:
-        rows = self.measures[self.measures["measure_id"] == measure_id]
+        rows = self._rows(self.measures, "measure_id", measure_id)
         return rows.iloc[0].to_dict() if len(rows) else {}
 
     def headline_ids(self) -> list[str]:
@@ -296,7 +296,7 @@ class PublishedTables:
     # --- programmes -------------------------------------------------------------------------
 
     def programs(self) -> list[str]:
-        rows = self.values[self.values["breakdown"] == "program"]
+        rows = self._rows(self.values, "breakdown", "program")
         return sorted(rows["breakdown_value"].dropna().unique().tolist())
 
     def program_slug(self, program: str) -> str:
@@ -313,15 +313,22 @@ class PublishedTables:
 
     # --- series -----------------------------------------------------------------------------
 
+    def _rows(self, frame: pd.DataFrame | None, column: str, key) -> pd.DataFrame:
+        """The rows of ``frame`` whose ``column`` is ``key``, in their order and with their
+        index: what ``frame[frame[column] == key]`` gives. The table is split by ``column``
+        once (again only when it is replaced), not filtered whole for every page and chart."""
+        if frame is None:
+            return pd.DataFrame()
+        built_for, groups = self._splits.get((column, id(frame)), (None, {}))
+        if built_for is not frame:
+            groups = dict(iter(frame.groupby(column, sort=False))) if len(frame) else {}
+            self._splits[(column, id(frame))] = (frame, groups)
+        found = groups.get(key)
+        return found if found is not None else frame.iloc[0:0]
+
     def measure_values(self, measure_id: str) -> pd.DataFrame:
-        """The rows of ``values`` of one measure, in their order and with their index (the
-        table is split by measure once, not filtered whole for every chart)."""
-        built_for, by_measure = self._values_by_measure
-        if built_for is not self.values:
-            by_measure = dict(iter(self.values.groupby("measure_id", sort=False)))
-            self._values_by_measure = (self.values, by_measure)
-        found = by_measure.get(measure_id)
-        return found if found is not None else self.values.iloc[0:0]
+        """The rows of ``values`` of one measure, in their order and with their index."""
+        return self._rows(self.values, "measure_id", measure_id)
 
     def series(self, measure_id: str, breakdown: str = "all", breakdown_value: str = "all"):
         values = self.measure_values(measure_id)
@@ -330,11 +337,8 @@ class PublishedTables:
 
     def status_series(self, measure_id: str, breakdown: str = "all",
                       breakdown_value: str = "all") -> pd.DataFrame:
-        rows = self.status[
-            (self.status["measure_id"] == measure_id)
-            & (self.status["breakdown"] == breakdown)
-            & (self.status["breakdown_value"] == breakdown_value)
-        ]
+        rows = self._rows(self.status, "measure_id", measure_id)
+        rows = rows[(rows["breakdown"] == breakdown) & (rows["breakdown_value"] == breakdown_value)]
         return rows.sort_values("period_end").reset_index(drop=True)
 
     def breakdowns(self, measure_id: str) -> list[str]:
@@ -348,10 +352,18 @@ class PublishedTables:
         frame = self.breakdown_codes if self.breakdown_codes is not None else _empty(
             "pub_breakdown_codes"
         )
-        rows = frame[frame["breakdown"] == breakdown]
-        if "position" in rows:
-            rows = rows.sort_values("position")
-        return {str(r.code): str(r.label) for r in rows.itertuples() if not is_missing(r.label)}
+        built_for, labels = self._splits.get("codes", (None, {}))
+        if built_for is not frame:
+            labels = {}
+            self._splits["codes"] = (frame, labels)
+        if breakdown not in labels:
+            rows = self._rows(frame, "breakdown", breakdown)
+            if "position" in rows:
+                rows = rows.sort_values("position")
+            labels[breakdown] = {
+                str(r.code): str(r.label) for r in rows.itertuples() if not is_missing(r.label)
+            }
+        return dict(labels[breakdown])
 
     def journey(self, measure_id: str) -> str | None:
         """The stage of the child's journey the measure belongs to (None in a warehouse from
@@ -360,17 +372,23 @@ class PublishedTables:
         return None if is_missing(value) or not value else str(value)
 
     def card(self, measure_id: str, program: str | None = None) -> dict:
-        card = self.report_card[self.report_card["measure_id"] == measure_id]
-        if program is None:
-            card = card[card["program"].isna()]
-        else:
-            card = card[card["program"] == program]
-        return card.iloc[0].to_dict() if len(card) else {}
+        built_for, cards = self._splits.get("cards", (None, {}))
+        if built_for is not self.report_card:
+            cards = {}
+            self._splits["cards"] = (self.report_card, cards)
+        if (measure_id, program) not in cards:
+            card = self._rows(self.report_card, "measure_id", measure_id)
+            if program is None:
+                card = card[card["program"].isna()]
+            else:
+                card = card[card["program"] == program]
+            cards[(measure_id, program)] = card.iloc[0].to_dict() if len(card) else {}
+        return dict(cards[(measure_id, program)])  # a copy: callers add to it
 
     # --- stories ----------------------------------------------------------------------------
 
     def story(self, measure_id: str) -> dict:
-        rows = self.stories[self.stories["measure_id"] == measure_id]
+        rows = self._rows(self.stories, "measure_id", measure_id)
         if not len(rows):
             return {key: [] for key in STORY_KEYS} | {"target": None, "baseline_end": None}
         row = rows.iloc[0]
@@ -386,14 +404,17 @@ class PublishedTables:
     def not_computed_list(self) -> list[dict]:
         """Every measure not computed (or computed for some periods only), headline measures
         first: name, coverage and its label, reason and fix."""
-        frame = self.not_computed if self.not_computed is not None else _empty("pub_not_computed")
-        rows = []
-        for row in frame.to_dict("records"):
-            row = {k: (None if is_missing(v) else v) for k, v in row.items()}
-            row["is_headline"] = bool(row.get("is_headline"))
-            row["coverage_label"] = COVERAGE_LABELS.get(row.get("coverage"), "Not computed")
-            rows.append(row)
-        return rows
+        built_for, rows = self._splits.get("not_computed", (None, []))
+        if built_for is None or built_for is not self.not_computed:
+            frame = self.not_computed if self.not_computed is not None else _empty("pub_not_computed")
+            rows = []
+            for row in frame.to_dict("records"):
+                row = {k: (None if is_missing(v) else v) for k, v in row.items()}
+                row["is_headline"] = bool(row.get("is_headline"))
+                row["coverage_label"] = COVERAGE_LABELS.get(row.get("coverage"), "Not computed")
+                rows.append(row)
+            self._splits["not_computed"] = (self.not_computed, rows)
+        return [dict(row) for row in rows]  # copies: callers add to them
 
     def not_computed_for(self, measure_id: str) -> dict:
         """The measure's not-computed entry, or {} when it was computed."""

@@ -272,6 +272,13 @@ def curve_frame(tables: PublishedTables, measure_id: str, breakdown: str = "all"
     )
 
 
+# The columns of a curve frame its table is made from.
+_TABLE_COLUMNS = frozenset({
+    "period_end", "is_future", "value_text", "forecast", "forecast_lower", "forecast_upper",
+    "status",
+})
+
+
 def curve_view(
     tables: PublishedTables, measure: dict, story: dict, *, height: int = 440,
     width: int | None = None, config: dict | None = None, compact: bool = False,
@@ -293,7 +300,8 @@ def curve_view(
         comparators=tables.ranks(measure["measure_id"]) if program is None else None,
     )
     rows = []
-    for r in frame.sort_values("period_end", ascending=False).itertuples():
+    table = frame[[c for c in frame.columns if c in _TABLE_COLUMNS]]  # what the table shows
+    for r in table.sort_values("period_end", ascending=False).itertuples():
         future = getattr(r, "is_future", False)
         if not is_missing(future) and bool(future) and is_missing(getattr(r, "forecast", None)):
             continue  # a period still to come, with no forecast for it
@@ -364,8 +372,10 @@ def breakdown_views(tables: PublishedTables, measure: dict, *, config: dict | No
         codes = tables.codes(breakdown)
         order = {code: i for i, code in enumerate(codes)}
 
-        def key(i, rows=rows, order=order):
-            value = str(rows.iloc[i]["breakdown_value"])
+        names = [str(v) for v in rows["breakdown_value"]]
+
+        def key(i, names=names, order=order):
+            value = names[i]
             return (order.get(value, len(order)), _band_key(value))
 
         rows = rows.iloc[sorted(range(len(rows)), key=key)]
@@ -438,11 +448,13 @@ def comparison_view(tables: PublishedTables, measure: dict, *, config: dict | No
     }]
     order = {"neighbour": 1, "neighbours_mean": 2, "region": 3, "england": 4}
     names = {}
+    area_years: dict[tuple, dict] = {}  # each area's figure by 31 March, read in one pass
     for r in values.itertuples():
         names.setdefault((order.get(r.area_type, 9), r.area_type, r.area_code), r.area_name)
+        if not is_missing(r.area_type) and not is_missing(r.area_code):  # a missing one matches none
+            area_years.setdefault((r.area_type, r.area_code), {})[pd.Timestamp(r.period_end)] = r.value_text
     for (_, kind, code), name in sorted(names.items()):
-        found = values[(values["area_type"] == kind) & (values["area_code"] == code)]
-        by_year = {pd.Timestamp(r.period_end): r.value_text for r in found.itertuples()}
+        by_year = area_years.get((kind, code), {})
         rows.append({"area": cell(name) or code, "kind": kind, "cells": [cell(by_year.get(y)) for y in years]})
     rank_rows = [
         {"period": f"31 March {pd.Timestamp(r.period_end).year}",

@@ -447,6 +447,17 @@ def _snap(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
     return (ts + pd.offsets.MonthEnd(0)).as_unit(_UNIT)
 
 
+def _snap_all(idx: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
+    """:func:`_snap` of every period of a normalised, tz-naive index, at once."""
+    if idx.hasnans:  # _snap says what is wrong with a missing period
+        return pd.DatetimeIndex([_snap(t, freq) for t in idx]).as_unit(_UNIT)
+    if freq == "A":
+        years = np.asarray(idx.year, dtype="int64") + (np.asarray(idx.month) > 3)
+        march = ((years - 1970) * 12 + 2).astype("datetime64[M]").astype("datetime64[D]")
+        return pd.DatetimeIndex(march + np.timedelta64(30, "D")).as_unit(_UNIT)
+    return pd.DatetimeIndex(np.asarray((idx + pd.offsets.MonthEnd(0)).as_unit(_UNIT)))
+
+
 def _shift(ts: pd.Timestamp, n: int, freq: str) -> pd.Timestamp:
     if freq == "A":
         return pd.Timestamp(year=ts.year + n, month=3, day=31).as_unit(_UNIT)
@@ -470,7 +481,7 @@ def _prepare(values: pd.Series, freq: str | None) -> tuple[pd.Series, str]:
         values = pd.Series(values)
     idx = _to_datetime_index(values.index)
     f = _freq_arg(freq) or detect_frequency(idx)
-    snapped = pd.DatetimeIndex([_snap(t, f) for t in idx]).as_unit(_UNIT)
+    snapped = _snap_all(idx, f)
     if snapped.has_duplicates:
         raise ValueError("values has more than one value for the same period")
     vals = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce")

@@ -8,6 +8,7 @@ as one asset check per contract.
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import tempfile
 from collections import defaultdict
@@ -445,6 +446,15 @@ def assessment_tools(duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeRes
 BANK_HOLIDAY_YEARS = range(1990, 2051)
 
 
+@functools.cache
+def _bank_holidays() -> tuple[tuple[dt.date, str], ...]:
+    """(date, name) of every bank holiday of BANK_HOLIDAY_YEARS, in date order: worked out
+    once per process (the rules give the same days every time; a second run reuses them)."""
+    import holidays
+
+    return tuple(sorted(holidays.country_holidays("GB", subdiv="ENG", years=BANK_HOLIDAY_YEARS).items()))
+
+
 @dg.asset(
     key=["raw", "bank_holidays"],
     group_name="raw",
@@ -454,11 +464,8 @@ BANK_HOLIDAY_YEARS = range(1990, 2051)
 def bank_holidays(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """England and Wales bank holidays (the holidays package, GB subdivision ENG), one row per
     day, for the working-day calendar (int_calendar) that timeliness measures count with."""
-    import holidays
-
-    found = holidays.country_holidays("GB", subdiv="ENG", years=BANK_HOLIDAY_YEARS)
     frame = pd.DataFrame(
-        sorted(found.items()), columns=["holiday_date", "holiday_name"]
+        _bank_holidays(), columns=["holiday_date", "holiday_name"]
     ).astype({"holiday_name": "string"})
     frame["holiday_date"] = pd.to_datetime(frame["holiday_date"])
     with warehouse_connection(duckdb) as con:
