@@ -842,3 +842,87 @@ def test_windows_start_full():
     assert count("program_clients_served", dt.date(2024, 4, 30), "program", "P1") == (1, 0)
     assert count("program_plans", dt.date(2024, 4, 30), "program", "P2") is None
     assert count("program_plans", dt.date(2024, 5, 31), "program", "P2") == (1, 1)
+
+
+def test_staged_rules_by_hand():
+    """The rules the reference derives from the staged tables, each on the month end it turns
+    on: a short break (LS V3) is not looked after; an episode re-submitted with a DEC counts as
+    the newest return gives it; an episode left open in the 2019/20 return and absent from
+    later ones closes on 1 April 2020, or on the child's next episode's DECOM; a plan is a repeat
+    when the child had an earlier plan or NumberOfPreviousCPP > 0; the newest record of a child
+    gives age and sex; a service plan on day 31 is late; of assessments on the same day the
+    greater assessment_id is the later; a change equal to the reliable change criterion (24.5)
+    is not enough, one above it is; a tool without a criterion falls back to any improvement
+    (lower is better here)."""
+    kids = [
+        {"date_of_birth": dt.date(2010, 7, 31), "sex": "Female", "ethnicity": "White", "postcode_district": "AB1"},
+        {"date_of_birth": dt.date(2010, 7, 31), "sex": "Male", "ethnicity": "Mixed", "postcode_district": "AB2"},
+        {"date_of_birth": dt.date(2008, 2, 29), "sex": "Female", "ethnicity": "Refused", "postcode_district": None},
+        {"date_of_birth": dt.date(2016, 1, 15), "sex": "Male", "ethnicity": None, "postcode_district": None},
+        {"date_of_birth": dt.date(2012, 5, 1), "sex": None, "ethnicity": None, "postcode_district": None},
+    ]
+    episodes = [
+        ("A", dt.date(2020, 5, 1), None, "S", "V3", "N1", None, "U4"),  # a short break
+        ("B", dt.date(2019, 6, 1), [(2020, None), (2021, 400)], "S", "C2", "N1", None, "U4"),  # DEC 05/07/2020
+        ("C", dt.date(2019, 10, 1), [(2020, None)], "S", "C2", "N1", None, "U4"),  # closed 01/04/2020
+        ("D", dt.date(2019, 8, 1), [(2020, None)], "S", "C2", "N1", None, "U4"),  # closed 01/09/2020
+        ("D", dt.date(2020, 9, 1), [(2021, 60)], "P", "C2", "N1", None, "U1"),
+        ("E", dt.date(2020, 1, 10), [(2024, 2000)], "S", "V4", "N1", None, "U4"),  # a short break
+    ]
+    plans = [
+        ("A", dt.date(2021, 5, 1), [(2021, None), (2022, None)], "N1", 2, None, None),  # 2 previous plans
+        ("B", dt.date(2021, 6, 1), None, "N1", 0, None, None),
+        ("B", dt.date(2022, 1, 10), None, "N1", 0, None, None),  # B's second plan
+        ("C", dt.date(2022, 3, 1), [(2022, None), (2023, 100)], "N1", 0, None, None),  # ended 09/06/2022
+    ]
+    enrolments = [
+        # the programmes' first enrolments, in 2019
+        ("E", "Family Support", dt.date(2019, 1, 5), 30, [], [], True),
+        ("E", "Parenting", dt.date(2019, 1, 5), 30, [], [], False),
+        # A: 15 and 1 on 10/01/2022 (15 first), 30 and 39.5 on 29/07/2022 (39.5 latest): +24.5
+        ("A", "Family Support", dt.date(2022, 1, 10), None, [0],
+         [(0, [10, 5]), (0, [1]), (200, [20, 10]), (200, [20, 19.5])], True),
+        # B: 10 then 35 (+25); its plan is on day 31
+        ("B", "Family Support", dt.date(2022, 1, 5), None, [31], [(0, [10]), (100, [20, 15])], True),
+        # C: 12 then 11, lower is better; its plan the day before the start
+        ("C", "Parenting", dt.date(2022, 1, 20), None, [-1], [(0, [12]), (50, [11])], False),
+    ]
+    con = _warehouse(kids, episodes, plans, enrolments)
+    got = _sorted(con.execute("select * from int_measure_counts").df())
+    assert got == _sorted(_by_month(con))
+    counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
+
+    def members(population, day, breakdown="all", value="all"):
+        return counts.get((population, breakdown, value, day), (0, 0))[0]
+
+    # Looked after: B, C and D on 31/03/2020; C's episode closed on 1 April 2020; A's and E's
+    # short breaks never; B's episode closed 05/07/2020 by the 2020/21 return; D's first
+    # episode closed on 01/09/2020, its second on 31/10/2020.
+    assert members("looked_after", dt.date(2020, 3, 31)) == 3
+    assert members("looked_after", dt.date(2020, 4, 30)) == 2
+    assert members("looked_after", dt.date(2020, 5, 31)) == 2
+    assert members("looked_after", dt.date(2020, 7, 31)) == 1
+    assert members("looked_after", dt.date(2020, 8, 31)) == 1
+    assert members("looked_after", dt.date(2020, 12, 31)) == 0
+    # The newest header: B is 9 and Male, C (29 February 2008) 12.
+    assert members("looked_after", dt.date(2020, 3, 31), "age_band", "5-9") == 1
+    assert members("looked_after", dt.date(2020, 3, 31), "age_band", "10-15") == 1
+    assert members("looked_after", dt.date(2020, 3, 31), "age_band", "18+") == 0
+    assert members("looked_after", dt.date(2020, 3, 31), "sex", "Male") == 2
+    assert members("looked_after", dt.date(2020, 3, 31), "sex", "Unknown") == 0
+    # Plans begun in the 12 months to 31/03/2022: A's (2 previous) and B's second are repeats.
+    assert counts[("cp_plan_starts", "all", "all", dt.date(2022, 3, 31))] == (4, 2)
+    # C's plan ended 09/06/2022 (the 2022/23 census).
+    assert members("child_protection", dt.date(2022, 5, 31)) == 3
+    assert members("child_protection", dt.date(2022, 6, 30)) == 2
+    # Enrolments begun at least 30 days before 28/02/2022: only A's plan is on time.
+    assert counts[("program_plans", "program", "Family Support", dt.date(2022, 2, 28))] == (2, 1)
+    assert counts[("program_plans", "program", "Parenting", dt.date(2022, 2, 28))] == (1, 0)
+    # 31/07/2022: A and B better off, only B by more than 24.5; C better (lower) and, with no
+    # criterion for its tool, better off reliably too.
+    assert counts[("program_assessed", "program", "Family Support", dt.date(2022, 7, 31))] == (2, 2)
+    assert counts[("program_reliable_change", "program", "Family Support", dt.date(2022, 7, 31))] == (2, 1)
+    assert counts[("program_reliable_change", "program", "Parenting", dt.date(2022, 7, 31))] == (1, 1)
+    # 30/06/2022: A's latest is 1 (the later of 10/01/2022's two), not better than 15; B +25.
+    assert counts[("program_assessed", "program", "Family Support", dt.date(2022, 6, 30))] == (2, 1)
+    assert counts[("program_reliable_change", "program", "Family Support", dt.date(2022, 6, 30))] == (2, 1)
