@@ -207,11 +207,11 @@ chain = st.tuples(
 )
 plan_lengths = st.one_of(lengths, st.sampled_from(["2y", "2y-1d", "2y+1d"]))
 plan = st.tuples(
-    st.sampled_from(["A", "B", "C"]),
+    st.sampled_from(["A", "B"]),  # two children: often several plans each
     dates,
     st.one_of(plan_lengths, st.lists(st.tuples(st.sampled_from(CIN_YEARS), plan_lengths), min_size=1, max_size=2)),
     st.sampled_from(["N1", "N4", None]),
-    st.sampled_from([0, 0, 1, 3]),  # NumberOfPreviousCPP
+    st.sampled_from([0, 0, 0, 2]),  # NumberOfPreviousCPP
     st.sampled_from(["NEG", "EMO", "PHY", None]),  # initial category of abuse
     st.sampled_from(["SAB", "MUL", "NEG", None, None]),  # latest
 )
@@ -220,7 +220,7 @@ enrolment = st.tuples(
     st.sampled_from(["Family Support", "Parenting"]),
     dates,
     lengths,
-    st.lists(st.sampled_from([-1, 0, 12, 30, 31]), max_size=2),  # service plans, days after the start
+    st.lists(st.sampled_from([-1, 0, 30, 31]), max_size=2),  # service plans, days after the start
     # assessments: days after the start (often the same day as another), half-point domain scores
     st.lists(
         st.tuples(
@@ -228,6 +228,7 @@ enrolment = st.tuples(
             st.lists(st.integers(min_value=0, max_value=40).map(lambda half_points: half_points / 2),
                      min_size=1, max_size=3),
         ),
+        min_size=1,
         max_size=4,
     ),
     st.booleans(),
@@ -623,7 +624,7 @@ def _sorted(frame: pd.DataFrame) -> list[tuple]:
     st.lists(episode, max_size=8),
     st.lists(chain, max_size=3),
     st.lists(plan, max_size=5),
-    st.lists(enrolment, max_size=5),
+    st.lists(enrolment, min_size=1, max_size=5),
     st.fixed_dictionaries({
         "needs": st.lists(need, max_size=5),
         "assessments": st.lists(assessment, max_size=4),
