@@ -15,6 +15,7 @@ status and placement codes), Missing (M and A), UASC and OC2 rows.
 """
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -122,6 +123,10 @@ WINDOWS = {
 }
 INTERMEDIATES = (
     "int_calendar",
+    "int_child_attributes",
+    "int_care_episodes",
+    "int_cp_plans",
+    "int_program_enrolments",
     "int_cin_episodes",
     "int_cin_assessments",
     "int_cin_section47",
@@ -135,6 +140,17 @@ INTERMEDIATES = (
     "int_measure_counts",
 )
 REFERENCE = Path(__file__).resolve().parent / "models" / "reference" / "population_months.sql"
+
+# The configured assessment tools (sd, reliability): Family Support's (" Star " in the export)
+# has a reliable change criterion of 1.96 * 12.5 * sqrt(2 * 0.5) = 24.5, which a change of
+# half-point domain scores can equal (not enough); Parenting's ("Scale") has none, its clients
+# falling back to any improvement.
+TOOLS = {"star": (12.5, 0.5)}
+# The staged codes of the children's labels, and what an older return (or file) said of every
+# child: the newest record wins.
+SEX_CODES = {"Male": "M", "Female": "F", None: None}
+ETHNIC_CODES = {"White": "WBRI", "Mixed": "MWBC", "Refused": "REFU", None: None}
+OLDER_RECORD = ("U", dt.date(1999, 1, 1), "AIND")
 
 BIRTHS = [None, dt.date(2004, 2, 29), dt.date(2005, 6, 30), dt.date(2008, 2, 29), dt.date(2010, 7, 31),
           dt.date(2016, 1, 15), dt.date(2020, 2, 29), dt.date(2022, 11, 3)]
@@ -155,13 +171,16 @@ lengths = st.one_of(st.none(), st.integers(min_value=0, max_value=900))
 children = st.fixed_dictionaries({
     "date_of_birth": st.sampled_from(BIRTHS),
     "sex": st.sampled_from(["Male", "Female", None]),
-    "ethnicity": st.sampled_from(["White", "Mixed", None]),
+    "ethnicity": st.sampled_from(["White", "Mixed", "Refused", None]),
     "postcode_district": st.sampled_from(["AB1", "AB2", None]),
 })
+# A length, or the versions of the returns that have the episode (or plan): the newest wins, a
+# DEC may change from one return to the next, and an open episode absent from later returns is
+# closed by the repair rule.
 episode = st.tuples(
     st.sampled_from(["A", "B", "C"]),
     dates,
-    lengths,
+    st.one_of(lengths, st.lists(st.tuples(st.sampled_from(SSDA903_YEARS), lengths), min_size=1, max_size=3)),
     st.sampled_from(["S", "P", "B", "T", "U", "L"]),
     st.sampled_from(LS_CODES),  # V3/V4: a short break
     st.sampled_from(["N1", "N2", None]),
@@ -186,12 +205,13 @@ chain = st.tuples(
         max_size=4,
     ),
 )
+plan_lengths = st.one_of(lengths, st.sampled_from(["2y", "2y-1d", "2y+1d"]))
 plan = st.tuples(
-    st.sampled_from(["A", "B", "C"]),
+    st.sampled_from(["A", "B"]),  # two children: often several plans each
     dates,
-    st.one_of(lengths, st.sampled_from(["2y", "2y-1d", "2y+1d"])),
+    st.one_of(plan_lengths, st.lists(st.tuples(st.sampled_from(CIN_YEARS), plan_lengths), min_size=1, max_size=2)),
     st.sampled_from(["N1", "N4", None]),
-    st.booleans(),
+    st.sampled_from([0, 0, 0, 2]),  # NumberOfPreviousCPP
     st.sampled_from(["NEG", "EMO", "PHY", None]),  # initial category of abuse
     st.sampled_from(["SAB", "MUL", "NEG", None, None]),  # latest
 )
@@ -200,8 +220,17 @@ enrolment = st.tuples(
     st.sampled_from(["Family Support", "Parenting"]),
     dates,
     lengths,
-    st.booleans(),
-    st.lists(st.tuples(st.integers(min_value=0, max_value=700), st.integers(min_value=0, max_value=20)), max_size=4),
+    st.lists(st.sampled_from([-1, 0, 30, 31]), max_size=2),  # service plans, days after the start
+    # assessments: days after the start (often the same day as another), half-point domain scores
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from([0, 90, 365]), st.integers(min_value=0, max_value=700)),
+            st.lists(st.integers(min_value=0, max_value=40).map(lambda half_points: half_points / 2),
+                     min_size=1, max_size=3),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
     st.booleans(),
 )
 cin_days = st.one_of(
@@ -329,6 +358,30 @@ def _insert(con, table: str, columns: str, rows: list[tuple]) -> None:
         )
 
 
+def _versions(length, year: int) -> list[tuple]:
+    """An episode's or plan's versions as (collection year, length): a length alone is one
+    version, in the return of ``year``; a list gives each return's version."""
+    return list(length) if isinstance(length, list) else [(year, length)]
+
+
+def _insert_export(con, table: str, columns: str, rows: list[tuple]) -> None:
+    """Create a staged table of the case export (no collection year), each row given the number
+    of its file (a newer file has a higher number) first; source_file and source_row_number follow."""
+    con.execute(f"create table {table} ({columns}, source_file varchar, source_row_number integer)")
+    for number, (file, *values) in enumerate(rows, start=1):
+        con.execute(
+            f"insert into {table} values ({', '.join('?' * (len(values) + 2))})",
+            [*values, f"{table}_{file}", number],
+        )
+
+
+def _reliable_change(sd: float, reliability: float) -> float:
+    """The Jacobson-Truax reliable change criterion 1.96 * sd * sqrt(2 * (1 - r)), on paper
+    (decimal arithmetic, so that 1.96 * 12.5 * 1 is 24.5 and not a float near it)."""
+    paper = Decimal("1.96") * Decimal(str(sd)) * (2 * (1 - Decimal(str(reliability)))).sqrt()
+    return float(round(paper, 12))
+
+
 def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), enquiries=(), missing=(),
                uasc=(), oc2=()) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
@@ -337,70 +390,89 @@ def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), e
         con.execute(f"create table {name} as {sql}")
     con.execute("create table bank_holidays (holiday_date date, holiday_name varchar)")
     con.executemany("insert into bank_holidays values (?, ?)", BANK_HOLIDAYS)
-    con.execute(
-        "create table int_child_attributes (source varchar, child_id varchar, date_of_birth date, "
-        "sex varchar, ethnicity varchar, postcode_district varchar)"
+    # Each child as the SSDA903 header and the CIN census of the newest return give it, after an
+    # older return's different record; the case export's client row likewise after an older file's.
+    _insert(
+        con, "stg_ssda903_header", "child_id varchar, sex varchar, date_of_birth date, ethnic_code varchar",
+        [row for child_id, kid in zip(CHILDREN, kids, strict=True) for row in (
+            (SSDA903_YEARS[0], child_id, *OLDER_RECORD),
+            (SSDA903_YEARS[-1], child_id, SEX_CODES[kid["sex"]], kid["date_of_birth"], ETHNIC_CODES[kid["ethnicity"]]),
+        )],
     )
-    for source in ("ssda903", "cin", "case"):
-        for child_id, kid in zip(CHILDREN, kids, strict=True):
-            con.execute(
-                "insert into int_child_attributes values (?, ?, ?, ?, ?, ?)",
-                [source, child_id, kid["date_of_birth"], kid["sex"], kid["ethnicity"],
-                 kid["postcode_district"] if source == "case" else None],
-            )
-    con.execute(
-        "create table int_care_episodes (child_id varchar, decom date, dec date, rne varchar, ls varchar, "
-        "cin varchar, place varchar, home_postcode_district varchar, is_short_break boolean)"
+    _insert(
+        con, "stg_cin_children", "child_id varchar, date_of_birth date, sex varchar, ethnic_code varchar",
+        [row for child_id, kid in zip(CHILDREN, kids, strict=True) for row in (
+            (CIN_YEARS[-1], child_id, kid["date_of_birth"], SEX_CODES[kid["sex"]] or "U", ETHNIC_CODES[kid["ethnicity"]]),
+            (CIN_YEARS[0], child_id, OLDER_RECORD[1], OLDER_RECORD[0], OLDER_RECORD[2]),
+        )],
     )
-    seen = set()
-    for child_id, decom, length, rne, ls, cin, district, place in episodes:
-        if (child_id, decom) in seen:
-            continue
-        seen.add((child_id, decom))
-        con.execute(
-            "insert into int_care_episodes values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [child_id, decom, _later(decom, length), rne, ls, cin, place, district, ls in ("V3", "V4")],
-        )
-    con.execute(
-        "create table int_cp_plans (child_id varchar, cpp_start_date date, cpp_end_date date, "
-        "primary_need_code varchar, is_repeat boolean, initial_category_of_abuse varchar, "
-        "latest_category_of_abuse varchar)"
+    _insert_export(
+        con, "stg_case_clients",
+        "client_id varchar, date_of_birth date, sex varchar, ethnic_code varchar, postcode_district varchar, "
+        "intake_date date",
+        [row for child_id, kid in zip(CHILDREN, kids, strict=True) for row in (
+            (2, child_id, kid["date_of_birth"], SEX_CODES[kid["sex"]] or "U", ETHNIC_CODES[kid["ethnicity"]],
+             kid["postcode_district"], None),
+            (1, child_id, OLDER_RECORD[1], OLDER_RECORD[0], OLDER_RECORD[2], "ZZ9", None),
+        )],
     )
-    seen = set()
-    for child_id, start, length, need, is_repeat, initial, latest in plans:
-        if (child_id, start) in seen:
-            continue
-        seen.add((child_id, start))
-        con.execute(
-            "insert into int_cp_plans values (?, ?, ?, ?, ?, ?, ?)",
-            [child_id, start, _later(start, length), need, is_repeat, initial, latest],
-        )
-    con.execute(
-        "create table int_program_enrolments (enrolment_id varchar, client_id varchar, program varchar, "
-        "start_date date, end_date date, has_plan_within_30d boolean, date_of_birth date, sex varchar, "
-        "ethnicity varchar, locality varchar)"
+    # Episodes as each return that has them gives them: an open episode absent from every later
+    # return is closed by the repair rule.
+    _insert(
+        con, "stg_ssda903_episodes",
+        "child_id varchar, decom date, rne varchar, ls varchar, cin varchar, place varchar, "
+        "place_provider varchar, dec date, rec varchar, reason_place_change varchar, "
+        "home_postcode_district varchar",
+        [(year, child_id, decom, rne, ls, cin, place, None, _later(decom, length), None, None, district)
+         for child_id, decom, versions, rne, ls, cin, district, place in episodes
+         for year, length in _versions(versions, SSDA903_YEARS[-1])],
     )
-    con.execute(
-        "create table stg_case_assessments (assessment_id varchar, enrolment_id varchar, assessment_date date, "
-        "score integer, higher_is_better boolean, tool varchar)"
+    # Plans as each census that has them gives them; NumberOfPreviousCPP as the newest gives it
+    # (0 in older ones).
+    plan_rows = []
+    for child_id, start, versions, need, previous, initial, latest in plans:
+        versions = sorted(_versions(versions, CIN_YEARS[-1]), key=lambda version: version[0])
+        for k, (year, length) in enumerate(versions):
+            newest = k == len(versions) - 1
+            plan_rows.append((year, child_id, None, start, _later(start, length), initial if newest else None,
+                              latest if newest else None, previous if newest else 0, need))
+    _insert(
+        con, "stg_cp_plans",
+        "child_id varchar, cin_referral_date date, cpp_start_date date, cpp_end_date date, "
+        "initial_category_of_abuse varchar, latest_category_of_abuse varchar, number_of_previous_cpp integer, "
+        "primary_need_code varchar",
+        plan_rows,
     )
-    # Family Support's tool has a reliable change criterion of 1.96 * 3 * sqrt(2 * 0.5) = 5.88;
-    # Parenting's has none (its clients fall back to any improvement).
-    con.execute("create table assessment_tools as select 'star' as tool, 3.0 as sd, 0.5 as reliability")
-    for i, (client_id, program, start, length, has_plan, occasions, higher) in enumerate(enrolments):
-        kid = kids[CHILDREN.index(client_id)]
+    con.execute("create table assessment_tools (tool varchar, sd double, reliability double)")
+    con.executemany("insert into assessment_tools values (?, ?, ?)", [(tool, *config) for tool, config in TOOLS.items()])
+    con.execute("create table ref_reliable_change (tool varchar, criterion double)")
+    con.executemany("insert into ref_reliable_change values (?, ?)",
+                    [(tool, _reliable_change(*config)) for tool, config in TOOLS.items()])
+    enrolment_rows, plan_rows, assessment_rows = [], [], []
+    for i, (client_id, program, start, length, plan_days, occasions, higher) in enumerate(enrolments):
         end = None if length is None else start + dt.timedelta(days=length)
-        con.execute(
-            "insert into int_program_enrolments values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [f"E{i}", client_id, program, start, end, has_plan, kid["date_of_birth"],
-             kid["sex"] or "Unknown", kid["ethnicity"] or "Unknown", kid["postcode_district"] or "Unknown"],
-        )
-        for j, (days, score) in enumerate(occasions):
-            con.execute(
-                "insert into stg_case_assessments values (?, ?, ?, ?, ?, ?)",
-                [f"E{i}-{j}", f"E{i}", start + dt.timedelta(days=days), score, higher,
-                 " Star " if program == "Family Support" else "Scale"],
+        enrolment_rows.append((1, f"E{i}", client_id, program, start, end, None))
+        plan_rows.extend((1, f"E{i}-P{k}", f"E{i}", start + dt.timedelta(days=days)) for k, days in enumerate(plan_days))
+        for j, (days, scores) in enumerate(occasions):
+            # one row per domain score of the assessment
+            assessment_rows.extend(
+                (1, f"E{i}-{j}", client_id, f"E{i}", start + dt.timedelta(days=days),
+                 " Star " if program == "Family Support" else "Scale", f"D{k}", score, higher)
+                for k, score in enumerate(scores)
             )
+    _insert_export(
+        con, "stg_case_enrolments",
+        "enrolment_id varchar, client_id varchar, program varchar, start_date date, end_date date, "
+        "exit_reason varchar",
+        enrolment_rows,
+    )
+    _insert_export(con, "stg_case_service_plans", "plan_id varchar, enrolment_id varchar, plan_date date", plan_rows)
+    _insert_export(
+        con, "stg_case_assessments",
+        "assessment_id varchar, client_id varchar, enrolment_id varchar, assessment_date date, tool varchar, "
+        "domain varchar, score double, higher_is_better boolean",
+        assessment_rows,
+    )
     _insert(
         con, "stg_cin_details",
         "child_id varchar, referral_date date, referral_source varchar, primary_need_code varchar, "
@@ -503,7 +575,7 @@ def _by_month(con) -> pd.DataFrame:
             tally = counts.setdefault((population, row["period_end"], breakdown, value), [0, 0])
             tally[0] += 1
             tally[1] += 1 if row["flag"] is not None and row["flag"] == row["flag"] and row["flag"] else 0
-    first_enrolments = dict(con.execute("select program, min(start_date) from int_program_enrolments group by program").fetchall())
+    first_enrolments = dict(con.execute("select program, min(start_date) from stg_case_enrolments group by program").fetchall())
     counted = []
     for population, breakdowns in BREAKDOWNS.items():
         periods = [period for (period,) in con.execute(f"select period_end from {PERIODS_OF[population]}").fetchall()]
@@ -552,7 +624,7 @@ def _sorted(frame: pd.DataFrame) -> list[tuple]:
     st.lists(episode, max_size=8),
     st.lists(chain, max_size=3),
     st.lists(plan, max_size=5),
-    st.lists(enrolment, max_size=5),
+    st.lists(enrolment, min_size=1, max_size=5),
     st.fixed_dictionaries({
         "needs": st.lists(need, max_size=5),
         "assessments": st.lists(assessment, max_size=4),
@@ -583,8 +655,8 @@ def test_nested_episode_and_plan():
         ("A", dt.date(2020, 1, 5), None, "L", "E1", "N2", None, "A4"),
     ]
     plans = [
-        ("C", dt.date(2022, 6, 1), None, "N4", False, "NEG", None),  # before birth: unborn
-        ("C", dt.date(2023, 2, 1), 40, "N1", True, "EMO", "SAB"),
+        ("C", dt.date(2022, 6, 1), None, "N4", 0, "NEG", None),  # before birth: unborn
+        ("C", dt.date(2023, 2, 1), 40, "N1", 1, "EMO", "SAB"),
     ]
     con = _warehouse(kids, episodes, plans, [])
     got = _sorted(con.execute("select * from int_measure_counts").df())
@@ -633,9 +705,9 @@ def test_catalogue_edges():
     episodes = chain_episodes(chains)
     assert episodes[3][1] + dt.timedelta(days=609) == dt.date(2019, 6, 1)
     plans = [
-        ("D", dt.date(2020, 5, 10), "2y", "N1", False, "NEG", "SAB"),  # ends 10/05/2022: 2 years
-        ("E", dt.date(2020, 6, 1), "2y-1d", "N1", False, "NEG", None),  # ends 31/05/2022
-        ("A", dt.date(2021, 1, 1), None, "N1", False, None, None),
+        ("D", dt.date(2020, 5, 10), "2y", "N1", 0, "NEG", "SAB"),  # ends 10/05/2022: 2 years
+        ("E", dt.date(2020, 6, 1), "2y-1d", "N1", 0, "NEG", None),  # ends 31/05/2022
+        ("A", dt.date(2021, 1, 1), None, "N1", 0, None, None),
     ]
     needs = [
         ("D", dt.date(2020, 6, 15), [(2021, None, True, "N1")]),  # no further action
@@ -744,8 +816,8 @@ def test_windows_start_full():
         ("B", dt.date(2022, 5, 1), None, "S", "C2", "N1", None, "U4"),
     ]
     enrolments = [
-        ("A", "P1", dt.date(2019, 1, 15), None, True, [], True),
-        ("B", "P2", dt.date(2023, 6, 10), None, True, [], True),
+        ("A", "P1", dt.date(2019, 1, 15), None, [0], [], True),
+        ("B", "P2", dt.date(2023, 6, 10), None, [0], [], True),
     ]
     con = _warehouse([kid] * len(CHILDREN), episodes, [], enrolments)
     got = _sorted(con.execute("select * from int_measure_counts").df())
@@ -771,3 +843,87 @@ def test_windows_start_full():
     assert count("program_clients_served", dt.date(2024, 4, 30), "program", "P1") == (1, 0)
     assert count("program_plans", dt.date(2024, 4, 30), "program", "P2") is None
     assert count("program_plans", dt.date(2024, 5, 31), "program", "P2") == (1, 1)
+
+
+def test_staged_rules_by_hand():
+    """The rules the reference derives from the staged tables, each on the month end it turns
+    on: a short break (LS V3) is not looked after; an episode re-submitted with a DEC counts as
+    the newest return gives it; an episode left open in the 2019/20 return and absent from
+    later ones closes on 1 April 2020, or on the child's next episode's DECOM; a plan is a repeat
+    when the child had an earlier plan or NumberOfPreviousCPP > 0; the newest record of a child
+    gives age and sex; a service plan on day 31 is late; of assessments on the same day the
+    greater assessment_id is the later; a change equal to the reliable change criterion (24.5)
+    is not enough, one above it is; a tool without a criterion falls back to any improvement
+    (lower is better here)."""
+    kids = [
+        {"date_of_birth": dt.date(2010, 7, 31), "sex": "Female", "ethnicity": "White", "postcode_district": "AB1"},
+        {"date_of_birth": dt.date(2010, 7, 31), "sex": "Male", "ethnicity": "Mixed", "postcode_district": "AB2"},
+        {"date_of_birth": dt.date(2008, 2, 29), "sex": "Female", "ethnicity": "Refused", "postcode_district": None},
+        {"date_of_birth": dt.date(2016, 1, 15), "sex": "Male", "ethnicity": None, "postcode_district": None},
+        {"date_of_birth": dt.date(2012, 5, 1), "sex": None, "ethnicity": None, "postcode_district": None},
+    ]
+    episodes = [
+        ("A", dt.date(2020, 5, 1), None, "S", "V3", "N1", None, "U4"),  # a short break
+        ("B", dt.date(2019, 6, 1), [(2020, None), (2021, 400)], "S", "C2", "N1", None, "U4"),  # DEC 05/07/2020
+        ("C", dt.date(2019, 10, 1), [(2020, None)], "S", "C2", "N1", None, "U4"),  # closed 01/04/2020
+        ("D", dt.date(2019, 8, 1), [(2020, None)], "S", "C2", "N1", None, "U4"),  # closed 01/09/2020
+        ("D", dt.date(2020, 9, 1), [(2021, 60)], "P", "C2", "N1", None, "U1"),
+        ("E", dt.date(2020, 1, 10), [(2024, 2000)], "S", "V4", "N1", None, "U4"),  # a short break
+    ]
+    plans = [
+        ("A", dt.date(2021, 5, 1), [(2021, None), (2022, None)], "N1", 2, None, None),  # 2 previous plans
+        ("B", dt.date(2021, 6, 1), None, "N1", 0, None, None),
+        ("B", dt.date(2022, 1, 10), None, "N1", 0, None, None),  # B's second plan
+        ("C", dt.date(2022, 3, 1), [(2022, None), (2023, 100)], "N1", 0, None, None),  # ended 09/06/2022
+    ]
+    enrolments = [
+        # the programmes' first enrolments, in 2019
+        ("E", "Family Support", dt.date(2019, 1, 5), 30, [], [], True),
+        ("E", "Parenting", dt.date(2019, 1, 5), 30, [], [], False),
+        # A: 15 and 1 on 10/01/2022 (15 first), 30 and 39.5 on 29/07/2022 (39.5 latest): +24.5
+        ("A", "Family Support", dt.date(2022, 1, 10), None, [0],
+         [(0, [10, 5]), (0, [1]), (200, [20, 10]), (200, [20, 19.5])], True),
+        # B: 10 then 35 (+25); its plan is on day 31
+        ("B", "Family Support", dt.date(2022, 1, 5), None, [31], [(0, [10]), (100, [20, 15])], True),
+        # C: 12 then 11, lower is better; its plan the day before the start
+        ("C", "Parenting", dt.date(2022, 1, 20), None, [-1], [(0, [12]), (50, [11])], False),
+    ]
+    con = _warehouse(kids, episodes, plans, enrolments)
+    got = _sorted(con.execute("select * from int_measure_counts").df())
+    assert got == _sorted(_by_month(con))
+    counts = {(p, b, v, pe): (m, f) for p, pe, b, v, m, f in got}
+
+    def members(population, day, breakdown="all", value="all"):
+        return counts.get((population, breakdown, value, day), (0, 0))[0]
+
+    # Looked after: B, C and D on 31/03/2020; C's episode closed on 1 April 2020; A's and E's
+    # short breaks never; B's episode closed 05/07/2020 by the 2020/21 return; D's first
+    # episode closed on 01/09/2020, its second on 31/10/2020.
+    assert members("looked_after", dt.date(2020, 3, 31)) == 3
+    assert members("looked_after", dt.date(2020, 4, 30)) == 2
+    assert members("looked_after", dt.date(2020, 5, 31)) == 2
+    assert members("looked_after", dt.date(2020, 7, 31)) == 1
+    assert members("looked_after", dt.date(2020, 8, 31)) == 1
+    assert members("looked_after", dt.date(2020, 12, 31)) == 0
+    # The newest header: B is 9 and Male, C (29 February 2008) 12.
+    assert members("looked_after", dt.date(2020, 3, 31), "age_band", "5-9") == 1
+    assert members("looked_after", dt.date(2020, 3, 31), "age_band", "10-15") == 1
+    assert members("looked_after", dt.date(2020, 3, 31), "age_band", "18+") == 0
+    assert members("looked_after", dt.date(2020, 3, 31), "sex", "Male") == 2
+    assert members("looked_after", dt.date(2020, 3, 31), "sex", "Unknown") == 0
+    # Plans begun in the 12 months to 31/03/2022: A's (2 previous) and B's second are repeats.
+    assert counts[("cp_plan_starts", "all", "all", dt.date(2022, 3, 31))] == (4, 2)
+    # C's plan ended 09/06/2022 (the 2022/23 census).
+    assert members("child_protection", dt.date(2022, 5, 31)) == 3
+    assert members("child_protection", dt.date(2022, 6, 30)) == 2
+    # Enrolments begun at least 30 days before 28/02/2022: only A's plan is on time.
+    assert counts[("program_plans", "program", "Family Support", dt.date(2022, 2, 28))] == (2, 1)
+    assert counts[("program_plans", "program", "Parenting", dt.date(2022, 2, 28))] == (1, 0)
+    # 31/07/2022: A and B better off, only B by more than 24.5; C better (lower) and, with no
+    # criterion for its tool, better off reliably too.
+    assert counts[("program_assessed", "program", "Family Support", dt.date(2022, 7, 31))] == (2, 2)
+    assert counts[("program_reliable_change", "program", "Family Support", dt.date(2022, 7, 31))] == (2, 1)
+    assert counts[("program_reliable_change", "program", "Parenting", dt.date(2022, 7, 31))] == (1, 1)
+    # 30/06/2022: A's latest is 1 (the later of 10/01/2022's two), not better than 15; B +25.
+    assert counts[("program_assessed", "program", "Family Support", dt.date(2022, 6, 30))] == (2, 1)
+    assert counts[("program_reliable_change", "program", "Family Support", dt.date(2022, 6, 30))] == (2, 1)

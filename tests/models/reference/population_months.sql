@@ -1,12 +1,15 @@
 -- Reference for tests/test_measure_counts.py: one row per population, member and month end on
 -- which the member counts, written the plain way (every member joined to every month end)
--- from the definitions in models/measures.yml. int_measure_spans and int_measure_counts compute
--- the same counts from spans; summing the rows here by population, month end and breakdown
--- value must give int_measure_counts exactly. Windows: the 12 months ending on X are
--- (X - 1 year, X]. Short breaks (LS V3/V4) are left out of every looked-after population.
--- The populations of the wider catalogue (DOMAIN.md §3b, the rules of catalogue issue #18) are
--- read from the staged CIN census and SSDA903 tables, each repeated record taken from its newest
--- return here; working days are counted day by day from raw bank_holidays.
+-- from the definitions in models/measures.yml and DOMAIN.md §2-3. int_measure_spans and
+-- int_measure_counts compute the same counts from spans; summing the rows here by population,
+-- month end and breakdown value must give int_measure_counts exactly. Windows: the 12 months
+-- ending on X are (X - 1 year, X].
+-- Everything is read from the staged tables (stg_*), the month ends and bank holidays, never
+-- from a production intermediate: the newest return's version of each repeated record, the
+-- repair of an open episode absent from later returns, short breaks (LS V3/V4, left out of
+-- every looked-after population), repeat plans, the children's attributes, enrolments and the
+-- assessment occasions are all derived here. The reliable change criterion of each configured
+-- tool comes from the test (ref_reliable_change, computed in Python).
 -- Ages come from ref_age_years / ref_age_band, plain Python functions the test registers
 -- (never the production macros).
 with ssda903_periods as (
@@ -17,17 +20,116 @@ cin_periods as (
     select * from int_cin_periods
 ),
 
+-- A record is newer than another of the same key when its return's collection year is later,
+-- then its file, then its row (the case export has files and rows only).
+episode_rows as (
+    select * from stg_ssda903_episodes
+    where child_id is not null and decom is not null
+),
+
+-- An episode (child + DECOM) as the newest return that has it gives it.
+newest_episodes as (
+    select * from episode_rows as row
+    where not exists (
+        select 1 from episode_rows as other
+        where other.child_id = row.child_id and other.decom = row.decom
+            and (other.collection_year, other.source_file, other.source_row_number)
+                > (row.collection_year, row.source_file, row.source_row_number)
+    )
+),
+
+-- An episode left open in a return older than the newest return of all is closed on the
+-- child's next episode's DECOM, or else on 1 April after that return's 31 March.
+all_episodes as (
+    select
+        newest.child_id, newest.decom, newest.rne, newest.ls, newest.cin, newest.place,
+        newest.home_postcode_district,
+        case
+            when newest.dec is null
+                and newest.collection_year < (select max(collection_year) from episode_rows)
+                then coalesce(
+                    (
+                        select min(next.decom) from newest_episodes as next
+                        where next.child_id = newest.child_id and next.decom > newest.decom
+                    ),
+                    make_date(newest.collection_year, 4, 1)
+                )
+            else newest.dec
+        end as dec,
+    from newest_episodes as newest
+),
+
+-- Every episode but a short break (an agreed series of short breaks: LS V3 or V4).
 episodes as (
-    select * from int_care_episodes
-    where not is_short_break
+    select * from all_episodes
+    where ls is null or ls not in ('V3', 'V4')
+),
+
+-- A plan (child + CPPstartDate) as the newest census that has it gives it; a repeat when the
+-- child has a plan with an earlier CPPstartDate in the data or NumberOfPreviousCPP > 0.
+plan_rows as (
+    select * from stg_cp_plans
+    where child_id is not null and cpp_start_date is not null
 ),
 
 plans as (
-    select * from int_cp_plans
+    select
+        row.*,
+        exists (
+            select 1 from plan_rows as earlier
+            where earlier.child_id = row.child_id and earlier.cpp_start_date < row.cpp_start_date
+        ) or coalesce(row.number_of_previous_cpp, 0) > 0 as is_repeat,
+    from plan_rows as row
+    where not exists (
+        select 1 from plan_rows as other
+        where other.child_id = row.child_id and other.cpp_start_date = row.cpp_start_date
+            and (other.collection_year, other.source_file, other.source_row_number)
+                > (row.collection_year, row.source_file, row.source_row_number)
+    )
+),
+
+-- Each child of each source as its newest record gives it: the SSDA903 header or CIN census
+-- child of the newest return, the case export's client row of the newest file; sex M and F
+-- labelled, anything else Unknown; ethnicity in DfE major groups.
+child_records as (
+    select 'ssda903' as source, child_id, date_of_birth, sex, ethnic_code, null as postcode_district,
+        collection_year, source_file, source_row_number,
+    from stg_ssda903_header
+    union all
+    select 'cin', child_id, date_of_birth, sex, ethnic_code, null, collection_year, source_file,
+        source_row_number,
+    from stg_cin_children
+    union all
+    select 'case', client_id, date_of_birth, sex, ethnic_code, postcode_district, 0, source_file,
+        source_row_number,
+    from stg_case_clients
 ),
 
 children as (
-    select * from int_child_attributes
+    select
+        row.source,
+        row.child_id,
+        row.date_of_birth,
+        case row.sex when 'M' then 'Male' when 'F' then 'Female' else 'Unknown' end as sex,
+        case
+            when row.ethnic_code = 'REFU' then 'Refused'
+            when row.ethnic_code = 'NOBT' then 'Information not yet obtained'
+            when row.ethnic_code like 'W___' then 'White'
+            when row.ethnic_code like 'M___' then 'Mixed'
+            when row.ethnic_code like 'A___' then 'Asian or Asian British'
+            when row.ethnic_code like 'B___' then 'Black or Black British'
+            when row.ethnic_code like 'O___' or row.ethnic_code = 'CHNE' then 'Other ethnic groups'
+            else 'Unknown'
+        end as ethnicity,
+        row.postcode_district,
+    from child_records as row
+    where row.child_id is not null
+        and not exists (
+            select 1 from child_records as other
+            where other.source = row.source and other.child_id = row.child_id
+                and (other.collection_year, other.source_file, other.source_row_number)
+                    > (row.collection_year, row.source_file, row.source_row_number)
+        )
 ),
 
 -- The England and Wales bank holidays, as one list.
@@ -401,26 +503,99 @@ case_periods as (
     select * from int_case_periods
 ),
 
-occasions as (
-    select * from int_program_assessment_occasions
-),
-
--- program_assessed: a client with 2 or more assessment occasions in the programme by X whose
--- latest by X is dated in the 12 months; flag: its total score is better than the first's.
--- program_reliable_change: the same clients; flag: better by more than the tool's reliable
--- change criterion (int_program_assessment_occasions.is_reliably_improved).
-program_assessed as (
-    select periods.period_end, occasions.*,
-    from case_periods as periods
-    inner join occasions
-        on occasions.occasion_number >= 2
-        and occasions.assessment_date <= periods.period_end
-        and occasions.assessment_date > (periods.period_end - interval 1 year)::date
-        and coalesce(occasions.next_assessment_date, date '9999-12-31') > periods.period_end
+-- An enrolment as the newest row of the case export gives it (an id, a programme and a start
+-- date given), with its client's attributes and whether a service plan is dated from its start
+-- date to 30 days after it.
+enrolment_rows as (
+    select * from stg_case_enrolments
+    where coalesce(enrolment_id, '') <> '' and coalesce(program, '') <> '' and start_date is not null
 ),
 
 enrolments as (
-    select * from int_program_enrolments
+    select
+        row.enrolment_id, row.client_id, row.program, row.start_date, row.end_date,
+        exists (
+            select 1 from stg_case_service_plans as plan
+            where plan.enrolment_id = row.enrolment_id
+                and plan.plan_date >= row.start_date and plan.plan_date <= row.start_date + 30
+        ) as has_plan_within_30d,
+        clients.date_of_birth,
+        coalesce(clients.sex, 'Unknown') as sex,
+        coalesce(clients.ethnicity, 'Unknown') as ethnicity,
+        coalesce(clients.postcode_district, 'Unknown') as locality,
+    from enrolment_rows as row
+    left join children as clients
+        on clients.source = 'case' and clients.child_id = row.client_id
+    where not exists (
+        select 1 from enrolment_rows as other
+        where other.enrolment_id = row.enrolment_id
+            and (other.source_file, other.source_row_number) > (row.source_file, row.source_row_number)
+    )
+),
+
+-- An assessment (distinct assessment_id) of a client on an enrolment of a programme: its date,
+-- total score (sum over domains), direction and tool (matched ignoring case and surrounding
+-- spaces).
+assessments as (
+    select
+        enrolments.program,
+        enrolments.client_id,
+        rows.assessment_id,
+        min(rows.assessment_date) as assessment_date,
+        sum(rows.score) as total_score,
+        bool_and(rows.higher_is_better) as higher_is_better,
+        min(lower(trim(rows.tool))) as tool,
+    from stg_case_assessments as rows
+    inner join enrolments on enrolments.enrolment_id = rows.enrolment_id
+    where coalesce(rows.assessment_id, '') <> '' and rows.assessment_date is not null
+    group by all
+),
+
+-- program_assessed: a client with 2 or more assessments in the programme dated by X whose
+-- latest is dated in the 12 months; flag: the latest's total is better than the first's
+-- (higher if higher_is_better, else lower; a tie is not better). Of assessments on the same
+-- day, the one with the greater assessment_id is the later.
+-- program_reliable_change: the same clients; flag: better by more than the reliable change
+-- criterion of the latest assessment's tool (equal is not enough), or, for a tool without
+-- one, better.
+assessed as (
+    select
+        periods.period_end,
+        assessments.program,
+        assessments.client_id,
+        first(assessments.total_score order by assessments.assessment_date, assessments.assessment_id)
+            as first_total,
+        last(assessments.total_score order by assessments.assessment_date, assessments.assessment_id)
+            as latest_total,
+        last(assessments.higher_is_better order by assessments.assessment_date, assessments.assessment_id)
+            as higher_is_better,
+        last(assessments.tool order by assessments.assessment_date, assessments.assessment_id) as tool,
+    from case_periods as periods
+    inner join assessments
+        on assessments.assessment_date <= periods.period_end
+    group by periods.period_end, assessments.program, assessments.client_id
+    having count(*) >= 2 and max(assessments.assessment_date) > (periods.period_end - interval 1 year)::date
+),
+
+program_assessed as (
+    select
+        assessed.period_end,
+        assessed.program,
+        assessed.client_id,
+        gains.gain > 0 as is_improved,
+        case
+            when criteria.criterion is null then gains.gain > 0
+            else gains.gain > criteria.criterion
+        end as is_reliably_improved,
+    from assessed
+    cross join lateral (
+        select
+            case
+                when assessed.higher_is_better then assessed.latest_total - assessed.first_total
+                else assessed.first_total - assessed.latest_total
+            end as gain
+    ) as gains
+    left join ref_reliable_change as criteria on criteria.tool = assessed.tool
 ),
 
 -- program_plans: an enrolment starting in the 12 months and at least 30 days before X; flag:
@@ -433,19 +608,23 @@ program_plans as (
         and enrolments.start_date <= periods.period_end - 30
 ),
 
-served_spans as (
-    select * from int_case_served_spans
-),
-
--- clients_served (in any programme) and program_clients_served (in each): an enrolment
--- overlapping the 12 months, start_date <= X and end_date blank or after X - 1 year, as merged
--- into spans by int_case_served_spans.
+-- clients_served (in any programme) and program_clients_served (in each): a client with an
+-- enrolment overlapping the 12 months, start_date <= X and end_date blank or after X - 1 year.
 served as (
-    select periods.period_end, served_spans.*,
+    select
+        periods.period_end, scopes.scope,
+        case when scopes.scope = 'program' then enrolments.program end as program,
+        enrolments.client_id,
+        any_value(enrolments.date_of_birth) as date_of_birth,
+        any_value(enrolments.sex) as sex,
+        any_value(enrolments.ethnicity) as ethnicity,
+        any_value(enrolments.locality) as locality,
     from case_periods as periods
-    inner join served_spans
-        on served_spans.start_date <= periods.period_end
-        and served_spans.end_date > (periods.period_end - interval 1 year)::date
+    inner join enrolments
+        on enrolments.start_date <= periods.period_end
+        and coalesce(enrolments.end_date, date '9999-12-31') > (periods.period_end - interval 1 year)::date
+    cross join (values ('program'), ('client')) as scopes (scope)
+    group by all
 ),
 
 -- Members of every population; a member who is a child of the SSDA903 returns, the CIN census
