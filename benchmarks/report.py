@@ -129,15 +129,64 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def markdown(payload: dict) -> str:
-    results = payload["results"]
-    m = payload["machine"]
+def peer_target(peer: dict) -> tuple[str, str, str, str]:
+    """Issue 20, target 2: the (target, measured, ratio, verdict) row."""
+    p, o = peer["peer_run"], peer["ours"]
+    measured = f"{peer['peer']} {p['wall_seconds']:.1f} s vs `oba run` {o['wall_seconds']:.1f} s"
+    if o["exit_code"] != 0:
+        measured += f" (the pipeline run FAILED, exit {o['exit_code']})"
+    return (
+        f"whole `oba run` ≥ {peer['target']:g} × faster than {peer['peer']}'s documented flow "
+        f"(same {len(peer['returns']['files'])} SSDA903 files 2017–2024, {peer['returns']['episodes']:,} episodes; "
+        "wall clock)",
+        measured,
+        f"{peer['ratio']:.1f} × (CPU {peer['cpu_ratio']:.1f} ×)" if peer.get("cpu_ratio") else f"{peer['ratio']:.1f} ×",
+        _verdict(peer["ok"]),
+    )
+
+
+def peer_lines(peer: dict) -> list[str]:
+    """The side-by-side section: both runs, what each ran, the episodes."""
+    r, p, o, b = peer["returns"], peer["peer_run"], peer["ours"], peer.get("build", {})
+    by_kind = ", ".join(f"{k} {v:.1f} s" for k, v in p["seconds_by_command"].items())
+    return [
+        "",
+        f"Side by side with the peer (issue 20, target 2): {peer['peer']} (Python {b.get('python')}, pandas "
+        f"{b.get('pandas')}, its own venv built by `{b.get('script')}`) and the whole `oba run` on the same "
+        f"{len(r['files'])} files, `SSDA903_<YYYY>_<table>.csv`, the returns 2017–2024 of a synthetic council "
+        f"of {r['children']:,} children (seed {r['seed']}): {r['episodes']:,} distinct episodes (child, DECOM), "
+        f"{r['episode_rows']:,} episode rows across the eight returns, {r['bytes'] / MB:.1f} MB. "
+        "Each timed wall clock from its first command's start to its last one's end; CPU seconds are the "
+        "processes' and their children's (getrusage). The peer runs on a copy of the folder "
+        "(its cleanfile rewrites its input).",
+        "",
+        "| | wall s | CPU s | processes |",
+        "|---|---:|---:|---|",
+        f"| {peer['peer']}: cleanfile, la-agg, pan-agg per file, one process per command (its documented flow) "
+        f"| {p['wall_seconds']:.1f} | {p['cpu_seconds']:.1f} | {p['commands']} ({by_kind}) |",
+        f"| `oba run` (whole pipeline: {o['n_steps']} Dagster steps, warehouse, site, board pack; "
+        f"benchmarks.measure; {o['whole_seconds']:.1f} s from its clock's start to the run's end) "
+        f"| {o['wall_seconds']:.1f} | {o['cpu_seconds']:.1f} | 1 (+ its workers and Chromium) |",
+        f"| ratio | **{peer['ratio']:.1f} ×** | {peer['cpu_ratio'] or 0:.1f} × | |",
+        "",
+        f"The peer's la-agg kept {p.get('merged_episodes')} episodes (its de-duplication by CHILD and DECOM). "
+        "Its commands for the first file:",
+        "",
+        "```",
+        *p["example"],
+        "```",
+        "",
+        f"Ours: `{o['command']}`",
+        "",
+        f"Load average (1 min) before → after: {peer['peer']} {p['loadavg_before'][0]:.1f} → "
+        f"{p['loadavg_after'][0]:.1f}, `oba run` {o['loadavg_before'][0]:.1f} → {o['loadavg_after'][0]:.1f}.",
+    ]
+
+
+def scale_lines(results: dict, m: dict) -> list[str]:
+    """Each scale's run: the data, per-stage wall, CPU and memory, the machine's load."""
     names = list(results)
     lines = [
-        f"Benchmark {payload['when']}: `{payload['command']}`",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {(m['ram_bytes'] or 0) / 2**30:.1f} GiB RAM; {m['os']}",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         "",
         "| | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
@@ -195,10 +244,27 @@ def markdown(payload: dict) -> str:
         )
         + f" (on {m['cores']} cores; above the core count the machine was shared and wall times are inflated).",
     ]
+    return lines
+
+
+def markdown(payload: dict) -> str:
+    results = payload["results"]
+    m = payload["machine"]
+    lines = [
+        f"Benchmark {payload['when']}: `{payload['command']}`",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {(m['ram_bytes'] or 0) / 2**30:.1f} GiB RAM; {m['os']}",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+    ]
+    peer = payload.get("peer")
+    if results:
+        lines += scale_lines(results, m)
+    if peer:
+        lines += peer_lines(peer)
     lines += ["", "Targets:", "", "| target | measured | ratio | verdict |", "|---|---|---|---|"]
-    for row in targets(results):
+    for row in targets(results) + ([peer_target(peer)] if peer else []):
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "Slowest steps:", ""]
+    lines += ["", "Slowest steps:", ""] if results else []
     for name, r in results.items():
         top = sorted(r["steps"], key=lambda s: -s["seconds"])[:6]
         lines.append(
