@@ -593,10 +593,13 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame) -> None:
         con.unregister("_frame")
 
 
-def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int | None:
+def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel, *, prepared: bool = False) -> int | None:
     """Create or replace the model's table (returning its row count) or view (None: counting
-    would compute it) in one transaction."""
-    prepare_connection(con)
+    would compute it) in one transaction. ``prepared``: the caller already ran
+    ``prepare_connection`` on ``con`` (a layer's step does, once for all its models: defining
+    the macros is a catalogue write each time)."""
+    if not prepared:
+        prepare_connection(con)
     con.execute(f"create schema if not exists {model.layer}")
     # (set and reset outside the transaction: an aborted transaction refuses even a reset, and
     # that refusal would hide the model's own error)

@@ -23,6 +23,7 @@ from pipelines.sqlmodels import (
     discover_models,
     load_breakdown_codes,
     load_catalogue,
+    prepare_connection,
 )
 
 # Raw tables written by Python assets (besides one per data contract).
@@ -64,7 +65,7 @@ def sql_node(model: SqlModel, deps: list[dg.AssetKey]) -> LayerNode:
     """A SQL model's asset: its table (or view), described by the file's header comment."""
 
     def build(con: duckdb.DuckDBPyConnection) -> dict:
-        rows = build_model(con, model)
+        rows = build_model(con, model, prepared=True)
         return {"materialized": "view"} if rows is None else {"dagster/row_count": rows}
 
     return LayerNode(
@@ -97,6 +98,7 @@ def layer_asset(layer: str, nodes: list[LayerNode]) -> dg.AssetsDefinition:
     def _build(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         selected = context.selected_asset_keys
         with warehouse_connection(duckdb) as con:
+            prepare_connection(con)  # settings, search path and macros, once for the layer
             for node in ordered:
                 if node.spec.key not in selected:
                     continue
