@@ -62,7 +62,8 @@ neighbours_mean as (
         'neighbours_mean' as area_type,
         'neighbours' as area_code,
         'Statistical neighbours (mean of ' || count(value)::varchar || ')' as area_name,
-        avg(value) as value,
+        -- a compensated sum: the same last digit whatever order a parallel join gives the rows in
+        fsum(value) / count(value) as value,
         case when count(value) = 0 then 'x' end as symbol,
         string_agg(distinct source_file, ', ' order by source_file) as source_file,
     from neighbour
