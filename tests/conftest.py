@@ -52,6 +52,26 @@ def examples(n: int) -> int:
     return n * (10 if HYPOTHESIS_PROFILE == "deep" else 1)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """`make test` spreads tests over pytest-xdist workers one by one (``--dist loadgroup``),
+    except that the tests of a file using a fixture that file builds once for itself (module or
+    session scope) form one group, run by one worker, so that fixture is built once. (What
+    several files share is built once for the whole session: ``built_once``.)"""
+    for item in items:
+        if item.get_closest_marker("xdist_group") or not hasattr(item, "_fixtureinfo"):
+            continue
+        module = item.module.__name__
+        own = [
+            d
+            for defs in item._fixtureinfo.name2fixturedefs.values()
+            for d in defs
+            if d.scope != "function" and getattr(d.func, "__module__", None) == module
+        ]
+        if own:
+            item.add_marker(pytest.mark.xdist_group(name=module))
+
+
 @pytest.fixture(autouse=True)
 def hermetic_environment(tmp_path_factory):
     """Each test starts from the session's environment with its own empty Dagster instance
