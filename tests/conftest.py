@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -52,24 +53,38 @@ def examples(n: int) -> int:
     return n * (10 if HYPOTHESIS_PROFILE == "deep" else 1)
 
 
+# A test file that defines a fixture of module or session scope builds it once for its own tests.
+_OWN_SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope=["'](module|session)["']""")
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """`make test` spreads tests over pytest-xdist workers one by one (``--dist loadgroup``),
-    except that the tests of a file using a fixture that file builds once for itself (module or
-    session scope) form one group, run by one worker, so that fixture is built once. (What
-    several files share is built once for the whole session: ``built_once``.)"""
-    for item in items:
-        if item.get_closest_marker("xdist_group") or not hasattr(item, "_fixtureinfo"):
-            continue
-        module = item.module.__name__
-        own = [
-            d
-            for defs in item._fixtureinfo.name2fixturedefs.values()
-            for d in defs
-            if d.scope != "function" and getattr(d.func, "__module__", None) == module
-        ]
-        if own:
-            item.add_marker(pytest.mark.xdist_group(name=module))
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` (``-n auto --dist loadgroup``) hands tests to whichever pytest-xdist worker is
+    free, one by one, except that a file defining a fixture of module or session scope (one
+    built once for that file's tests) goes whole to one worker, so that fixture is built once;
+    an ``xdist_group`` mark joins tests as usual. What several files share is built once per
+    session whatever the worker (``built_once``). Whole files go out first, largest first, and
+    single tests fill the workers' ends."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    whole: dict[str, bool] = {}
+
+    class FileOrTest(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            if scope != nodeid:  # an xdist_group
+                return scope
+            file = nodeid.split("::", 1)[0]
+            if file not in whole:
+                path = config.rootpath / file
+                whole[file] = path.suffix == ".py" and bool(
+                    _OWN_SHARED_FIXTURE.search(path.read_text(encoding="utf-8"))
+                )
+            return file if whole[file] else nodeid
+
+    return FileOrTest(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,7 @@ EXPECTED_CLA = {
 POPULATION = {2022: 19000, 2023: 20000}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hand_result(hand_council_run):
     """The run's outputs (the session's shared `oba run`) and the asset keys its
     materialisation events name."""
@@ -53,7 +53,7 @@ def hand_result(hand_council_run):
     return out, materialised_by(out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hand_run(hand_result):
     return hand_result[0]
 
@@ -168,6 +168,7 @@ def test_rerun_on_same_exports_gives_identical_tables(hand_council_run, tmp_path
     assert not list(out.glob(".run-*"))
 
 
+@pytest.mark.slow
 def test_changed_file_replaces_its_rows(council_run):
     from pipelines.cli import main
 
@@ -188,6 +189,7 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert main(["frobnicate"]) == 2
 
 
+@pytest.mark.slow
 def test_failed_run_leaves_previous_outputs(council_run):
     from pipelines.cli import main
 

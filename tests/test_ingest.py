@@ -103,6 +103,7 @@ def test_fake_2018_return_loads_with_its_slips_quarantined(samples, tmp_path):
     assert staged["n"][0] == 5050 - excluded
 
 
+@pytest.mark.slow
 def test_whole_graph_runs_on_every_sample(samples, tmp_path):
     result = materialise_all(_samples_without_clashes(samples, tmp_path), tmp_path / "out")
     assert result.success
@@ -216,6 +217,7 @@ def test_row_failures_are_quarantined_and_the_rest_flows_on(exports, tmp_path):
 # -- multi-year history and idempotent loading ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_corrected_resubmission_replaces_that_year(exports, tmp_path):
     from pipelines.cli import run_pipeline
 
