@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -7,11 +8,22 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
+from filelock import FileLock
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-# One pseudonymisation key for the whole test session, never the user's own.
-_KEY_DIR = tempfile.mkdtemp(prefix="oba-test-key-")
+# One pseudonymisation key for the whole test session, never the user's own; under pytest-xdist
+# one for all the session's workers (they share built outputs, so they must pseudonymise alike).
+_RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+if _RUN_ID:
+    _KEY_DIR = os.path.join(tempfile.gettempdir(), f"oba-test-key-{_RUN_ID}")
+    os.makedirs(_KEY_DIR, mode=0o700, exist_ok=True)
+else:
+    _KEY_DIR = tempfile.mkdtemp(prefix="oba-test-key-")
 os.environ["OBA_PSEUDONYM_KEY"] = os.path.join(_KEY_DIR, "pseudonym.key")
+with FileLock(os.path.join(_KEY_DIR, "pseudonym.key.lock")):  # the first worker writes it
+    from pipelines.pseudonym import load_or_create_key
+
+    load_or_create_key(Path(os.environ["OBA_PSEUDONYM_KEY"]))
 # Runs never record into the developer's Dagster instance (nor, DAGSTER_HOME unset, into a
 # ``.dagster`` folder where the tests run): each test has its own (``hermetic_environment``), and
 # session fixtures one for the session.
@@ -39,6 +51,40 @@ settings.load_profile(HYPOTHESIS_PROFILE)
 def examples(n: int) -> int:
     """``n`` examples, or ten times as many under the `deep` profile."""
     return n * (10 if HYPOTHESIS_PROFILE == "deep" else 1)
+
+
+# A test file that defines a fixture of module or session scope builds it once for its own tests.
+_OWN_SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope=["'](module|session)["']""")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` (``-n auto --dist loadgroup``) hands tests to whichever pytest-xdist worker is
+    free, one by one, except that a file defining a fixture of module or session scope (one
+    built once for that file's tests) goes whole to one worker, so that fixture is built once;
+    an ``xdist_group`` mark joins tests as usual. What several files share is built once per
+    session whatever the worker (``built_once``). Whole files go out first, largest first, and
+    single tests fill the workers' ends."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    whole: dict[str, bool] = {}
+
+    class FileOrTest(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            if scope != nodeid:  # an xdist_group
+                return scope
+            file = nodeid.split("::", 1)[0]
+            if file not in whole:
+                path = config.rootpath / file
+                whole[file] = path.suffix == ".py" and bool(
+                    _OWN_SHARED_FIXTURE.search(path.read_text(encoding="utf-8"))
+                )
+            return file if whole[file] else nodeid
+
+    return FileOrTest(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -203,22 +249,148 @@ def query(out: Path, sql: str, params=None):
         con.close()
 
 
+# -- outputs built once per session -----------------------------------------------------------
+#
+# A whole run takes tens of seconds, so a build that several test files only read is made once
+# per session, by whichever process (pytest-xdist worker) asks first, in a folder every worker
+# of the session shares; the others wait on its file lock and get the same folder. What it
+# holds is read-only (its files and folders lose their write permission, a reader opens the
+# warehouse with read_only=True); a test that changes outputs or exports works on a copy
+# (``copy_of``).
+
+
+def shared_root(tmp_path_factory) -> Path:
+    """The session's folder common to all its processes: the base temporary folder, or under
+    pytest-xdist the controller's one that holds each worker's."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _read_only(folder: Path) -> None:
+    for path in [*folder.rglob("*"), folder]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & ~0o222)
+
+
+def _writable(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder ``name`` under the session's shared root, made by ``build(folder)`` the first
+    time any process of the session asks for it, then read-only and the same for every caller.
+    A build that fails is tried afresh by the next caller (and fails it the same way)."""
+    root = shared_root(tmp_path_factory) / "built"
+    root.mkdir(exist_ok=True)
+    folder = root / name
+    with FileLock(str(root / f"{name}.lock")):
+        if not (root / f"{name}.done").exists():
+            if folder.exists():
+                _writable(folder)
+                shutil.rmtree(folder)
+            folder.mkdir()
+            build(folder)
+            _read_only(folder)
+            (root / f"{name}.done").touch()
+    return folder
+
+
+def copy_of(shared: Path, dest: Path) -> Path:
+    """A writable copy of a shared build's folder (or part of it) at ``dest``, modification
+    times kept; symbolic links are copied as links."""
+    shutil.copytree(shared, dest, symlinks=True)
+    _writable(dest)
+    return dest
+
+
+class dagster_home_at:
+    """``DAGSTER_HOME`` set to ``folder`` (made, telemetry off) while the block runs, so a
+    shared build's run records into an instance of its own, kept beside its outputs."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __enter__(self) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        self.saved = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"] = str(self.folder)
+        return self.folder
+
+    def __exit__(self, *exc) -> None:
+        if self.saved is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = self.saved
+
+
+def cli_run_once(tmp_path_factory, name: str, make_exports, *options: str) -> tuple[Path, Path]:
+    """``oba run [options]`` on the exports ``make_exports(folder)`` writes, built once per
+    session as ``name`` (``built_once``): its ``exports``, and its ``out``; the asset keys the
+    run materialised, read from its own Dagster instance, are ``materialised_by(out)``."""
+    from pipelines.cli import main
+
+    def build(folder: Path) -> None:
+        make_exports(folder / "exports")
+        with dagster_home_at(folder / "dagster_home") as home:
+            code = main(["run", "--exports", str(folder / "exports"), "--out", str(folder / "out"), *options])
+            assert code == 0, f"oba run for the shared build {name!r} exited {code}"
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                (run,) = instance.get_runs()
+                records = instance.get_records_for_run(
+                    run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+                ).records
+                keys = {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records}
+        (folder / "materialised.txt").write_text("\n".join(sorted(keys)) + "\n", encoding="utf-8")
+
+    folder = built_once(tmp_path_factory, name, build)
+    return folder / "exports", folder / "out"
+
+
+def materialised_by(out: Path) -> set[str]:
+    """The asset keys the run of a shared build (``cli_run_once``) materialised, as its Dagster
+    instance recorded them."""
+    return set((out.parent / "materialised.txt").read_text(encoding="utf-8").split())
+
+
+def hand_council_outputs(tmp_path_factory) -> tuple[Path, Path]:
+    """`oba run` on tests/fixtures/hand_council as it is (its own oba.yaml), once per session:
+    (exports, out), read-only."""
+    return cli_run_once(
+        tmp_path_factory, "hand_council", lambda exports: shutil.copytree(FIXTURES / "hand_council", exports)
+    )
+
+
+def synthetic_tiny_outputs(tmp_path_factory) -> tuple[Path, Path]:
+    """`oba run` on the tiny synthetic council of seed 2026 (what `oba synth --scale tiny`
+    writes), once per session: (exports, out), read-only."""
+    from pipelines.synth import generate
+
+    return cli_run_once(tmp_path_factory, "synthetic_tiny_2026",
+                        lambda exports: generate(exports, scale="tiny", seed=2026))
+
+
 @pytest.fixture(scope="session")
 def hand_council() -> Path:
     return FIXTURES / "hand_council"
 
 
-@pytest.fixture
-def council_run(hand_council, tmp_path) -> tuple[Path, Path]:
-    """The hand-worked council's exports copied to ``tmp_path/exports`` and a good run's outputs
-    of them in ``tmp_path/out``, for a test to change the exports and run again."""
-    from pipelines.cli import main
+@pytest.fixture(scope="session")
+def hand_council_run(tmp_path_factory) -> tuple[Path, Path]:
+    """The hand-worked council's exports and a good `oba run`'s outputs of them, shared by the
+    session and read-only (``hand_council_outputs``)."""
+    return hand_council_outputs(tmp_path_factory)
 
-    exports = tmp_path / "exports"
-    shutil.copytree(hand_council, exports)
-    out = tmp_path / "out"
-    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
-    return exports, out
+
+@pytest.fixture
+def council_run(hand_council_run, tmp_path) -> tuple[Path, Path]:
+    """The hand-worked council's exports in ``tmp_path/exports`` and a good run's outputs of
+    them in ``tmp_path/out`` (copies of the session's ``hand_council_run``), for a test to
+    change the exports and run again."""
+    exports, out = hand_council_run
+    return copy_of(exports, tmp_path / "exports"), copy_of(out, tmp_path / "out")
 
 
 @pytest.fixture(scope="session")

@@ -35,15 +35,13 @@ needs_pdftotext = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, hand_council) -> dict[str, Path]:
-    """The hand-worked council run twice: as configured (no publish key: internal) and with
-    ``--audience public``."""
-    root = tmp_path_factory.mktemp("audiences")
-    outs = {"internal": root / "internal", "public": root / "public"}
-    assert main(["run", "--exports", str(hand_council), "--out", str(outs["internal"])]) == 0
-    assert main(["run", "--exports", str(hand_council), "--out", str(outs["public"]),
+def runs(tmp_path_factory, hand_council, hand_council_run) -> dict[str, Path]:
+    """The hand-worked council run twice: as configured (no publish key: internal; the
+    session's shared run) and with ``--audience public``."""
+    public = tmp_path_factory.mktemp("audiences") / "public"
+    assert main(["run", "--exports", str(hand_council), "--out", str(public),
                  "--audience", "public"]) == 0
-    return outs
+    return {"internal": hand_council_run[1], "public": public}
 
 
 def _pdf_text(pdf: Path) -> str:

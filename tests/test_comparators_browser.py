@@ -6,9 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import materialise_ok
-
-from pipelines.synth import generate
+from conftest import synthetic_tiny_outputs
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debian's chromium")
@@ -16,9 +14,8 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="needs Debi
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("ees-demo")
-    generate(root / "exports", scale="tiny")
-    return materialise_ok(root / "exports", root / "out")
+    """The tiny synthetic council (with its synthetic England) run once for the session."""
+    return synthetic_tiny_outputs(tmp_path_factory)[1]
 
 
 def test_measure_page_markers_table_and_report_card_quartile(demo):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import materialise_all, query
+from conftest import copy_of, materialised_by, query
 
 D = dt.date
 
@@ -45,16 +45,15 @@ EXPECTED_CLA = {
 POPULATION = {2022: 19000, 2023: 20000}
 
 
-@pytest.fixture(scope="module")
-def hand_result(hand_council, tmp_path_factory):
-    """The run's outputs and the asset keys its materialisation events name."""
-    out = tmp_path_factory.mktemp("hand")
-    result = materialise_all(hand_council, out)
-    assert result.success
-    return out, {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+@pytest.fixture
+def hand_result(hand_council_run):
+    """The run's outputs (the session's shared `oba run`) and the asset keys its
+    materialisation events name."""
+    _, out = hand_council_run
+    return out, materialised_by(out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hand_run(hand_result):
     return hand_result[0]
 
@@ -151,14 +150,14 @@ def _tables(out: Path) -> dict[str, pd.DataFrame]:
 
 
 @pytest.mark.slow
-def test_rerun_on_same_exports_gives_identical_tables(hand_council, tmp_path):
+def test_rerun_on_same_exports_gives_identical_tables(hand_council_run, tmp_path):
     from pipelines.cli import main
 
-    out = tmp_path / "out"
-    assert main(["run", "--exports", str(hand_council), "--out", str(out)]) == 0
+    exports, first_out = hand_council_run  # the first run, on the same exports
+    out = copy_of(first_out, tmp_path / "out")
     first = _tables(out)
     loads_before = query(out, "select * from raw._loads order by source_file")
-    assert main(["run", "--exports", str(hand_council), "--out", str(out)]) == 0
+    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
     second = _tables(out)
     assert first.keys() == second.keys()
     for name in first:
@@ -169,6 +168,7 @@ def test_rerun_on_same_exports_gives_identical_tables(hand_council, tmp_path):
     assert not list(out.glob(".run-*"))
 
 
+@pytest.mark.slow
 def test_changed_file_replaces_its_rows(council_run):
     from pipelines.cli import main
 
@@ -189,6 +189,7 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert main(["frobnicate"]) == 2
 
 
+@pytest.mark.slow
 def test_failed_run_leaves_previous_outputs(council_run):
     from pipelines.cli import main
 

@@ -161,6 +161,7 @@ def _end_stalled_chromium(pids: Path) -> None:
                 pass
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_a_stopped_run_leaves_previous_outputs_and_no_scratch(council_run, tmp_path, stop):
@@ -185,6 +186,7 @@ def test_a_stopped_run_leaves_previous_outputs_and_no_scratch(council_run, tmp_p
     assert not list(out.glob(".run-*"))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_run_killed_outright_is_cleared_by_the_next(council_run):
     from pipelines.cli import main
@@ -201,6 +203,7 @@ def test_a_run_killed_outright_is_cleared_by_the_next(council_run):
     assert not list(out.glob(".run-*"))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_a_second_run_process_is_refused_while_one_runs(council_run):
     exports, out = council_run
@@ -235,6 +238,7 @@ def _recorded(home: Path) -> tuple[list, set[str]]:
         return runs, keys
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("dagster_home_set", [False, True], ids=["project-folder", "dagster-home"])
 def test_a_run_is_recorded_where_dagster_dev_reads(hand_council, tmp_path, dagster_home_set):

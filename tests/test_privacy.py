@@ -7,9 +7,8 @@ import re
 
 import duckdb
 import pytest
-from conftest import assert_no_identifier_leaves_raw
+from conftest import assert_no_identifier_leaves_raw, synthetic_tiny_outputs
 
-from pipelines.cli import main
 from pipelines.contracts import load_contracts
 from pipelines.sqlquote import quote_identifier
 
@@ -35,10 +34,9 @@ def _raw_identifiers(con) -> set[str]:
 
 
 @pytest.mark.slow
-def test_no_identifier_of_any_source_outside_raw_or_in_outputs(tmp_path):
-    exports, out = tmp_path / "exports", tmp_path / "out"
-    assert main(["synth", "--out", str(exports), "--scale", "tiny"]) == 0
-    assert main(["run", "--exports", str(exports), "--out", str(out)]) == 0
+def test_no_identifier_of_any_source_outside_raw_or_in_outputs(tmp_path_factory):
+    # `oba synth --scale tiny` then `oba run`, shared with the other tests of that council
+    _, out = synthetic_tiny_outputs(tmp_path_factory)
 
     con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
     try:

@@ -27,28 +27,8 @@ def _files(folder: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture(scope="module")
-def good_run(hand_council, tmp_path_factory) -> tuple[Path, Path]:
-    """A good run's outputs, copied by each test before it tries a bad export on them."""
-    from pipelines.cli import main
-
-    root = tmp_path_factory.mktemp("good")
-    exports = root / "exports"
-    shutil.copytree(hand_council, exports)
-    assert main(["run", "--exports", str(exports), "--out", str(root / "out")]) == 0
-    return exports, root / "out"
-
-
-@pytest.fixture
-def copied(good_run, tmp_path) -> tuple[Path, Path]:
-    exports, out = good_run
-    shutil.copytree(exports, tmp_path / "exports")
-    shutil.copytree(out, tmp_path / "out", symlinks=True)
-    return tmp_path / "exports", tmp_path / "out"
-
-
-def test_episodes_missing_decom_is_a_blocking_error_naming_it(copied, capsys):
-    exports, out = copied
+def test_episodes_missing_decom_is_a_blocking_error_naming_it(council_run, capsys):
+    exports, out = council_run
     before = _files(out)
     path = exports / "ssda903" / "2023-24" / "episodes.csv"
     lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -65,8 +45,8 @@ def test_episodes_missing_decom_is_a_blocking_error_naming_it(copied, capsys):
 
 
 @pytest.mark.parametrize("content", ["empty", "pdfs", "annex_a", "unrelated"])
-def test_a_folder_with_nothing_to_read_keeps_the_outputs_in_place(copied, tmp_path, capsys, content):
-    _, out = copied
+def test_a_folder_with_nothing_to_read_keeps_the_outputs_in_place(council_run, tmp_path, capsys, content):
+    _, out = council_run
     before = _files(out)
     exports = tmp_path / "new-exports"
     exports.mkdir()
@@ -87,8 +67,8 @@ def test_a_folder_with_nothing_to_read_keeps_the_outputs_in_place(copied, tmp_pa
     assert _files(out) == before
 
 
-def test_a_source_halved_needs_accept_shrink(copied, capsys):
-    exports, out = copied
+def test_a_source_halved_needs_accept_shrink(council_run, capsys):
+    exports, out = council_run
     before = _files(out)
     rows_before = query(out, "select count(*) as n from raw.ssda903_episodes")["n"][0]
     assert rows_before == 12  # 3 episodes in the 2022-23 return, 9 in 2023-24
@@ -103,8 +83,8 @@ def test_a_source_halved_needs_accept_shrink(copied, capsys):
     assert query(out, "select count(*) as n from raw.ssda903_episodes")["n"][0] == 5
 
 
-def test_a_zero_row_csv_after_a_good_run_keeps_the_outputs(copied, capsys):
-    exports, out = copied
+def test_a_zero_row_csv_after_a_good_run_keeps_the_outputs(council_run, capsys):
+    exports, out = council_run
     before = _files(out)
     path = exports / "ssda903" / "2023-24" / "episodes.csv"
     path.write_text(path.read_text(encoding="utf-8-sig").splitlines()[0] + "\n", encoding="utf-8")
