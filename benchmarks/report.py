@@ -19,6 +19,8 @@ STAGE_ROWS = (
 PACKAGES = ("duckdb", "dagster", "pandas", "great-expectations", "pyarrow", "lxml")
 GB = 1e9
 MB = 1e6
+# DESIGN.md §6's fixed cost: a whole run on the tiny council, process start to done (issue 20).
+FIXED_COST_SECONDS = 5
 
 
 def machine() -> dict:
@@ -112,10 +114,10 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
             ))
     if tiny:
         rows.append((
-            "fixed cost: whole run at tiny ≤ 15 s",
+            f"fixed cost: whole run at tiny ≤ {FIXED_COST_SECONDS} s",
             f"{tiny['whole_seconds']:.1f} s",
-            f"{tiny['whole_seconds'] / 15:.2f} × 15 s",
-            _verdict(tiny["whole_seconds"] <= 15),
+            f"{tiny['whole_seconds'] / FIXED_COST_SECONDS:.2f} × {FIXED_COST_SECONDS} s",
+            _verdict(tiny["whole_seconds"] <= FIXED_COST_SECONDS),
         ))
     if national and council:
         time_ratio = national["whole_seconds"] / council["whole_seconds"]
