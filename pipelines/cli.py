@@ -325,12 +325,13 @@ def _run_locked(
             import dagster as dg
 
             from pipelines.definitions import defs
+            from pipelines.defs.instance import open_instance
             from pipelines.defs.resources import resources_for
 
             where = f"authority {partition}" if partition else ("the region" if authorities else exports)
             say(f"Running the asset graph on {where} → {target}")
             job = defs.resolve_job_def(job_name)
-            with dg.DagsterInstance.from_config(str(dagster_home(run_settings))) as instance:
+            with open_instance(dagster_home(run_settings)) as instance:
                 result = job.execute_in_process(
                     instance=instance,
                     raise_on_error=False,

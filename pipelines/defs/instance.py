@@ -1,0 +1,115 @@
+"""The Dagster instance a run records into, and the SQLite event log it writes through.
+
+Dagster's SQLite event log (the default when ``dagster.yaml`` names no storage) opens a new
+engine and connection for every event it stores and commits each in SQLite's rollback-journal
+mode, which syncs the disk several times per commit: a few hundred events per run cost seconds.
+:class:`KeptSqliteEventLogStorage` is the same storage, the same files in the same layout
+(``history/runs/<run id>.db`` and ``history/runs/index.db``), with one kept connection per
+database and SQLite's write-ahead log (``journal_mode=WAL``, ``synchronous=NORMAL``): a commit
+appends to the log and the disk is synced at checkpoints. The database stays consistent through
+a crash; at worst the last events before a power cut are lost. ``dagster dev`` and any other
+process read and write the same files with Dagster's own class (SQLite keeps WAL mode in the
+file). WAL needs a local disk: a DAGSTER_HOME on a network share should name its storage in
+``dagster.yaml`` (PostgreSQL, ``deploy/dagster.yaml``), which this module then leaves alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+import yaml
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy.pool import StaticPool
+
+# dagster.yaml keys that choose the storage; a file that names any of them is used as it is.
+STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage", "instance_class")
+
+
+def _write_ahead(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class KeptSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's run-sharded SQLite event log with one kept, write-ahead-logged connection per
+    database (see the module docstring). Every access still goes through the storage's lock."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._engines: dict[str, sa.Engine] = {}
+        self._engines_lock = threading.Lock()
+        self._tables: set[str] = set()
+        super().__init__(base_dir, inst_data=inst_data)
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value) -> KeptSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    def _engine(self, shard: str) -> sa.Engine:
+        with self._engines_lock:
+            engine = self._engines.get(shard)
+            if engine is None:
+                engine = sa.create_engine(
+                    self.conn_string_for_shard(shard),
+                    poolclass=StaticPool,
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+                )
+                sa.event.listen(engine, "connect", _write_ahead)
+                self._engines[shard] = engine
+            return engine
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[sa.Connection]:
+        with self._db_lock:
+            engine = self._engine(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        # Asked for every asset event, inside the event's open transaction: Dagster's own check
+        # (a connection of its own, outside the lock) is asked once per table, which is never
+        # dropped while the storage is open.
+        if table_name in self._tables:
+            return True
+        found = super().has_table(table_name)
+        if found:
+            self._tables.add(table_name)
+        return found
+
+    def dispose(self) -> None:
+        super().dispose()
+        with self._engines_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+
+def open_instance(home: Path) -> dg.DagsterInstance:
+    """The Dagster instance in ``home`` as its ``dagster.yaml`` configures it; where the file
+    names no storage (the embedded SQLite default, ``deploy/dagster.local.yaml``), the event log
+    is :class:`KeptSqliteEventLogStorage` on Dagster's own SQLite layout."""
+    home = Path(home)
+    config_file = home / "dagster.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
+    if isinstance(config, dict) and any(key in config for key in STORAGE_KEYS):
+        return dg.DagsterInstance.from_config(str(home))
+    event_log = {
+        "module": __name__,
+        "class": KeptSqliteEventLogStorage.__name__,
+        "config": {"base_dir": str(home / "history" / "runs")},
+    }
+    ref = InstanceRef.from_dir(str(home), overrides={"event_log_storage": event_log})
+    return dg.DagsterInstance.from_ref(ref)
