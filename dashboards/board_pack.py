@@ -403,24 +403,30 @@ def print_pdf(html: Path, pdf: Path, chromium: str, *, timeout: float = TIMEOUT_
               browser: browsers.Browser | None = None) -> None:
     """Print ``html`` to ``pdf`` with headless Chromium; raises BoardPackError on failure.
 
-    With ``browser`` (started ahead), that browser prints it; if it fails, or without one,
-    ``chromium --headless --print-to-pdf`` prints it.
+    With ``browser`` (started ahead), that browser prints it and is handed back for the next
+    pack (``chromium.release``); if it fails, or without one, ``chromium --headless
+    --print-to-pdf`` prints it.
     """
     if browser is not None:
         started = time.monotonic()
+        printed = False
         try:
             browser.print_to_pdf(html.resolve().as_uri(), pdf, budget_ms=VIRTUAL_TIME_BUDGET_MS,
                                  timeout=timeout)
+            _check_pdf(pdf, browser.stderr_tail())
+            printed = True
         except TimeoutError as exc:
             raise BoardPackError(f"Chromium did not finish printing within {timeout:.0f} s") from exc
         except (browsers.BrowserError, OSError, ValueError, KeyError):
             timeout = max(timeout - (time.monotonic() - started), 1.0)
             pdf.unlink(missing_ok=True)
-        else:
-            _check_pdf(pdf, browser.stderr_tail())
-            return
         finally:
-            browser.close()
+            if printed:
+                browsers.release(chromium, browser)  # up for the next pack in this process
+            else:
+                browser.close()
+        if printed:
+            return
     _print_pdf_command(html, pdf, chromium, timeout=timeout)
 
 

@@ -4,7 +4,10 @@
 lets it run on virtual time and prints. :class:`Browser` does the same steps through
 Playwright (Debian's Chromium by ``executable_path``; no browser is ever downloaded), with the
 same settings as the ``--print-to-pdf`` switch, so that the browser can start while other work
-goes on: :func:`prestart` launches one, and the board pack takes it when it prints.
+goes on: :func:`prestart` launches one, and the board pack takes it when it prints. After a
+good print the board pack hands it back (:func:`release`), so the next run in the same process
+(the authorities of ``oba run --authorities``) prints with a browser already up; a browser
+nobody asks for closes itself after :data:`IDLE_CLOSE_S` seconds, and every one closes at exit.
 
 Playwright's synchronous API belongs to the thread that started it, so each :class:`Browser`
 is one thread that owns Playwright and the browser and prints the pages it is handed.
@@ -21,6 +24,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 LAUNCH_TIMEOUT_S = 60
+# A browser waiting for its next page this long closes itself (a long-lived process keeps no
+# idle Chromium).
+IDLE_CLOSE_S = 120.0
 
 
 class BrowserError(RuntimeError):
@@ -37,6 +43,7 @@ class Browser:
         self._requests: queue.Queue = queue.Queue()
         self._launched: Future = Future()
         self._errors: list[str] = []
+        self._closing = False
         self._thread = threading.Thread(target=self._serve, name="oba-chromium", daemon=True)
         self._thread.start()
 
@@ -53,7 +60,7 @@ class Browser:
                 )
                 self._launched.set_result(True)
                 try:
-                    while (request := self._requests.get()) is not None:
+                    while (request := self._next_request()) is not None:
                         future, job = request
                         try:
                             self._print(browser, *job)
@@ -69,6 +76,13 @@ class Browser:
                 self._launched.set_exception(BrowserError(f"Chromium did not start: {exc}"))
         finally:
             self._fail_pending()
+
+    def _next_request(self):
+        try:
+            return self._requests.get(timeout=IDLE_CLOSE_S)
+        except queue.Empty:  # idle: close (callers see alive() false and start another)
+            self._closing = True
+            return None
 
     def _fail_pending(self) -> None:
         while True:
@@ -130,13 +144,18 @@ class Browser:
             raise BrowserError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from exc
 
     def alive(self) -> bool:
-        return self._thread.is_alive() and not (self._launched.done() and self._launched.exception())
+        return (
+            self._thread.is_alive()
+            and not self._closing
+            and not (self._launched.done() and self._launched.exception())
+        )
 
     def stderr_tail(self, lines: int = 8) -> str:
         return "\n".join(self._errors[-lines:])
 
     def close(self, wait: float = 0) -> None:
         """Ask the browser to close (its thread shuts it down); wait up to ``wait`` seconds."""
+        self._closing = True
         self._requests.put(None)
         if wait:
             self._thread.join(timeout=wait)
@@ -178,13 +197,14 @@ def take(chromium: str) -> Browser | None:
     return browser
 
 
-def close_unused() -> None:
-    """Close browsers started ahead that nothing took (say, the run failed before printing)."""
+def release(chromium: str, browser: Browser) -> None:
+    """Hand back a browser that printed well: the next :func:`take` for ``chromium`` gets it
+    (unless another is already waiting, or it has stopped: then it is closed)."""
     with _LOCK:
-        browsers = list(_PRESTARTED.values())
-        _PRESTARTED.clear()
-    for browser in browsers:
-        browser.close()
+        if browser.alive() and chromium not in _PRESTARTED:
+            _PRESTARTED[chromium] = browser
+            return
+    browser.close()
 
 
 def _close_all() -> None:
@@ -196,4 +216,4 @@ def _close_all() -> None:
         browser.close(wait=10)
 
 
-__all__ = ["Browser", "BrowserError", "close_unused", "prestart", "start", "take"]
+__all__ = ["Browser", "BrowserError", "prestart", "release", "start", "take"]

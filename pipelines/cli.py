@@ -378,9 +378,6 @@ def _run_locked(
         finally:
             progress.removeHandler(handler)
             shutil.rmtree(scratch, ignore_errors=True)
-            from dashboards.chromium import close_unused
-
-            close_unused()  # a browser started ahead for a board pack that was never printed
         say(f"Finished in {time.monotonic() - started:.1f} s")
         return EXIT_OK
 

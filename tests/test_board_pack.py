@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -219,6 +220,29 @@ def test_browser_started_ahead_prints_what_the_one_shot_command_prints(out, tmp_
     assert PdfReader(ahead).pages[0].mediabox == PdfReader(command).pages[0].mediabox
     info = subprocess.run(["pdfinfo", str(ahead)], capture_output=True, text=True, check=True).stdout
     assert re.search(r"^Tagged:\s+yes$", info, re.M)
+
+
+def test_a_browser_that_printed_serves_the_next_pack_then_closes_when_idle(out, tmp_path, monkeypatch):
+    """After a good print the browser is handed back for the next pack in the process (the
+    authorities of one `oba run --authorities`); left idle, it closes itself."""
+    from dashboards import board_pack
+    from dashboards import chromium as browsers
+
+    monkeypatch.setattr(browsers, "IDLE_CLOSE_S", 4.0)
+    html = board_pack.write_pack_html(tmp_path, _tables(out), list(pf.HEADLINE), dt.datetime(2025, 4, 1, 9, 0))
+    waiting = browsers.take(board_pack.DEBIAN_CHROMIUM)  # one an earlier pack handed back
+    if waiting is not None:
+        waiting.close()
+    browser = browsers.start(board_pack.DEBIAN_CHROMIUM, board_pack.BROWSER_FLAGS)
+    board_pack.print_pdf(html, tmp_path / "first.pdf", board_pack.DEBIAN_CHROMIUM, browser=browser)
+    assert browsers.take(board_pack.DEBIAN_CHROMIUM) is browser and browser.alive()
+    board_pack.print_pdf(html, tmp_path / "second.pdf", board_pack.DEBIAN_CHROMIUM, browser=browser)
+    assert _pages_text(tmp_path / "first.pdf") == _pages_text(tmp_path / "second.pdf")
+    deadline = time.monotonic() + 30
+    while browser.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not browser.alive()
+    assert browsers.take(board_pack.DEBIAN_CHROMIUM) is None
 
 
 def test_a_browser_that_cannot_start_falls_back_to_the_command(out, tmp_path):
