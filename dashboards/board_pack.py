@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import plotly.offline
 
 from dashboards import charts, theme
 from dashboards import chromium as browsers
@@ -48,6 +47,7 @@ from dashboards.views import (
     journey_of,
     measure_view,
     plain,
+    plotly_js,
     static_text,
     story_view,
     target_text,
@@ -371,7 +371,7 @@ def write_pack_html(folder: Path, tables: PublishedTables, headline: list[str],
                            f"{generated_text(generated)} · {tables.audience_text}"),
     )
     (folder / "board_pack.css").write_text(css, encoding="utf-8")
-    (folder / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+    (folder / "plotly.min.js").write_text(plotly_js(), encoding="utf-8")
     (folder / "charts.js").write_text(static_text("charts.js"), encoding="utf-8")
     path = folder / "board_pack.html"
     path.write_text(builder.html(headline), encoding="utf-8")

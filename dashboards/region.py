@@ -4,13 +4,12 @@ from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.offline
 from markupsafe import Markup
 
 from dashboards.outputs import replacing_file, replacing_folder
 from dashboards.published import audience_text
 from dashboards.theme import OKABE_ITO, ROLE_COLOURS, register
-from dashboards.views import environment
+from dashboards.views import environment, plotly_js
 
 _LINE_COLOURS = [OKABE_ITO[c] for c in ("orange", "sky_blue", "green", "purple", "vermillion", "yellow")]
 
@@ -86,7 +85,7 @@ def write_region_site(
     )
     with replacing_folder(site_dir) as work:
         (work / "assets").mkdir()
-        (work / "assets" / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+        (work / "assets" / "plotly.min.js").write_text(plotly_js(), encoding="utf-8")
         (work / "index.html").write_text(page, encoding="utf-8")
     return Path(site_dir) / "index.html"
 

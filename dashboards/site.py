@@ -20,7 +20,6 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
-import plotly.offline
 
 from dashboards import charts
 from dashboards.data_quality import render_quality_page
@@ -42,6 +41,7 @@ from dashboards.views import (
     measure_view,
     not_computed_view,
     plain,
+    plotly_js,
     static_text,
     story_view,
     stylesheet,
@@ -356,7 +356,7 @@ def write_site(
     with replacing_folder(site_dir) as work:
         for folder in ("assets", "measures", "programs", "downloads"):
             (work / folder).mkdir()
-        (work / "assets" / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+        (work / "assets" / "plotly.min.js").write_text(plotly_js(), encoding="utf-8")
         (work / "assets" / "site.css").write_text(stylesheet("site.css"), encoding="utf-8")
         (work / "assets" / "charts.js").write_text(static_text("charts.js"), encoding="utf-8")
         if downloads is None:

@@ -188,9 +188,23 @@ def writable(out: Path) -> None:
         ) from exc
 
 
+def rows_in_force(con) -> dict[str, int]:
+    """Rows of each source's files in force (superseded files left out), read on ``con``."""
+    columns = {
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = '_loads'"
+        ).fetchall()
+    }
+    if not columns:
+        return {}
+    in_force = "where superseded_by is null" if "superseded_by" in columns else ""
+    return dict(con.execute(f"select source, sum(rows)::bigint from raw._loads {in_force} group by source").fetchall())
+
+
 def _rows_by_source(warehouse: Path) -> dict[str, int] | None:
-    """Rows of each source's files in force (superseded files left out), or None when the
-    warehouse is missing or unreadable."""
+    """:func:`rows_in_force` of the warehouse file, or None when it is missing or unreadable."""
     import duckdb
 
     if not warehouse.is_file():
@@ -200,36 +214,24 @@ def _rows_by_source(warehouse: Path) -> dict[str, int] | None:
     except duckdb.Error:
         return None
     try:
-        columns = {
-            name
-            for (name,) in con.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'raw' and table_name = '_loads'"
-            ).fetchall()
-        }
-        if not columns:
-            return {}
-        in_force = "where superseded_by is null" if "superseded_by" in columns else ""
-        return dict(
-            con.execute(f"select source, sum(rows)::bigint from raw._loads {in_force} group by source").fetchall()
-        )
+        return rows_in_force(con)
     finally:
         con.close()
 
 
-def shrinkage(previous: Path, new: Path) -> list[str]:
-    """Why the warehouse ``new`` must not replace ``previous`` (DESIGN §2b: never publish nothing
-    over something): no recognised export at all, a source the outputs in place had that now
-    gives no rows, or fewer than half as many rows."""
-    after = _rows_by_source(new) or {}
+def shrinkage(previous: Path, now: dict[str, int]) -> list[str]:
+    """Why a run whose exports give ``now`` (rows in force by source) must not replace the
+    outputs whose warehouse is ``previous`` (DESIGN §2b: never publish nothing over something):
+    no recognised export at all, a source the outputs in place had that now gives no rows, or
+    fewer than half as many rows."""
     problems = []
-    if not any(after.values()):
+    if not any(now.values()):
         problems.append("the exports gave no rows from any recognised export file")
     before = _rows_by_source(previous) or {}
     for source, rows in sorted(before.items()):
-        now = after.get(source, 0)
-        if rows and not now:
+        count = now.get(source, 0)
+        if rows and not count:
             problems.append(f"{source}: no rows now, {rows:,} in the outputs in place")
-        elif rows and now * 2 < rows:
-            problems.append(f"{source}: {now:,} rows now, fewer than half the {rows:,} in the outputs in place")
+        elif rows and count * 2 < rows:
+            problems.append(f"{source}: {count:,} rows now, fewer than half the {rows:,} in the outputs in place")
     return problems

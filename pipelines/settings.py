@@ -73,6 +73,9 @@ class Settings:
     # who the site and board pack are for, overriding oba.yaml's publish.audience for one run
     # (oba run --audience); None: the configuration's
     audience: str | None = None
+    # the warehouse of the outputs a run would replace, which it must not publish less than
+    # (DESIGN §2b); None: no check (oba run --accept-shrink, oba validate, the Dagster UI)
+    shrink_guard: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -116,6 +119,7 @@ class Settings:
         authorities: Path | None = None,
         published_root: Path | None = None,
         audience: str | None = None,
+        shrink_guard: Path | None = None,
     ) -> Settings:
         """These settings with a run's folders (as absolute paths) in place of the environment's;
         no ``exports`` for a run over ``authorities`` (each names its own)."""
@@ -132,6 +136,7 @@ class Settings:
             authorities=absolute(authorities),
             published_root=absolute(published_root),
             audience=audience,
+            shrink_guard=absolute(shrink_guard),
         )
 
 

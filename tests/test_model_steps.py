@@ -10,6 +10,12 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from pipelines.defs.models import (
+    build_model_assets,  # imported here, before any test sets OBA_MODELS:
+)
+from pipelines.defs.resources import (
+    ObaPaths,  # the module's Definitions are built as it is imported
+)
 from pipelines.failures import root_cause
 
 KEY = dg.AssetKey
@@ -38,12 +44,13 @@ def project(tmp_path, monkeypatch):
 
 
 def _materialise(warehouse: Path, *keys: dg.AssetKey) -> dg.ExecuteInProcessResult:
-    from pipelines.defs.models import build_model_assets
-
     return dg.materialize(
         build_model_assets(),
         selection=dg.AssetSelection.assets(*keys) if keys else dg.AssetSelection.groups("staging", "intermediate"),
-        resources={"duckdb": DuckDBResource(database=str(warehouse))},
+        resources={
+            "duckdb": DuckDBResource(database=str(warehouse)),
+            "oba": ObaPaths(exports_dir="", out_dir=str(warehouse.parent)),
+        },
         raise_on_error=False,
     )
 
@@ -57,7 +64,6 @@ def _rows(warehouse: Path, table: str) -> list[tuple]:
 
 
 def test_each_layer_is_one_step_of_assets_in_dependency_order(project, caplog):
-    from pipelines.defs.models import build_model_assets
 
     _, warehouse = project
     by_key = {key: d for d in build_model_assets() for key in d.keys}

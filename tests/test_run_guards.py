@@ -77,6 +77,9 @@ def test_a_source_halved_needs_accept_shrink(council_run, capsys):
     path.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")  # 2 of its 9 episodes left
     code, text = _run(capsys, "run", "--exports", str(exports), "--out", str(out))
     assert code == 1 and "ssda903_episodes: 5 rows now, fewer than half the 12" in text
+    # it stopped once the exports were loaded, before any model was built
+    assert "Failed: staging: the run would publish less than the outputs in place" in " ".join(text.split())
+    assert "stg_" not in text
     assert _files(out) == before
     code, text = _run(capsys, "run", "--exports", str(exports), "--out", str(out), "--accept-shrink")
     assert code == 0, text

@@ -5,6 +5,7 @@ the turn-the-curve chart holds actuals, forecast and band; story text runs nothi
 toggle from the keyboard; screenshots go to test-artifacts/.
 """
 
+import re
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -247,6 +248,20 @@ def test_days_shown_in_whole_days_and_charted_from_a_few_annual_points(site, vis
     about = page.locator("section[aria-labelledby=about-heading]").inner_text()
     assert "mean days from entering care to being placed" in about and "Children looked after" in about
     assert v.errors == []
+
+
+def test_pages_load_the_basic_plotly_bundle_of_plotly_pys_version(hand_site):
+    """The site loads plotly.js's basic bundle (every trace the charts draw is a scatter or a
+    bar), of the plotly.js version plotly.py writes figures for; upgrading plotly.py means
+    replacing dashboards/assets/plotly-basic.min.js with the same version's bundle."""
+    import plotly.offline
+
+    shipped = (hand_site / "assets" / "plotly.min.js").read_text(encoding="utf-8")
+    assert shipped.startswith("/**\n* plotly.js (basic - minified) v")
+    assert f"plotly.js (basic - minified) v{plotly.offline.get_plotlyjs_version()}\n" in shipped[:200]
+    charts = Path(__file__).resolve().parents[1] / "dashboards" / "charts.py"
+    kinds = set(re.findall(r'_trace\(\s*"(\w+)"', charts.read_text(encoding="utf-8")))
+    assert kinds and kinds <= {"scatter", "bar", "pie"}, kinds
 
 
 def test_every_measure_with_figures_has_its_turn_the_curve_chart(site, hand_site, visit):

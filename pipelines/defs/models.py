@@ -3,15 +3,17 @@ the SQL, the models of a layer built in one step (Dagster's cost per step, paid 
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from pipelines import outfolder
 from pipelines.contracts import load_contracts
 from pipelines.defs.jobs import PROGRESS_PER_ASSET, report_asset
 from pipelines.defs.partitions import authority_partitions
-from pipelines.defs.resources import warehouse_connection
+from pipelines.defs.resources import ObaPaths, warehouse_connection
 from pipelines.settings import models_dir
 from pipelines.sqlmodels import (
     ModelError,
@@ -82,11 +84,34 @@ def sql_node(model: SqlModel, deps: list[dg.AssetKey]) -> LayerNode:
     )
 
 
+# The first layer built on the raw tables: its step checks, before any model is built, that the
+# exports give no less than the outputs in place (shrink_guard).
+FIRST_LAYER = "staging"
+
+
+def shrink_guard(con: duckdb.DuckDBPyConnection, oba: ObaPaths) -> None:
+    """Stop the run before its models when the exports just loaded give less than the outputs
+    the run would replace (DESIGN §2b: never publish nothing over something): no rows from any
+    recognised export, a source with none, or one with fewer than half its rows. Only runs the
+    ``oba`` CLI starts set ``oba.shrink_guard`` (never with ``--accept-shrink``)."""
+    if not oba.shrink_guard:
+        return
+    problems = outfolder.shrinkage(Path(oba.shrink_guard), outfolder.rows_in_force(con))
+    if problems:
+        raise dg.Failure(
+            description="the run would publish less than the outputs in place: "
+            + "; ".join(problems)
+            + ". Nothing was built or published. If the exports truly hold less than before, "
+            "run again with --accept-shrink."
+        )
+
+
 def layer_asset(layer: str, nodes: list[LayerNode]) -> dg.AssetsDefinition:
     """One step for a layer's assets, each still an asset of its own (key, dependencies,
     description, kinds, row count): the selected ones are built in dependency order on one
     connection, each reported to the CLI's progress as it is built. A single asset can be
-    materialised alone (the step is subsettable)."""
+    materialised alone (the step is subsettable). The first layer's step runs
+    :func:`shrink_guard` first."""
     ordered = _in_dependency_order(nodes)
 
     @dg.multi_asset(
@@ -95,9 +120,11 @@ def layer_asset(layer: str, nodes: list[LayerNode]) -> dg.AssetsDefinition:
         can_subset=True,
         op_tags={PROGRESS_PER_ASSET: "true"},
     )
-    def _build(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    def _build(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths):
         selected = context.selected_asset_keys
         with warehouse_connection(duckdb) as con:
+            if layer == FIRST_LAYER:
+                shrink_guard(con, oba)
             prepare_connection(con)  # settings, search path and macros, once for the layer
             for node in ordered:
                 if node.spec.key not in selected:

@@ -38,6 +38,10 @@ class ObaPaths(dg.ConfigurableResource):
     authorities_file: str = ""
     published_root: str = ""
     audience_override: str = ""
+    # The warehouse of the outputs this run would replace; the run stops before its models when
+    # the exports give less (pipelines.defs.models.shrink_guard). Empty: no check (--accept-shrink,
+    # oba validate, runs started from the Dagster UI).
+    shrink_guard: str = ""
     _authority: str | None = PrivateAttr(default=None)
     _loaded: ObaConfig | None = PrivateAttr(default=None)
 
@@ -50,6 +54,7 @@ class ObaPaths(dg.ConfigurableResource):
             authorities_file=str(settings.authorities or ""),
             published_root=str(settings.published_root or ""),
             audience_override=settings.audience or "",
+            shrink_guard=str(settings.shrink_guard or ""),
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
