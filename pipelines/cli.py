@@ -11,6 +11,7 @@ import functools
 import http.server
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -238,6 +239,10 @@ def run_pipeline(
 PROJECT_DAGSTER_HOME = ".dagster"
 
 
+# Dagster's warning for each step it leaves out because a step it depends on failed.
+_SKIPPED_STEP = re.compile(r"Dependencies for step (\S+) (?:failed|were not executed)\b")
+
+
 def dagster_home(run_settings: settings.Settings) -> Path:
     """The Dagster instance folder a run records into: DAGSTER_HOME, else ``./.dagster``
     (created with the shipped SQLite instance file, ``deploy/dagster.local.yaml``), which
@@ -340,9 +345,16 @@ def _run_locked(
                     resources=resources_for(run_settings),
                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                 )
+                skipped = []
                 for entry in instance.all_logs(result.run_id):
                     if entry.dagster_event is None and entry.level >= logging.WARNING:
-                        say(("Warning: ", "yellow"), entry.user_message)
+                        step = _SKIPPED_STEP.match(entry.user_message)
+                        if step:  # Dagster's note per step left out after a failure: one line below
+                            skipped.append(step.group(1).replace("__", "."))
+                        else:
+                            say(("Warning: ", "yellow"), entry.user_message)
+                if skipped:
+                    say(("Not run, as a step they need failed: ", "yellow"), ", ".join(skipped))
             if not result.success:
                 if _was_stopped(result):  # SIGTERM or Ctrl+C: a stopped run, not a data failure
                     raise KeyboardInterrupt("run stopped")

@@ -80,6 +80,9 @@ def test_a_source_halved_needs_accept_shrink(council_run, capsys):
     # it stopped once the exports were loaded, before any model was built
     assert "Failed: staging: the run would publish less than the outputs in place" in " ".join(text.split())
     assert "stg_" not in text
+    # the steps left out are named once, in one line, not in a Dagster warning per step
+    assert "Not run, as a step they need failed: intermediate, marts" in text
+    assert "Dependencies for step" not in text
     assert _files(out) == before
     code, text = _run(capsys, "run", "--exports", str(exports), "--out", str(out), "--accept-shrink")
     assert code == 0, text
