@@ -1,6 +1,7 @@
 """The Dagster instance a run records into (pipelines.defs.instance): the embedded SQLite default
-is written through kept, write-ahead-logged connections and read back by Dagster's own classes,
-as ``dagster dev`` reads it; a dagster.yaml that names its storage is used as it is."""
+is written through one kept connection per database, synced at checkpoints, and read back by
+Dagster's own classes, as ``dagster dev`` reads it; a dagster.yaml that names its storage is used
+as it is."""
 
 from __future__ import annotations
 
@@ -31,11 +32,19 @@ def _home(folder: Path, yaml_text: str = "telemetry:\n  enabled: false\n") -> Pa
 def test_default_instance_writes_what_dagsters_own_storage_reads(tmp_path):
     home = _home(tmp_path / "home")
     with open_instance(home) as instance:
-        assert type(instance.event_log_storage) is KeptSqliteEventLogStorage
+        storage = instance.event_log_storage
+        assert type(storage) is KeptSqliteEventLogStorage
         result = dg.materialize([upstream, downstream], instance=instance)
         assert result.success
         written = len(instance.all_logs(result.run_id))
-    # The files are Dagster's default layout, in write-ahead-log mode, with no log left behind.
+        # one connection kept per database, syncing at checkpoints (NORMAL = 1), not per commit
+        raw = []
+        for _ in range(2):
+            with storage.run_connection(result.run_id) as conn:
+                raw.append(conn.connection.dbapi_connection)
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+        assert raw[0] is raw[1]
+    # The files are Dagster's default layout, in its write-ahead-log mode, with no log left behind.
     runs = home / "history" / "runs"
     assert sorted(p.name for p in runs.iterdir()) == sorted([f"{result.run_id}.db", "index.db"])
     for db in runs.iterdir():

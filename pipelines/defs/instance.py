@@ -1,16 +1,17 @@
 """The Dagster instance a run records into, and the SQLite event log it writes through.
 
-Dagster's SQLite event log (the default when ``dagster.yaml`` names no storage) opens a new
-engine and connection for every event it stores and commits each in SQLite's rollback-journal
-mode, which syncs the disk several times per commit: a few hundred events per run cost seconds.
-:class:`KeptSqliteEventLogStorage` is the same storage, the same files in the same layout
-(``history/runs/<run id>.db`` and ``history/runs/index.db``), with one kept connection per
-database and SQLite's write-ahead log (``journal_mode=WAL``, ``synchronous=NORMAL``): a commit
-appends to the log and the disk is synced at checkpoints. The database stays consistent through
-a crash; at worst the last events before a power cut are lost. ``dagster dev`` and any other
-process read and write the same files with Dagster's own class (SQLite keeps WAL mode in the
-file). WAL needs a local disk: a DAGSTER_HOME on a network share should name its storage in
-``dagster.yaml`` (PostgreSQL, ``deploy/dagster.yaml``), which this module then leaves alone.
+Dagster's SQLite event log (the default when ``dagster.yaml`` names no storage) creates a new
+engine and connection for every event it stores, and commits each with SQLite's default
+``synchronous=FULL``, which syncs the write-ahead log to disk at every commit: a few hundred
+events per run cost seconds. :class:`KeptSqliteEventLogStorage` is the same storage, the same
+files in the same layout (``history/runs/<run id>.db`` and ``history/runs/index.db``, in the
+write-ahead-log mode Dagster creates them in), with one kept connection per database and
+``synchronous=NORMAL``: a commit appends to the log and the disk is synced at checkpoints. The
+database stays consistent through a crash; at worst the last events before a power cut are
+lost. ``dagster dev`` and any other process read and write the same files with Dagster's own
+class. Write-ahead logging needs a local disk: a DAGSTER_HOME on a network share should name its
+storage in ``dagster.yaml`` (PostgreSQL, ``deploy/dagster.yaml``), which this module then leaves
+alone.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def _write_ahead(dbapi_connection, _record) -> None:
 
 
 class KeptSqliteEventLogStorage(SqliteEventLogStorage):
-    """Dagster's run-sharded SQLite event log with one kept, write-ahead-logged connection per
-    database (see the module docstring). Every access still goes through the storage's lock."""
+    """Dagster's run-sharded SQLite event log with one kept connection per database, synced at
+    checkpoints (see the module docstring). Every access still goes through the storage's lock."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: dict[str, sa.Engine] = {}
