@@ -23,7 +23,6 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
-import yaml
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
@@ -31,6 +30,8 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.pool import StaticPool
+
+from pipelines.safeyaml import YamlFileError, load_yaml
 
 # dagster.yaml keys that choose the storage; a file that names any of them is used as it is.
 STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage", "instance_class")
@@ -106,7 +107,10 @@ def open_instance(home: Path) -> dg.DagsterInstance:
     is :class:`KeptSqliteEventLogStorage` on Dagster's own SQLite layout."""
     home = Path(home)
     config_file = home / "dagster.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
+    try:
+        config = load_yaml(config_file, what="Dagster instance file") if config_file.is_file() else None
+    except YamlFileError:  # not for us to judge: Dagster reads it (and names what is wrong)
+        return dg.DagsterInstance.from_config(str(home))
     if isinstance(config, dict) and any(key in config for key in STORAGE_KEYS):
         return dg.DagsterInstance.from_config(str(home))
     event_log = {
