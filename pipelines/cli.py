@@ -166,16 +166,18 @@ def _swap_outputs(work: Path, out: Path, force: bool = False) -> None:
         outfolder.swap(work, out)
 
 
-def _was_stopped(result) -> bool:
+def _was_stopped(events) -> bool:
     """Whether a failed run failed because SIGTERM or Ctrl+C interrupted it, inside a step (the
     step fails with Dagster's interruption error) or between steps (the run fails as an
-    unexpected termination)."""
+    unexpected termination); ``events`` are the run's Dagster events."""
     interrupted = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
-    for event in result.all_events:
+    for event in events:
         if event.is_step_failure:
             error = event.step_failure_data.error
         elif event.is_job_failure:
             data = event.job_failure_data
+            if data is None:  # a run failed from outside its process (it never started)
+                continue
             reason = getattr(data.failure_reason, "value", None)
             if reason == "UNEXPECTED_TERMINATION":
                 return True
@@ -281,6 +283,48 @@ def _check_config(
         raise UsageError(str(exc)) from exc
 
 
+def _prepare_scratch(target: Path, per_authority: bool) -> tuple[Path, Path]:
+    """A run's scratch folder in ``target`` (``.run-*``), and the folder in it that takes the
+    place of ``target`` on success, holding a copy of the previous warehouse and baseline locks
+    (the run starts from them)."""
+    scratch = target / f".run-{os.getpid()}-{time.time_ns()}"
+    work = scratch / target.name if per_authority else scratch
+    work.mkdir(parents=True)
+    for name in outfolder.STATE:
+        previous = target / name
+        if previous.is_dir() and not previous.is_symlink():
+            shutil.copytree(previous, work / name, symlinks=True)
+        elif previous.is_file() and not previous.is_symlink():
+            shutil.copy2(previous, work / name)
+    if (work / "warehouse.duckdb").exists():
+        os.chmod(work / "warehouse.duckdb", outfolder.PRIVATE_FILE)
+    return scratch, work
+
+
+def _say_failures(events, target: Path, prefix: str = "") -> None:
+    """One line per failed step of a run (``events``: its Dagster events): the step and why."""
+    for event in events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            description = data.user_failure_data.description if data.user_failure_data else None
+            if description:
+                message = description
+            elif data.error is not None:
+                message = describe(*root_cause(data.error))
+                if "[Errno" in message and str(target) not in message and "/" not in message:
+                    message += f" (while writing in {target})"
+            else:
+                message = "unknown error"
+            say(("Failed: ", "red"), f"{prefix}{event.step_key.replace('__', '.')}: {message}")
+        elif not any(e.is_step_failure for e in events):  # the run failed outside its steps
+            if event.is_job_failure:
+                error = event.job_failure_data.error if event.job_failure_data else None
+            else:  # Dagster's note of why a queued run could not start
+                error = event.engine_event_data.error if event.is_engine_event else None
+            if error is not None:
+                say(("Failed: ", "red"), f"{prefix}the run: {describe(*root_cause(error))}")
+
+
 def _run_locked(
     exports: Path | None,
     out: Path,
@@ -298,17 +342,7 @@ def _run_locked(
     # The contract checks' GX worker imports great-expectations (seconds) while this process
     # imports Dagster and the definitions and loads the exports.
     expectations.prewarm()
-    scratch = target / f".run-{os.getpid()}-{int(time.time())}"
-    work = scratch / target.name if authorities else scratch
-    work.mkdir(parents=True)
-    for name in outfolder.STATE:  # the run starts from the previous warehouse and baseline locks
-        previous = target / name
-        if previous.is_dir() and not previous.is_symlink():
-            shutil.copytree(previous, work / name, symlinks=True)
-        elif previous.is_file() and not previous.is_symlink():
-            shutil.copy2(previous, work / name)
-    if (work / "warehouse.duckdb").exists():
-        os.chmod(work / "warehouse.duckdb", outfolder.PRIVATE_FILE)
+    scratch, work = _prepare_scratch(target, authorities is not None)
     run_settings = settings.current().for_run(
         exports=exports,
         out=scratch,
@@ -356,21 +390,9 @@ def _run_locked(
                 if skipped:
                     say(("Not run, as a step they need failed: ", "yellow"), ", ".join(skipped))
             if not result.success:
-                if _was_stopped(result):  # SIGTERM or Ctrl+C: a stopped run, not a data failure
+                if _was_stopped(result.all_events):  # SIGTERM or Ctrl+C: stopped, not a data failure
                     raise KeyboardInterrupt("run stopped")
-                for event in result.all_events:
-                    if event.is_step_failure:
-                        data = event.step_failure_data
-                        description = data.user_failure_data.description if data.user_failure_data else None
-                        if description:
-                            message = description
-                        elif data.error is not None:
-                            message = describe(*root_cause(data.error))
-                            if "[Errno" in message and str(target) not in message and "/" not in message:
-                                message += f" (while writing in {target})"
-                        else:
-                            message = "unknown error"
-                        say(("Failed: ", "red"), f"{event.step_key.replace('__', '.')}: {message}")
+                _say_failures(result.all_events, target)
                 if job_name == "oba_validate":
                     _swap_outputs(work, target, force)
                 else:
@@ -406,15 +428,34 @@ def cmd_run(args) -> int:
             region.authority(key)
     except AuthoritiesError as exc:
         raise UsageError(str(exc)) from exc
-    failed = []
-    for key in keys:
-        code = run_pipeline(
-            None, out, authorities=authorities, partition=key, force=args.force,
-            accept_shrink=args.accept_shrink, audience=args.audience,
+    in_process = args.in_process
+    if not in_process:
+        from pipelines import runqueue
+
+        home = dagster_home(settings.current())
+        if not runqueue.has_queue(home):
+            say(("Warning: ", "yellow"),
+                f"the Dagster instance in {home} has no run queue (its dagster.yaml names no "
+                "QueuedRunCoordinator; deploy/dagster.local.yaml has one), so the authorities run "
+                "one after another in this process")
+            in_process = True
+    if in_process:
+        failed = []
+        for key in keys:
+            code = run_pipeline(
+                None, out, authorities=authorities, partition=key, force=args.force,
+                accept_shrink=args.accept_shrink, audience=args.audience,
+            )
+            if code != EXIT_OK:
+                failed.append(key)
+        code = None
+        if not failed:
+            code = run_pipeline(None, out, job_name="oba_region", authorities=authorities, force=args.force)
+    else:
+        failed, code = run_on_queue(
+            authorities, out, keys, force=args.force, accept_shrink=args.accept_shrink,
+            audience=args.audience,
         )
-        if code != EXIT_OK:
-            failed.append(key)
-    code = run_pipeline(None, out, job_name="oba_region", authorities=authorities, force=args.force)
     for key in keys:
         if key not in failed:
             print(out.resolve() / key / "site" / "index.html")
@@ -422,7 +463,121 @@ def cmd_run(args) -> int:
         print(out.resolve() / "region" / "site" / "index.html")
     if failed:
         say(f"Authorities that failed (previous outputs kept): {', '.join(failed)}", style="red")
+        say("Regional roll-up not run, as it needs every authority's run to succeed; the previous "
+            "regional outputs are kept.", style="red")
     return EXIT_DATA if failed or code != EXIT_OK else EXIT_OK
+
+
+def _run_config(run_settings: settings.Settings) -> dict:
+    """The run configuration that gives a queued run the folders of ``run_settings``."""
+    from pipelines.defs.resources import resources_for
+
+    return {
+        "resources": {name: {"config": resource.model_dump()}
+                      for name, resource in resources_for(run_settings).items()},
+    }
+
+
+def run_on_queue(
+    authorities: Path, out: Path, keys: list[str], *, force: bool = False,
+    accept_shrink: bool = False, audience: str | None = None,
+) -> tuple[list[str], int | None]:
+    """Run each of ``keys`` as one Dagster run of its partition through the instance's run queue
+    (``pipelines.runqueue``), swapping each run's outputs in as it succeeds, then, when every one
+    succeeded, the regional roll-up the same way. The authorities that failed, and the roll-up's
+    exit code (None: not run)."""
+    from pipelines import runqueue
+    from pipelines.authorities import REGION_KEY
+    from pipelines.defs.instance import open_instance
+    from pipelines.defs.jobs import OUTPUT_TAG
+
+    for key in keys:
+        _check_config(None, None, authorities, key)
+    base = settings.current()
+    home = dagster_home(base)
+    targets = {key: out / key for key in keys}
+    region = out / REGION_KEY
+    for target in (*targets.values(), region):
+        outfolder.claim(target, force=force)
+        outfolder.writable(target)
+    # the code server, the daemon and the run processes load the definitions with these
+    # authorities' partitions, and the rest of the settings from the environment, as the CLI has it
+    environment = settings.child_environment(OBA_AUTHORITIES=str(authorities.resolve()))
+    scratches: list[Path] = []
+    done: list[str] = []
+    previous_umask = os.umask(0o077)  # what the runs write is this user's alone until swapped in
+    started = time.monotonic()
+    try:
+        with contextlib.ExitStack() as stack:
+            for target in (*targets.values(), region):
+                stack.enter_context(output_lock(target))
+            stack.enter_context(_terminate_as_interrupt())
+            instance = stack.enter_context(open_instance(home))
+            say(f"Starting the Dagster daemon and a code server on the instance in {home}")
+            try:
+                queue = stack.enter_context(runqueue.open_queue(instance, home, environment))
+            except runqueue.QueueError as exc:
+                raise UsageError(str(exc)) from exc
+
+            def submit(job_name: str, target: Path, key: str | None) -> tuple[str, Path]:
+                scratch, work = _prepare_scratch(target, True)
+                scratches.append(scratch)
+                run_settings = base.for_run(
+                    exports=None, out=scratch, warehouse=work / "warehouse.duckdb",
+                    authorities=authorities, published_root=out,
+                    audience=audience if key else None,
+                    shrink_guard=target / "warehouse.duckdb" if key and not accept_shrink else None,
+                )
+                tags = {OUTPUT_TAG: str(target.resolve())}
+                if key:
+                    tags[runqueue.PARTITION_TAG] = key
+                return queue.submit(job_name, _run_config(run_settings), tags), work
+
+            runs = {}
+            try:
+                for key in keys:
+                    run_id, work = submit("oba_refresh", targets[key], key)
+                    runs[run_id] = (key, work)
+                say(f"Queued {len(keys)} authority run(s): {', '.join(keys)}")
+                failed = []
+                for finished in queue.wait(list(runs)):
+                    key, work = runs[finished.run_id]
+                    if finished.success:
+                        _swap_outputs(work, targets[key], force)
+                        done.append(key)
+                        say(f"Authority {key}: done in {finished.seconds:.1f} s (run {finished.run_id})")
+                    else:
+                        if _was_stopped(finished.events):
+                            raise KeyboardInterrupt("run stopped")
+                        _say_failures(finished.events, targets[key], prefix=f"{key}: ")
+                        say(f"Authority {key}: run {finished.status.lower()} "
+                            f"(run {finished.run_id}); previous outputs left in place.", style="red")
+                        failed.append(key)
+                if failed:
+                    return [key for key in keys if key in failed], None
+                run_id, work = submit("oba_region", region, None)
+                runs[run_id] = (REGION_KEY, work)
+                (finished,) = queue.wait([run_id])
+                if not finished.success:
+                    if _was_stopped(finished.events):
+                        raise KeyboardInterrupt("run stopped")
+                    _say_failures(finished.events, region, prefix="region: ")
+                    say("Regional roll-up failed; previous regional outputs left in place.", style="red")
+                    return [], EXIT_DATA
+                _swap_outputs(work, region, force)
+                say(f"Regional roll-up: done in {finished.seconds:.1f} s (run {finished.run_id})")
+            except BaseException:
+                queue.cancel(list(runs))
+                raise
+    except runqueue.QueueError as exc:
+        say(("Failed: ", "red"), str(exc))
+        return [key for key in keys if key not in done], None
+    finally:
+        os.umask(previous_umask)
+        for scratch in scratches:
+            shutil.rmtree(scratch, ignore_errors=True)
+    say(f"Finished in {time.monotonic() - started:.1f} s")
+    return [], EXIT_OK
 
 
 def cmd_demo(args) -> int:
@@ -591,6 +746,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="oba.yaml (default: <exports>/oba.yaml when present)")
     run.add_argument("--authorities", help="authorities.yaml: run each authority, then the region")
     run.add_argument("--authority", action="append", help="with --authorities: only this one (repeatable)")
+    run.add_argument(
+        "--in-process", action="store_true",
+        help="with --authorities: run the authorities one after another in this process, not as "
+        "Dagster runs on the instance's run queue",
+    )
     run.add_argument("--force", action="store_true", help=FORCE_HELP)
     run.add_argument(
         "--accept-shrink", action="store_true",

@@ -207,6 +207,8 @@ def test_one_authority_runs_alone_and_a_failing_one_keeps_its_outputs(hand_counc
 
     first = run("--authority", "north")
     assert first.returncode == 0, first.stdout + first.stderr
+    # the test's instance has no run queue: said, then run in this process
+    assert "has no run queue" in " ".join(first.stderr.split())
     assert (out / "north" / "site" / "index.html").is_file()
     assert not (out / "south").exists()
     assert first.stdout.split() == [
@@ -219,6 +221,7 @@ def test_one_authority_runs_alone_and_a_failing_one_keeps_its_outputs(hand_counc
     second = run()
     assert second.returncode == 1, second.stdout + second.stderr
     assert "Authorities that failed (previous outputs kept): north" in " ".join(second.stderr.split())
+    assert "Regional roll-up not run" in " ".join(second.stderr.split())
     assert _snapshot(out / "north") == north_before
     assert (out / "south" / "site" / "index.html").is_file()
     assert str((out / "south" / "site" / "index.html").resolve()) in second.stdout.split()

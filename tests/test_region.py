@@ -15,24 +15,38 @@ import pandas as pd
 import pytest
 
 OBA = Path(sys.executable).parent / "oba"
+REPO = Path(__file__).resolve().parents[1]
+
+
+AUTHORITIES = {"north": "Northshire", "south": "Southshire", "east": "Eastshire"}
+QUEUE_LIMIT = 2  # runs at once in the fixture's instance: three authorities, so one waits
 
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory):
+    """Three authorities run by `oba run --authorities` in its own process, on an instance with
+    the shipped run queue (deploy/dagster.local.yaml) limited to two runs at once."""
     from pipelines.synth import generate
 
     root = tmp_path_factory.mktemp("region")
-    generate(root / "north" / "exports", scale="tiny", seed=11)
-    generate(root / "south" / "exports", scale="tiny", seed=12)
+    for seed, key in enumerate(AUTHORITIES, start=11):
+        generate(root / key / "exports", scale="tiny", seed=seed)
     (root / "authorities.yaml").write_text(
         "region: {name: Test Region, code: E12000009}\n"
         "authorities:\n"
-        "  - {key: north, name: Northshire, code: E09000999, exports: north/exports}\n"
-        "  - {key: south, name: Southshire, code: E09000999, exports: south/exports}\n"
+        + "".join(f"  - {{key: {key}, name: {name}, code: E09000999, exports: {key}/exports}}\n"
+                  for key, name in AUTHORITIES.items())
+    )
+    home = root / "dagster_home"
+    home.mkdir()
+    shipped = (REPO / "deploy" / "dagster.local.yaml").read_text(encoding="utf-8")
+    assert "max_concurrent_runs: 4" in shipped
+    (home / "dagster.yaml").write_text(
+        shipped.replace("max_concurrent_runs: 4", f"max_concurrent_runs: {QUEUE_LIMIT}"), encoding="utf-8"
     )
     completed = subprocess.run(
         [str(OBA), "run", "--authorities", str(root / "authorities.yaml"), "--out", str(root / "out")],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=900, env={**os.environ, "DAGSTER_HOME": str(home)},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return root
@@ -51,19 +65,86 @@ def test_definitions_are_partitioned_by_authority(region):
     )
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.strip().splitlines()
-    assert lines[0] == "['north', 'south']"
+    assert lines[0] == str(sorted(AUTHORITIES))
     assert "marts/regional_measure_values" in lines[1] and "published/regional_site" in lines[1]
 
 
+def _runs(home: Path) -> list[dict]:
+    """Each run the instance in ``home`` recorded: job, partition, status, tags, and the times
+    (seconds) it was queued, started in its own process and ended, read in a fresh process."""
+    code = (
+        "import json, dagster as dg; i = dg.DagsterInstance.get(); out = []\n"
+        "for r in i.get_runs():\n"
+        "    times = {}\n"
+        "    for e in i.all_logs(r.run_id):\n"
+        "        ev = e.dagster_event\n"
+        "        if ev is not None: times.setdefault(ev.event_type_value, e.timestamp)\n"
+        "        if ev is not None and ev.event_type_value == 'PIPELINE_START': times['pid'] = ev.pid\n"
+        "    out.append({'job': r.job_name, 'partition': r.tags.get('dagster/partition'),\n"
+        "                'status': r.status.value, 'tags': dict(r.tags), 'times': times})\n"
+        "print(json.dumps(out))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_each_authority_is_one_run_of_its_partition_through_the_run_queue(region):
+    """Each authority is one Dagster run of its partition: queued on the instance, taken off the
+    queue by the daemon the command started, and run in a process of its own by the run
+    launcher, never more at once than the queue allows; the roll-up is queued once all have
+    succeeded."""
+    runs = _runs(region / "dagster_home")
+    refresh = [r for r in runs if r["job"] == "oba_refresh"]
+    assert sorted(r["partition"] for r in refresh) == sorted(AUTHORITIES)
+    (rollup,) = [r for r in runs if r["job"] == "oba_region"]
+    assert len(runs) == len(AUTHORITIES) + 1
+    for r in [*refresh, rollup]:
+        assert r["status"] == "SUCCESS"
+        # queued, then dequeued and launched (the launcher's note of the process it started)
+        assert {"PIPELINE_ENQUEUED", "PIPELINE_STARTING", "PIPELINE_START", "PIPELINE_SUCCESS"} <= set(r["times"])
+        assert r["times"]["PIPELINE_ENQUEUED"] <= r["times"]["PIPELINE_STARTING"] <= r["times"]["PIPELINE_START"]
+        assert ".dagster/grpc_info" in r["tags"]  # launched through the code server
+        assert r["tags"]["dagster/code_location"] == "turn-the-curve"
+    for r in refresh:
+        assert r["tags"]["oba/output"] == str((region / "out" / r["partition"]).resolve())
+    assert rollup["tags"]["oba/output"] == str((region / "out" / "region").resolve())
+    # each run in its own process
+    assert len({r["times"]["pid"] for r in [*refresh, rollup]}) == len(AUTHORITIES) + 1
+    # never more than the limit at once, and the queue did run them side by side
+    spans = [(r["times"]["PIPELINE_STARTING"], r["times"]["PIPELINE_SUCCESS"]) for r in refresh]
+    most = max(sum(1 for start, end in spans if start <= t < end) for t, _ in spans)
+    assert most == QUEUE_LIMIT
+    assert rollup["times"]["PIPELINE_ENQUEUED"] >= max(end for _, end in spans)
+
+
+def test_the_daemon_and_code_server_end_with_the_command(region):
+    """Nothing the command started is left running once it has finished."""
+    home = f"DAGSTER_HOME={(region / 'dagster_home')}".encode()
+    left = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            variables = environ.read_bytes().split(b"\0")
+            command = (environ.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        if home in variables and b"dagster" in command:
+            left.append(command.decode(errors="replace"))
+    assert not left
+
+
 def test_each_authority_has_its_own_outputs(region):
-    for key in ("north", "south"):
+    for key in AUTHORITIES:
         out = region / "out" / key
         assert (out / "warehouse.duckdb").is_file()
         assert (out / "site" / "index.html").is_file()
         con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
         name = con.execute("select authority_name from raw.oba_config").fetchone()[0]
         con.close()
-        assert name == {"north": "Northshire", "south": "Southshire"}[key]
+        assert name == AUTHORITIES[key]
 
 
 def test_rollup_adds_authority_breakdown_and_region_totals(region):
@@ -78,8 +159,8 @@ def test_rollup_adds_authority_breakdown_and_region_totals(region):
     ).fetchone()
     con.close()
     by = {(b, v): value for b, v, value, _, _ in rows}
-    assert set(by) == {("all", "all"), ("authority", "Northshire"), ("authority", "Southshire")}
-    assert by[("all", "all")] == by[("authority", "Northshire")] + by[("authority", "Southshire")]
+    assert set(by) == {("all", "all"), *(("authority", name) for name in AUTHORITIES.values())}
+    assert by[("all", "all")] == sum(by[("authority", name)] for name in AUTHORITIES.values())
     assert rate[3] == pytest.approx(10000 * rate[1] / rate[2])
     site = (region / "out" / "region" / "site" / "index.html").read_text()
     assert "Northshire" in site and "Southshire" in site and "Region" in site

@@ -4,6 +4,8 @@ import logging
 
 import dagster as dg
 
+from pipelines.settings import current
+
 progress = logging.getLogger("oba.progress")
 
 # The tag of a step that builds several assets and reports each one as it is built (a layer of
@@ -35,6 +37,12 @@ def report_failure(context: dg.HookContext) -> None:
         _report(False, context.op.name)
 
 
+# The output folder a job's runs write: the instance files (deploy/) let one run at a time per
+# value of this tag, as DuckDB allows one writer per warehouse. Runs the Dagster UI launches
+# share the folder the settings give (OBA_OUT); `oba run --authorities` tags each run with its own.
+OUTPUT_TAG = "oba/output"
+OUTPUT_TAGS = {OUTPUT_TAG: str(current().out.resolve())}
+
 REGIONAL = dg.AssetSelection.groups("marts", "published") & dg.AssetSelection.key_substring("regional_")
 
 refresh = dg.define_asset_job(
@@ -42,6 +50,7 @@ refresh = dg.define_asset_job(
     selection=dg.AssetSelection.all() - REGIONAL,
     description="Ingest the exports, check contracts, build every model and publish.",
     hooks={report_success, report_failure},
+    tags=OUTPUT_TAGS,
 )
 
 validate = dg.define_asset_job(
@@ -49,6 +58,7 @@ validate = dg.define_asset_job(
     selection=dg.AssetSelection.groups("raw"),
     description="Recognise and load the exports and check them against their data contracts.",
     hooks={report_success, report_failure},
+    tags=OUTPUT_TAGS,
 )
 
 region_rollup = dg.define_asset_job(
@@ -56,6 +66,7 @@ region_rollup = dg.define_asset_job(
     selection=REGIONAL,
     description="Roll every authority's marts up into the regional comparison (authorities mode).",
     hooks={report_success, report_failure},
+    tags=OUTPUT_TAGS,
 )
 
 defs = dg.Definitions(jobs=[refresh, validate, region_rollup])
