@@ -435,9 +435,9 @@ def cmd_run(args) -> int:
         home = dagster_home(settings.current())
         if not runqueue.has_queue(home):
             say(("Warning: ", "yellow"),
-                f"the Dagster instance in {home} has no run queue (its dagster.yaml names no "
-                "QueuedRunCoordinator; deploy/dagster.local.yaml has one), so the authorities run "
-                "one after another in this process")
+                f"the Dagster instance in {home} has no run queue (its dagster.yaml names another "
+                "run coordinator than QueuedRunCoordinator, as deploy/dagster.local.yaml has), so "
+                "the authorities run one after another in this process")
             in_process = True
     if in_process:
         failed = []

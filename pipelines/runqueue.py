@@ -31,8 +31,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The code location's name, as the daemon, the runs and the Dagster UI show it.
-CODE_LOCATION = "turn-the-curve"
+# The code location's name, as the daemon, the runs and the Dagster UI show it: pyproject.toml's
+# [tool.dagster] code_location_name, so `dagster dev` finds the location of the runs it shows.
+CODE_LOCATION = "turn_the_curve"
 # How long the code server may take to load the definitions before the command gives up.
 START_TIMEOUT_S = 180
 # How long stopped runs get to wind down before the daemon and the code server are stopped.
@@ -75,7 +76,6 @@ class RunQueue:
         self._context = context
         self._services = services
         self._log = log
-        self._submitted: dict[str, float] = {}
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -116,7 +116,6 @@ class RunQueue:
             asset_graph=repository.asset_graph,
         )
         self.instance.submit_run(run.run_id, self._context)
-        self._submitted[run.run_id] = time.monotonic()
         return run.run_id
 
     # -- waiting ---------------------------------------------------------------------------------
@@ -129,14 +128,17 @@ class RunQueue:
         pending = set(run_ids)
         while pending:
             self._check_services()
-            for run in self.instance.get_runs(RunsFilter(run_ids=sorted(pending))):
+            for record in self.instance.get_run_records(RunsFilter(run_ids=sorted(pending))):
+                run = record.dagster_run
                 if run.status not in final:
                     continue
                 pending.discard(run.run_id)
+                started, ended = record.start_time, record.end_time
                 yield Finished(
                     run_id=run.run_id,
                     status=run.status.value,
-                    seconds=time.monotonic() - self._submitted.get(run.run_id, time.monotonic()),
+                    # the run's own time, from its process's start (not its time in the queue)
+                    seconds=(ended - started) if started and ended else 0.0,
                     events=[] if run.status == DagsterRunStatus.SUCCESS else self.failure_events(run.run_id),
                 )
             if pending:
@@ -213,8 +215,8 @@ def require_queue(instance, home: Path) -> None:
     """The instance queues runs, or the command says how to make it."""
     if not _queues(instance):
         raise QueueError(
-            f"the Dagster instance in {home} has no run queue (its dagster.yaml names no "
-            "QueuedRunCoordinator); copy the run_coordinator section of "
+            f"the Dagster instance in {home} has no run queue (its dagster.yaml names another "
+            "run coordinator than QueuedRunCoordinator); copy the run_coordinator section of "
             "deploy/dagster.local.yaml into it, or run with --in-process"
         )
 

@@ -475,3 +475,17 @@ class ProcessOutput:
         finally:
             self._thread.join(timeout=30)
         return self.text
+
+
+def fresh_python(code: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+    """What ``code`` prints when a fresh Python process runs it (this environment, with ``env``
+    over it, or ``env`` alone when it is the whole environment); fails on a non-zero exit."""
+    import subprocess
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+        env=env if env is not None else None,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import fresh_python
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,14 +77,10 @@ def test_run_is_recorded_in_postgres_instance(postgres, hand_council, tmp_path):
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    check = subprocess.run(
-        [
-            sys.executable, "-c",
-            "import dagster as dg; i = dg.DagsterInstance.get(); "
-            "runs = i.get_runs(); "
-            "print(type(i.run_storage).__name__, len(runs), runs[0].job_name, runs[0].status.value)",
-        ],
-        env=env, capture_output=True, text=True, timeout=120,
+    shown = fresh_python(
+        "import dagster as dg; i = dg.DagsterInstance.get(); "
+        "runs = i.get_runs(); "
+        "print(type(i.run_storage).__name__, len(runs), runs[0].job_name, runs[0].status.value)",
+        env, timeout=120,
     )
-    assert check.returncode == 0, check.stderr
-    assert check.stdout.split() == ["PostgresRunStorage", "1", "oba_refresh", "SUCCESS"]
+    assert shown.split() == ["PostgresRunStorage", "1", "oba_refresh", "SUCCESS"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, materialise_all, materialise_ok, query
+from conftest import REPO, fresh_python, materialise_all, materialise_ok, query
 
 OBA = Path(sys.executable).parent / "oba"
 # The children of tests/fixtures/hand_council (its README), as exported.
@@ -142,16 +142,14 @@ def test_the_sqlite_instance_file_loads_and_records_the_run(instance_run):
     code = (
         "import dagster as dg; i = dg.DagsterInstance.get(); "
         "print(type(i.run_storage).__name__, type(i.run_coordinator).__name__, "
-        "i.run_coordinator.inst_data.config_dict['max_concurrent_runs']); "
+        "i.run_coordinator.inst_data.config_dict['max_concurrent_runs'], "
+        "[(t['key'], t['limit']) for t in i.run_coordinator.inst_data.config_dict['tag_concurrency_limits']]); "
         "runs = i.get_runs(); print(len(runs), runs[0].job_name, runs[0].status.value)"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "DAGSTER_HOME": str(instance_run / "dagster_home")},
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.split() == [
-        "SqliteRunStorage", "QueuedRunCoordinator", "1", "1", "oba_refresh", "SUCCESS"
+    shown = fresh_python(code, {**os.environ, "DAGSTER_HOME": str(instance_run / "dagster_home")})
+    assert shown.split() == [
+        "SqliteRunStorage", "QueuedRunCoordinator", "4", "[('oba/output',", "1)]",
+        "1", "oba_refresh", "SUCCESS"
     ]
 
 
@@ -199,16 +197,23 @@ def test_one_authority_runs_alone_and_a_failing_one_keeps_its_outputs(hand_counc
     )
     out = tmp_path / "out"
 
-    def run(*extra: str) -> subprocess.CompletedProcess:
+    def run(*extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(OBA), "run", "--authorities", str(authorities), "--out", str(out), *extra],
-            capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "200"},
+            capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "200", **(env or {})},
         )
 
-    first = run("--authority", "north")
+    # the first on an instance without a run queue: said, then run in the command's process
+    unqueued = tmp_path / "dagster_home"
+    unqueued.mkdir()
+    (unqueued / "dagster.yaml").write_text(
+        "run_coordinator: {module: dagster._core.run_coordinator, class: DefaultRunCoordinator}\n"
+        "telemetry: {enabled: false}\n", encoding="utf-8",
+    )
+    first = run("--authority", "north", env={"DAGSTER_HOME": str(unqueued)})
     assert first.returncode == 0, first.stdout + first.stderr
-    # the test's instance has no run queue: said, then run in this process
     assert "has no run queue" in " ".join(first.stderr.split())
+    assert "authority run(s)" not in first.stderr
     assert (out / "north" / "site" / "index.html").is_file()
     assert not (out / "south").exists()
     assert first.stdout.split() == [
@@ -218,8 +223,9 @@ def test_one_authority_runs_alone_and_a_failing_one_keeps_its_outputs(hand_counc
 
     north_before = _snapshot(out / "north")
     (tmp_path / "north" / "exports" / "ssda903" / "2023-24" / "oc3.csv").write_bytes("CHILD,DOB\n".encode("utf-16"))
-    second = run()
+    second = run()  # on the test's instance, which queues runs (Dagster's default)
     assert second.returncode == 1, second.stdout + second.stderr
+    assert "Queued 2 authority run(s)" in second.stderr
     assert "Authorities that failed (previous outputs kept): north" in " ".join(second.stderr.split())
     assert "Regional roll-up not run" in " ".join(second.stderr.split())
     assert _snapshot(out / "north") == north_before
@@ -240,11 +246,7 @@ def _schedule_as_loaded(**overrides: str) -> list[str]:
         "print('|'.join([s.cron_schedule, s.execution_timezone, s.default_status.value, e.default_status.value]))"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("OBA_REFRESH_CRON", "OBA_TIMEZONE")}
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**env, **overrides},
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed.stdout.strip().splitlines()[-1].split("|")
+    return fresh_python(code, {**env, **overrides}).strip().splitlines()[-1].split("|")
 
 
 @pytest.mark.timeout(600)

@@ -1,21 +1,26 @@
 """Several authorities: one static partition each, run independently, rolled up to the region."""
 
 import base64
+import contextlib
 import json
 import math
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
+import tomllib
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO, ProcessOutput, fresh_python
 
 OBA = Path(sys.executable).parent / "oba"
-REPO = Path(__file__).resolve().parents[1]
 
 
 AUTHORITIES = {"north": "Northshire", "south": "Southshire", "east": "Eastshire"}
@@ -59,12 +64,7 @@ def test_definitions_are_partitioned_by_authority(region):
         "print(sorted(job.partitions_def.get_partition_keys())); "
         "print(sorted(k.to_user_string() for k in defs.resolve_job_def('oba_region').asset_layer.executable_asset_keys))"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "OBA_AUTHORITIES": str(region / "authorities.yaml")},
-    )
-    assert completed.returncode == 0, completed.stderr
-    lines = completed.stdout.strip().splitlines()
+    lines = fresh_python(code, {**os.environ, "OBA_AUTHORITIES": str(region / "authorities.yaml")}).strip().splitlines()
     assert lines[0] == str(sorted(AUTHORITIES))
     assert "marts/regional_measure_values" in lines[1] and "published/regional_site" in lines[1]
 
@@ -84,12 +84,7 @@ def _runs(home: Path) -> list[dict]:
         "                'status': r.status.value, 'tags': dict(r.tags), 'times': times})\n"
         "print(json.dumps(out))"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(fresh_python(code, {**os.environ, "DAGSTER_HOME": str(home)}).strip().splitlines()[-1])
 
 
 def test_each_authority_is_one_run_of_its_partition_through_the_run_queue(region):
@@ -97,6 +92,8 @@ def test_each_authority_is_one_run_of_its_partition_through_the_run_queue(region
     queue by the daemon the command started, and run in a process of its own by the run
     launcher, never more at once than the queue allows; the roll-up is queued once all have
     succeeded."""
+    location = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["dagster"][
+        "code_location_name"]
     runs = _runs(region / "dagster_home")
     refresh = [r for r in runs if r["job"] == "oba_refresh"]
     assert sorted(r["partition"] for r in refresh) == sorted(AUTHORITIES)
@@ -108,7 +105,7 @@ def test_each_authority_is_one_run_of_its_partition_through_the_run_queue(region
         assert {"PIPELINE_ENQUEUED", "PIPELINE_STARTING", "PIPELINE_START", "PIPELINE_SUCCESS"} <= set(r["times"])
         assert r["times"]["PIPELINE_ENQUEUED"] <= r["times"]["PIPELINE_STARTING"] <= r["times"]["PIPELINE_START"]
         assert ".dagster/grpc_info" in r["tags"]  # launched through the code server
-        assert r["tags"]["dagster/code_location"] == "turn-the-curve"
+        assert r["tags"]["dagster/code_location"] == location  # as `dagster dev` names it
     for r in refresh:
         assert r["tags"]["oba/output"] == str((region / "out" / r["partition"]).resolve())
     assert rollup["tags"]["oba/output"] == str((region / "out" / "region").resolve())
@@ -394,3 +391,63 @@ def test_regional_page_shows_no_small_or_exact_count(region):
         for name, ys in sections[measure_id]["chart"].items():
             bad = [v for v in ys if v % 10]
             assert not bad, f"{measure_id} chart {name}: unrounded counts {bad[:5]}"
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every output file but the lock (which names the last run that held it)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".oba.lock"
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_stopped_region_run_cancels_its_runs_and_keeps_the_outputs(region, tmp_path):
+    """SIGTERM while authorities run on the queue: the queued run is taken off the queue, the
+    running ones are stopped, the command exits 130 with every previous output as it was, no
+    scratch folder, and no daemon, code server or run process left. The runs' browser never
+    answers, so no run can reach its swap before the stop."""
+    out = tmp_path / "out"
+    shutil.copytree(region / "out", out)
+    before = _snapshot(out)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(region / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    pids = tmp_path / "chromium.pids"
+    chromium = tmp_path / "chromium"
+    chromium.write_text(f"#!/bin/sh\necho $$ >> '{pids}'\nexec sleep 300\n")
+    chromium.chmod(0o755)
+    proc = subprocess.Popen(
+        [str(OBA), "run", "--authorities", str(region / "authorities.yaml"), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "DAGSTER_HOME": str(home), "OBA_CHROMIUM": str(chromium), "COLUMNS": "200"},
+    )
+    output = ProcessOutput(proc)
+    try:
+        output.wait_for("Queued 3 authority run(s)", timeout=180)
+        deadline = time.monotonic() + 300
+        while not pids.exists():  # a run has reached its (stalled) browser
+            assert proc.poll() is None and time.monotonic() < deadline, output.text
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        text = output.finish(timeout=180)
+    finally:
+        if pids.exists():
+            for pid in pids.read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+    assert proc.returncode == 130, text
+    assert "Stopped; previous outputs left in place." in " ".join(text.split())
+    assert _snapshot(out) == before
+    assert not list(out.glob("*/.run-*"))
+    runs = _runs(home)
+    assert len(runs) == len(AUTHORITIES)  # no roll-up was queued
+    assert {r["status"] for r in runs} <= {"CANCELED", "FAILURE"}
+    # two runs at once: the third was still waiting when the command stopped, and was taken off
+    queued = [r for r in runs if "PIPELINE_STARTING" not in r["times"]]
+    assert queued and all(r["status"] == "CANCELED" for r in queued)
+    token = f"DAGSTER_HOME={home}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            assert token not in environ.read_bytes().split(b"\0"), (environ.parent / "cmdline").read_bytes()
