@@ -302,7 +302,10 @@ def _prepare_scratch(target: Path, per_authority: bool) -> tuple[Path, Path]:
 
 
 def _say_failures(events, target: Path, prefix: str = "") -> None:
-    """One line per failed step of a run (``events``: its Dagster events): the step and why."""
+    """One line per failed step of a run (``events``: its Dagster events): the step and why;
+    for a run that failed outside its steps (a queued run that could not start), why."""
+    events = list(events)
+    outside_steps = not any(event.is_step_failure for event in events)
     for event in events:
         if event.is_step_failure:
             data = event.step_failure_data
@@ -316,7 +319,7 @@ def _say_failures(events, target: Path, prefix: str = "") -> None:
             else:
                 message = "unknown error"
             say(("Failed: ", "red"), f"{prefix}{event.step_key.replace('__', '.')}: {message}")
-        elif not any(e.is_step_failure for e in events):  # the run failed outside its steps
+        elif outside_steps:
             if event.is_job_failure:
                 error = event.job_failure_data.error if event.job_failure_data else None
             else:  # Dagster's note of why a queued run could not start

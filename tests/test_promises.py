@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -223,11 +224,16 @@ def test_one_authority_runs_alone_and_a_failing_one_keeps_its_outputs(hand_counc
 
     north_before = _snapshot(out / "north")
     (tmp_path / "north" / "exports" / "ssda903" / "2023-24" / "oc3.csv").write_bytes("CHILD,DOB\n".encode("utf-16"))
-    second = run()  # on the test's instance, which queues runs (Dagster's default)
+    queued = tmp_path / "dagster_home_queued"  # the shipped instance file: the run queue
+    queued.mkdir()
+    shutil.copyfile(REPO / "deploy" / "dagster.local.yaml", queued / "dagster.yaml")
+    second = run(env={"DAGSTER_HOME": str(queued)})
     assert second.returncode == 1, second.stdout + second.stderr
     assert "Queued 2 authority run(s)" in second.stderr
     assert "Authorities that failed (previous outputs kept): north" in " ".join(second.stderr.split())
     assert "Regional roll-up not run" in " ".join(second.stderr.split())
+    # why, read from the failed run's events in the instance: the step and the file
+    assert re.search(r"Failed: north: raw\.\S+: .*oc3\.csv", " ".join(second.stderr.split())), second.stderr
     assert _snapshot(out / "north") == north_before
     assert (out / "south" / "site" / "index.html").is_file()
     assert str((out / "south" / "site" / "index.html").resolve()) in second.stdout.split()
