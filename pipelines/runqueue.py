@@ -221,6 +221,21 @@ def require_queue(instance, home: Path) -> None:
         )
 
 
+def _kept_event_log(instance) -> list[str]:
+    """The daemon's options that give it, and so every run it launches (the run launcher hands
+    each run process the launching instance), the event log this command records through:
+    ``pipelines.defs.instance.KeptSqliteEventLogStorage`` where the instance's ``dagster.yaml``
+    names no storage. The instance reference then holds only local paths; an instance whose
+    file names its storage (PostgreSQL) is left for the daemon to read from the file."""
+    from dagster._serdes import serialize_value
+
+    from pipelines.defs.instance import KeptSqliteEventLogStorage
+
+    if not isinstance(instance.event_log_storage, KeptSqliteEventLogStorage):
+        return []
+    return ["--instance-ref", serialize_value(instance.get_ref())]
+
+
 def _wait_for_code_server(socket: Path, server: subprocess.Popen, log: Path) -> None:
     from dagster._grpc.client import DagsterGrpcClient
 
@@ -289,7 +304,7 @@ def open_queue(instance, home: Path, environment: Mapping[str, str]) -> Iterator
             }}]}), encoding="utf-8")  # JSON is YAML
             services.append(subprocess.Popen(
                 [str(bin_dir / "dagster-daemon"), "run", "--workspace", str(workspace_file),
-                 "--log-level", "warning"],
+                 "--log-level", "warning", *_kept_event_log(instance)],
                 **spawn,
             ))
         target = GrpcServerTarget(host="localhost", port=None, socket=str(socket),

@@ -437,6 +437,9 @@ def test_a_stopped_region_run_cancels_its_runs_and_keeps_the_outputs(region, tmp
             # two runs are loading their exports (each has started its contract checks' worker)
             assert proc.poll() is None and time.monotonic() < deadline, output.text
             time.sleep(0.1)
+        # the daemon, and each run it launches, records through the event log `oba run` uses
+        (daemon,) = _processes(home, b"dagster-daemon")
+        assert "KeptSqliteEventLogStorage" in daemon
         proc.send_signal(signal.SIGTERM)
         text = output.finish(timeout=180)
     finally:
