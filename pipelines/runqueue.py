@@ -123,8 +123,8 @@ class RunQueue:
     def wait(self, run_ids: list[str]) -> Iterator[Finished]:
         """Each of ``run_ids`` as it reaches a final status (success, failure or canceled)."""
         from dagster import DagsterRunStatus, RunsFilter
+        from dagster._core.storage.dagster_run import FINISHED_STATUSES as final
 
-        final = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
         pending = set(run_ids)
         while pending:
             self._check_services()
@@ -162,9 +162,9 @@ class RunQueue:
 
     def cancel(self, run_ids: list[str]) -> None:
         """Take queued runs off the queue and stop started ones; wait a while for them to end."""
-        from dagster import DagsterRunStatus, RunsFilter
+        from dagster import RunsFilter
+        from dagster._core.storage.dagster_run import FINISHED_STATUSES as final
 
-        final = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
         live = [run.run_id for run in self.instance.get_runs(RunsFilter(run_ids=run_ids))
                 if run.status not in final]
         for run_id in live:
