@@ -5,6 +5,10 @@ story never needs them, and nested aliases expand a few hundred bytes into gigab
 constructs Python objects (a ``!!python/object`` or any other unknown tag is refused) and keeps an
 impossible date such as ``2024-13-01`` as text, so the caller's own check names it. Every
 problem raises :class:`YamlFileError`, whose message names the file, the line and what to do.
+
+Aliases and nesting are checked on the parser's events before any node is composed, so a file
+is refused before it can expand or recurse; the document is then composed and constructed with
+libyaml (PyYAML's C parser, several times faster) where PyYAML was built with it.
 """
 
 from __future__ import annotations
@@ -44,22 +48,58 @@ def read_limited(
     return data
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without aliases, without unknown tags and with lenient dates."""
+MAX_DEPTH = 100  # lists and mappings inside each other; no configuration or story needs more
+
+if yaml.__with_libyaml__:
+    from yaml.cyaml import CParser as _Parser  # libyaml: reads and composes in C
+else:
+
+    class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer):
+        """PyYAML's own parser, where it was built without libyaml."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    """SafeConstructor without unknown tags and with lenient dates."""
 
     where = "<yaml>"
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+
+class _Loader(_Parser, _Constructor, yaml.resolver.Resolver):
+    """The parser (libyaml's, else PyYAML's own) with :class:`_Constructor`."""
+
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        _Constructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
+def _check_events(text: str, where: str, what: str) -> None:
+    """Refuse an alias or nesting deeper than MAX_DEPTH, reading only the parser's events."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
             raise YamlFileError(
-                f"{self.where}, line {event.start_mark.line + 1}: the alias *{event.anchor} is not "
+                f"{where}, line {event.start_mark.line + 1}: the alias *{event.anchor} is not "
                 "allowed (aliases can expand a small file into gigabytes); write the value out in full"
             )
-        return super().compose_node(parent, index)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlFileError(
+                    f"{where}, line {event.start_mark.line + 1}: the {what} is nested too deeply to "
+                    f"read (more than {MAX_DEPTH} lists or mappings inside each other)"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
-def _refuse_tag(loader: _Loader, node: yaml.Node):
+def _refuse_tag(loader: _Constructor, node: yaml.Node):
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")
     raise YamlFileError(
         f"{loader.where}, line {node.start_mark.line + 1}: the tag {tag} is not allowed; "
@@ -67,15 +107,15 @@ def _refuse_tag(loader: _Loader, node: yaml.Node):
     )
 
 
-def _timestamp(loader: _Loader, node: yaml.Node):
+def _timestamp(loader: _Constructor, node: yaml.Node):
     try:
-        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
     except ValueError:  # 2024-13-01: kept as text for the caller's check to name
         return loader.construct_scalar(node)
 
 
-_Loader.add_constructor(None, _refuse_tag)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+_Constructor.add_constructor(None, _refuse_tag)
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def load_yaml(
@@ -93,6 +133,7 @@ def load_yaml(
         ) from exc
     loader = None
     try:
+        _check_events(text, where, what)
         loader = _Loader(text)
         loader.where = where
         return loader.get_single_data()
@@ -102,6 +143,8 @@ def load_yaml(
         mark = exc.problem_mark or exc.context_mark
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        if "maximum nesting depth" in problem:  # libyaml's own limit, met while it reads ahead
+            raise YamlFileError(f"{where}{line}: the {what} is nested too deeply to read") from exc
         raise YamlFileError(f"{where}{line}: the {what} is not valid YAML: {problem}") from exc
     except yaml.reader.ReaderError as exc:
         raise YamlFileError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -205,9 +206,16 @@ def _walk_tables(node, tables: set[str], ctes: set[str]) -> None:
             _walk_tables(value, tables, ctes)
 
 
-@functools.cache
+_PARSERS = threading.local()
+
+
 def _parser() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect()
+    """An in-memory connection that only parses (``json_serialize_sql``), one per thread and
+    kept: opening a connection costs more than parsing a model."""
+    con = getattr(_PARSERS, "con", None)
+    if con is None:
+        con = _PARSERS.con = duckdb.connect()
+    return con
 
 
 def referenced_tables(sql: str, path: Path | str = "<sql>") -> frozenset[str]:

@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
+from conftest import examples
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.authorities import AuthoritiesError, load_region
 from pipelines.config import ConfigError, load_config
 from pipelines.ingest.xml_readers import read_ssda903_xml
 from pipelines.ingest.xml_stage import stage_xml
-from pipelines.safeyaml import YamlFileError, load_yaml
+from pipelines.safeyaml import MAX_DEPTH, YamlFileError, load_yaml
 from pipelines.stories import StoryError, load_stories, parse_story_csv, parse_story_yaml
 from pipelines.synth import generate
 
@@ -107,6 +111,39 @@ def test_load_yaml_errors_are_readable(tmp_path, text, expected):
         load_yaml(path, what="story file")
     assert str(err.value).startswith(str(path))
     assert expected in str(err.value)
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.dates(),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc"))),
+)
+_DOCUMENTS = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=_DOCUMENTS, flow=st.booleans())
+def test_load_yaml_reads_what_pyyamls_own_safe_loader_reads(tmp_path, document, flow):
+    """Any document of plain values, written either way, reads the same as PyYAML's pure-Python
+    SafeLoader reads it: libyaml's parser changes nothing but the speed."""
+    path = tmp_path / "doc.yml"
+    path.write_text(yaml.safe_dump(document, default_flow_style=flow, allow_unicode=True), encoding="utf-8")
+    assert load_yaml(path) == yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+
+
+def test_nesting_deeper_than_the_limit_is_refused_before_it_is_composed(tmp_path):
+    path = tmp_path / "s.yml"
+    path.write_text("x: " + "[" * MAX_DEPTH + "1" + "]" * MAX_DEPTH + "\n", encoding="utf-8")
+    with pytest.raises(YamlFileError, match=r"s\.yml, line 1: the story file is nested too deeply"):
+        load_yaml(path, what="story file")  # the mapping and MAX_DEPTH lists: one too many
+    path.write_text("[" * MAX_DEPTH + "1" + "]" * MAX_DEPTH + "\n", encoding="utf-8")
+    value = load_yaml(path)
+    for _ in range(MAX_DEPTH):
+        (value,) = value
+    assert value == 1
 
 
 def test_load_yaml_keeps_an_impossible_date_as_text(tmp_path):

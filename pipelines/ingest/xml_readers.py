@@ -47,6 +47,10 @@ _NOT_SET = {"", "0", "FALSE", "N", "NO"}
 _LOCAL: dict = {}
 
 
+SSDA903_RECORD = "{*}CHILD"  # <CHILD> of the SSDA903 XML, any namespace or none
+CIN_RECORD = "{*}Child"  # <Child> of the CIN census
+
+
 def _local(tag) -> str:
     """Local name of an element's tag (namespace dropped; '' for comments and PIs), memoised:
     a file has a handful of distinct tags and millions of elements."""
@@ -168,7 +172,7 @@ def read_ssda903_xml(path: Path) -> Iterator[tuple[str, dict]]:
     or a field of ``CHILD`` itself beside ``HEADER``; only the top-level ``CHILD`` elements are
     records. Every row of the other tables carries the child's CHILD and DOB (and SEX, for
     UASC), as the CSV form of each table does."""
-    for child in _iterparse(path, "{*}CHILD", parent="EXPSSDA903"):  # any namespace, or none
+    for child in _iterparse(path, SSDA903_RECORD, parent="EXPSSDA903"):  # any namespace, or none
         header_el = None
         episodes = []
         header = {"_row_number": child.sourceline}
@@ -310,7 +314,7 @@ def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
     (``_CIN_MODULES``: assessments and their factors, CIN plans, section 47 enquiries,
     pre-proceedings) from a CIN census ``<Message>``."""
     local = _LOCAL.get
-    for child in _iterparse(path, "{*}Child"):  # any namespace, or none
+    for child in _iterparse(path, CIN_RECORD):  # any namespace, or none
         identifiers_el = characteristics_el = None
         details_els = []
         for part in child:  # the last ChildIdentifiers/ChildCharacteristics wins
@@ -369,3 +373,5 @@ def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
 
 
 READERS = {"ssda903": read_ssda903_xml, "cin": read_cin_xml}
+# The element each reader takes one record from (a child), read whole and then cleared.
+RECORD_TAGS = {"ssda903": SSDA903_RECORD, "cin": CIN_RECORD}
