@@ -235,18 +235,6 @@ def cin_reference_date(path: Path) -> str | None:
     return None
 
 
-def _plans(cin_details) -> list:
-    """CP plans of one CINdetails block, whether each plan is its own ``ChildProtectionPlans``
-    element (the DfE schema) or wrapped as ``ChildProtectionPlans/ChildProtectionPlan``."""
-    plans = []
-    for element in cin_details:
-        if _local(element.tag) != "ChildProtectionPlans":
-            continue
-        nested = [e for e in element if _local(e.tag) == "ChildProtectionPlan"]
-        plans.extend(nested or [element])
-    return plans
-
-
 _CIN_IDENTIFIERS = {name: name for name in (
     "LAchildID", "UPN", "PersonBirthDate", "ExpectedPersonBirthDate", "GenderCurrent", "Sex", "PersonDeathDate",
 )}
@@ -286,15 +274,38 @@ def _factors(assessment) -> list:
     return found
 
 
-def _cin_modules(details, child_id: str | None, referral: str | None) -> Iterator[tuple[str, dict]]:
-    """Rows of the assessments (and their factors), CIN plans, section 47 enquiries and
-    pre-proceedings of one CINdetails block, each keyed by the child and its CINreferralDate."""
+def _details_parts(details) -> tuple[dict[str, str | None], list, list]:
+    """One pass over a CINdetails block: its own fields (``_CIN_DETAILS``), its CP plans (each
+    ``ChildProtectionPlans`` element, the DfE schema, or the ``ChildProtectionPlan`` elements it
+    wraps) and its other modules (``_CIN_MODULES``: element and (source, fields)), each in
+    document order; a field given twice keeps the last."""
+    fields: dict[str, str | None] = {}
+    plans = []
+    modules = []
     local = _LOCAL.get
     for element in details:
-        module = _CIN_MODULES.get(local(element.tag) or _local(element.tag))
-        if module is None:
-            continue
-        source, wanted = module
+        name = local(element.tag) or _local(element.tag)
+        column = _CIN_DETAILS.get(name)
+        if column is not None:
+            text = element.text
+            if text is not None:
+                text = text.strip() or None
+            fields[column] = text
+        elif name == "ChildProtectionPlans":
+            nested = [e for e in element if _local(e.tag) == "ChildProtectionPlan"]
+            plans.extend(nested or [element])
+        else:
+            module = _CIN_MODULES.get(name)
+            if module is not None:
+                modules.append((element, module))
+    return fields, plans, modules
+
+
+def _cin_modules(modules: list, child_id: str | None, referral: str | None) -> Iterator[tuple[str, dict]]:
+    """Rows of the assessments (and their factors), CIN plans, section 47 enquiries and
+    pre-proceedings of one CINdetails block (``_details_parts``), each keyed by the child and its
+    CINreferralDate."""
+    for element, (source, wanted) in modules:
         row = {"LAchildID": child_id, "CINreferralDate": referral, **_fields(element, wanted),
                "_row_number": element.sourceline}
         yield source, row
@@ -342,7 +353,7 @@ def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
             "_row_number": child.sourceline,
         }
         for position, details in enumerate(details_els, start=1):
-            fields = _fields(details, _CIN_DETAILS)
+            fields, plans, modules = _details_parts(details)
             referral = fields.get("CINreferralDate")
             need = fields.get("PrimaryNeedCode")
             yield "cin_details", {
@@ -356,7 +367,7 @@ def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
                 "ReferralNFA": fields.get("ReferralNFA"),
                 "_row_number": details.sourceline,
             }
-            for plan in _plans(details):
+            for plan in plans:
                 plan_fields = _fields(plan, _CIN_PLAN)
                 yield "cin_cp_plans", {
                     "LAchildID": child_id,
@@ -369,7 +380,7 @@ def read_cin_xml(path: Path) -> Iterator[tuple[str, dict]]:
                     "NumberOfPreviousCPP": plan_fields.get("NumberOfPreviousCPP"),
                     "_row_number": plan.sourceline,
                 }
-            yield from _cin_modules(details, child_id, referral)
+            yield from _cin_modules(modules, child_id, referral)
 
 
 READERS = {"ssda903": read_ssda903_xml, "cin": read_cin_xml}
