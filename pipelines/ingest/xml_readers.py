@@ -287,10 +287,7 @@ def _details_parts(details) -> tuple[dict[str, str | None], list, list]:
         name = local(element.tag) or _local(element.tag)
         column = _CIN_DETAILS.get(name)
         if column is not None:
-            text = element.text
-            if text is not None:
-                text = text.strip() or None
-            fields[column] = text
+            fields[column] = _text(element)
         elif name == "ChildProtectionPlans":
             nested = [e for e in element if _local(e.tag) == "ChildProtectionPlan"]
             plans.extend(nested or [element])
