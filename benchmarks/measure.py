@@ -132,23 +132,13 @@ def scan_floor(exports: Path) -> dict:
 
 
 def _lxml_parse_only(path: str, family: str) -> tuple[str, int, float]:
-    """One XML export parsed by lxml alone: iterparse taking only the reader's record elements
-    (everything else stays in C), each cleared with the siblings before it, and nothing read."""
-    from lxml import etree
-
-    from pipelines.ingest.xml_readers import RECORD_TAGS
+    """One XML export parsed by lxml alone: the readers' own ``_iterparse`` (same parser options,
+    only the record elements handed to Python, each cleared with the siblings before it), with
+    nothing read from the records."""
+    from pipelines.ingest.xml_readers import RECORD_TAGS, _iterparse
 
     started = time.perf_counter()
-    records = 0
-    for _, element in etree.iterparse(
-        path, events=("end",), tag=RECORD_TAGS[family], huge_tree=True, resolve_entities=False, no_network=True
-    ):
-        records += 1
-        element.clear(keep_tail=False)
-        up = element.getparent()
-        if up is not None:
-            while element.getprevious() is not None:
-                del up[0]
+    records = sum(1 for _ in _iterparse(Path(path), RECORD_TAGS[family]))
     return path, records, time.perf_counter() - started
 
 
