@@ -21,21 +21,36 @@ sent, in order): ``prewarm()`` starts it early (``oba run`` does before it even 
 and the raw layer's first step does), so the import overlaps start-up and loading on another
 core, and ``validate_async`` hands it a suite while the loader goes
 on. If the worker cannot be used, validation runs in this process as before.
+
+Several processes can share one import: a :class:`GxServer` (``python -m pipelines.expectations
+--listen SOCKET``) imports GX once and forks a child, GX already imported, for each process that
+connects; a process whose ``OBA_GX_SERVER`` names the socket validates through its child instead
+of starting a worker. ``oba run --authorities`` on the run queue hosts one for its region's runs.
+If the server cannot be reached, the process starts its own worker.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import logging
+import os
 import pickle
 import queue
+import select
+import shutil
+import signal
+import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import warnings
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines import settings
@@ -281,24 +296,33 @@ def _class_name(snake: str) -> str:
 
 
 class GxWorker:
-    """A worker process that imports great-expectations once and validates suites in order."""
+    """A worker that imports great-expectations once and validates suites in order: a process
+    of its own, or, given a shared server's socket (:class:`GxServer`), the server's child
+    forked for this process (GX already imported)."""
 
-    def __init__(self):
-        env = settings.child_environment(GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.expectations"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+    def __init__(self, server: Path | None = None):
+        self.process: subprocess.Popen | None = None
+        self.connection: socket.socket | None = None
+        if server is None:
+            env = settings.child_environment(GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1")
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pipelines.expectations"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+            self.writer, self.reader = self.process.stdin, self.process.stdout
+        else:
+            self.connection = _connect(server)
+            self.writer, self.reader = self.connection.makefile("wb"), self.connection.makefile("rb")
         self.requests: queue.Queue = queue.Queue()
         self.broken: BaseException | None = None
         self.thread = threading.Thread(target=self._serve, name="gx-worker", daemon=True)
         self.thread.start()
 
     def alive(self) -> bool:
-        return self.broken is None and self.process.poll() is None
+        return self.broken is None and (self.process is None or self.process.poll() is None)
 
     def submit(self, contract: Contract, frame: pd.DataFrame, sample: dict | None) -> Future:
         future: Future = Future()
@@ -314,9 +338,9 @@ class GxWorker:
                 future.set_exception(self.broken)
                 continue
             try:
-                pickle.dump(payload, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                self.process.stdin.flush()
-                status, value = pickle.load(self.process.stdout)
+                pickle.dump(payload, self.writer, protocol=pickle.HIGHEST_PROTOCOL)
+                self.writer.flush()
+                status, value = pickle.load(self.reader)
             except BaseException as exc:  # the worker died: every later request falls back
                 self.broken = exc
                 future.set_exception(exc)
@@ -328,14 +352,92 @@ class GxWorker:
 
     def close(self) -> None:
         self.requests.put((None, None))
-        try:
+        for stream in (self.writer, self.reader):
+            with contextlib.suppress(OSError):
+                stream.close()
+        if self.connection is not None:
+            with contextlib.suppress(OSError):
+                self.connection.close()
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _peer_uid(connection: socket.socket) -> int | None:
+    """The user id of the process at the other end of a Unix socket (None where the system
+    cannot tell; the socket's folder, private to its user, then stands alone)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
+    return uid
+
+
+def _connect(server: Path) -> socket.socket:
+    """A connection to the shared server at ``server``, which must run as this user (what
+    crosses it is pickled: only the same user may be at either end)."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(str(server))
+        uid = _peer_uid(connection)
+        if uid is not None and uid != os.getuid():
+            raise PermissionError(f"{server}: the server runs as user {uid}, not as this user")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+class GxServer:
+    """A great-expectations server for several processes, running while this object is open.
+
+    ``python -m pipelines.expectations --listen SOCKET`` imports GX once; each process that
+    connects (a run whose ``OBA_GX_SERVER`` names the socket) gets a child forked from it, GX
+    already imported, that answers its suites as a worker of its own would, alongside the
+    others'. The socket is made in a new folder only this user can enter, and each end checks
+    the other runs as this user. The server ends when its host closes it or ends (its stdin
+    closes); a child ends when its process disconnects."""
+
+    def __init__(self, **environment: str) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="oba-gx-"))  # 0700
+        self.socket = self.folder / "gx.sock"
+        env = settings.child_environment(GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1", **environment)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.expectations", "--listen", str(self.socket)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # a Ctrl+C at the terminal is for the host to handle
+        )
+        # the server listens before it imports GX: a process may connect at once, and waits
+        # for its first answer while the import finishes
+        if self.process.stdout.readline().strip() != b"listening":
+            self.close()
+            raise OSError("the great-expectations server did not start")
+
+    def environment(self) -> dict[str, str]:
+        """What a child process's environment needs to validate through this server."""
+        return {"OBA_GX_SERVER": str(self.socket)}
+
+    def close(self) -> None:
+        """End the server and any child still serving a process (they share its process group)."""
+        with contextlib.suppress(OSError):
             self.process.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        # (before the server is reaped, while its process group cannot be another's)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process.stdout.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> GxServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 _WORKER: dict = {}
@@ -356,8 +458,14 @@ def _worker() -> GxWorker | None:
             return worker
         if _WORKER.get("failures", 0) >= 2:
             return None
+        server = settings.current().gx_server
         try:
-            worker = GxWorker()
+            try:
+                worker = GxWorker(server)
+            except OSError:
+                if server is None:
+                    raise
+                worker = GxWorker()  # the shared server is gone: a worker of our own
         except OSError:
             _WORKER["failures"] = _WORKER.get("failures", 0) + 1
             return None
@@ -401,15 +509,8 @@ def validate_async(contract: Contract, frame: pd.DataFrame, sample: dict | None 
     return future
 
 
-def _serve_forever() -> int:
-    """The worker: import GX, then answer pickled (contract, frame, sample) requests on stdin."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; EOF on stdin ends us
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but replies may reach the pipe
-    import great_expectations  # noqa: F401  (the slow import, once)
-
+def _answer(requests, replies) -> int:
+    """Answer pickled (contract, frame, sample) requests until the asker closes its end."""
     _context()  # ready before the first suite arrives
     while True:
         try:
@@ -424,5 +525,60 @@ def _serve_forever() -> int:
         replies.flush()
 
 
+def _serve_forever() -> int:
+    """The worker: import GX, then answer pickled (contract, frame, sample) requests on stdin."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; EOF on stdin ends us
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but replies may reach the pipe
+    import great_expectations  # noqa: F401  (the slow import, once)
+
+    return _answer(requests, replies)
+
+
+def _serve_shared(path: Path) -> int:
+    """The shared server (:class:`GxServer`): listen on ``path``, import GX, then fork a child
+    for each connection from this user, until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(64)
+    sys.stdout.write("listening\n")
+    sys.stdout.flush()
+    sys.stdout = sys.stderr
+    import great_expectations  # noqa: F401  (the slow import, once for every process served)
+
+    _context()  # made once, inherited by every child
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
+    host = sys.stdin.fileno()
+    try:
+        while True:
+            ready, _, _ = select.select([listener, host], [], [])
+            if host in ready and not os.read(host, 4096):
+                return 0  # the host closed us, or ended
+            if listener not in ready:
+                continue
+            connection, _ = listener.accept()
+            if _peer_uid(connection) not in (None, os.getuid()):
+                connection.close()
+                continue
+            if os.fork() == 0:  # the child: this connection's worker
+                code = 1
+                try:
+                    listener.close()
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    code = _answer(connection.makefile("rb"), connection.makefile("wb"))
+                except BaseException:  # the process went away mid-answer: nothing to tell
+                    pass
+                finally:
+                    os._exit(code)
+            connection.close()
+    finally:
+        listener.close()
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--listen"] and len(sys.argv) == 3:
+        sys.exit(_serve_shared(Path(sys.argv[2])))
     sys.exit(_serve_forever())

@@ -31,6 +31,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.expectations import GxServer
+
 # The code location's name, as the daemon, the runs and the Dagster UI show it: pyproject.toml's
 # [tool.dagster] code_location_name, so `dagster dev` finds the location of the runs it shows.
 CODE_LOCATION = "turn_the_curve"
@@ -284,9 +286,14 @@ def open_queue(instance, home: Path, environment: Mapping[str, str]) -> Iterator
     socket = private / "code.sock"
     log = private / "services.log"
     bin_dir = Path(sys.executable).parent
-    env = {**environment, "DAGSTER_HOME": str(home)}
     services: list[subprocess.Popen] = []
+    gx_server = None
     try:
+        # one great-expectations import for the region's runs: each run validates through a
+        # child of this server instead of starting a worker (and importing GX) of its own
+        with contextlib.suppress(OSError):  # else each run starts its own, as a lone run does
+            gx_server = GxServer(DAGSTER_HOME=str(home))
+        env = {**environment, "DAGSTER_HOME": str(home), **(gx_server.environment() if gx_server else {})}
         with log.open("ab") as output:
             spawn = {"env": env, "stdout": output, "stderr": subprocess.STDOUT,
                      "stdin": subprocess.DEVNULL, "start_new_session": True,
@@ -319,4 +326,6 @@ def open_queue(instance, home: Path, environment: Mapping[str, str]) -> Iterator
             yield RunQueue(instance, context, services, log)
     finally:
         _stop(services[::-1])  # the daemon first: it launches nothing more
+        if gx_server is not None:
+            gx_server.close()
         shutil.rmtree(private, ignore_errors=True)

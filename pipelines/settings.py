@@ -18,6 +18,8 @@ command and adds its flags; ``dagster dev`` and deployments set them):
 - ``OBA_TIMEZONE``            its time zone (default ``Europe/London``)
 - ``OBA_SENSOR_INTERVAL``     seconds between checks of the exports folder (default 60)
 - ``OBA_GX_IN_PROCESS``       set: great-expectations runs in the run's process, not a worker
+- ``OBA_GX_SERVER``           the socket of a great-expectations server shared by several processes
+                              (``pipelines.expectations.GxServer``; set for the runs it serves)
 - ``OBA_DEBUG``               set: a failure shows its traceback
 - ``DAGSTER_HOME``            the Dagster instance runs are recorded in (unset: ``.dagster`` where ``oba`` runs)
 
@@ -68,6 +70,9 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     sensor_interval: int = DEFAULT_SENSOR_INTERVAL
     gx_in_process: bool = False
+    # a shared great-expectations server's socket (OBA_GX_SERVER): the runs of `oba run
+    # --authorities` on the run queue validate through one server instead of a worker each
+    gx_server: Path | None = None
     debug: bool = False
     dagster_home: Path | None = None
     # who the site and board pack are for, overriding oba.yaml's publish.audience for one run
@@ -105,6 +110,7 @@ class Settings:
             timezone=env.get("OBA_TIMEZONE", DEFAULT_TIMEZONE),
             sensor_interval=int(interval),
             gx_in_process=bool(env.get("OBA_GX_IN_PROCESS")),
+            gx_server=path("OBA_GX_SERVER"),
             debug=bool(env.get("OBA_DEBUG")),
             dagster_home=path("DAGSTER_HOME"),
         )

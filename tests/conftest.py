@@ -102,8 +102,23 @@ def _memory_tmp() -> str | None:
 _MEMORY_TMP = _memory_tmp()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gx_server():
+    """One great-expectations server for each process that runs tests: the `oba` processes a
+    test starts, and this process's own runs, validate through a child forked from it instead
+    of each importing great-expectations (seconds of CPU each). test_gx_server.py covers the
+    worker a run starts for itself when no server is named."""
+    from pipelines.expectations import GxServer
+
+    with GxServer() as server:
+        os.environ.update(server.environment())
+        yield server
+        for name in server.environment():
+            os.environ.pop(name, None)
+
+
 @pytest.fixture(autouse=True)
-def hermetic_environment(tmp_path_factory):
+def hermetic_environment(tmp_path_factory, gx_server):
     """Each test starts from the session's environment with its own empty Dagster instance
     (``DAGSTER_HOME`` a fresh folder, never the developer's), and whatever the test or the code
     under test sets in ``os.environ`` is undone after it; an ``OBA_*`` variable left set fails

@@ -140,6 +140,7 @@ def test_settings_read_every_documented_variable(tmp_path):
         "2GB", "0 6 2 * *", "Europe/London",
     )
     assert (defaults.sensor_interval, defaults.gx_in_process, defaults.debug) == (60, False, False)
+    assert defaults.gx_server is None
 
     given = Settings.from_env({
         "OBA_EXPORTS": str(tmp_path / "exports"),
@@ -155,6 +156,7 @@ def test_settings_read_every_documented_variable(tmp_path):
         "OBA_TIMEZONE": "UTC",
         "OBA_SENSOR_INTERVAL": "300",
         "OBA_GX_IN_PROCESS": "1",
+        "OBA_GX_SERVER": str(tmp_path / "gx.sock"),
         "OBA_DEBUG": "1",
         "DAGSTER_HOME": str(tmp_path / "home"),
     })
@@ -165,7 +167,7 @@ def test_settings_read_every_documented_variable(tmp_path):
     assert given.pseudonym_key == tmp_path / "key" and given.dagster_home == tmp_path / "home"
     assert (given.duckdb_memory_limit, given.chromium) == ("8GB", "/opt/chromium")
     assert (given.refresh_cron, given.timezone, given.sensor_interval) == ("0 7 * * 1", "UTC", 300)
-    assert given.gx_in_process and given.debug
+    assert given.gx_in_process and given.debug and given.gx_server == tmp_path / "gx.sock"
 
 
 def test_a_bad_sensor_interval_is_a_usage_error_naming_it(tmp_path, monkeypatch, capsys):

@@ -433,10 +433,13 @@ def test_a_stopped_region_run_cancels_its_runs_and_keeps_the_outputs(region, tmp
     try:
         output.wait_for("Queued 3 authority run(s)", timeout=180)
         deadline = time.monotonic() + 300
-        while len(_processes(home, b"pipelines.expectations")) < QUEUE_LIMIT:
-            # two runs are loading their exports (each has started its contract checks' worker)
+        while len(_processes(home, b"pipelines.expectations")) < QUEUE_LIMIT + 1:
+            # two runs are loading their exports: each validates its contracts through a child
+            # of the command's one great-expectations server (the server and two children)
             assert proc.poll() is None and time.monotonic() < deadline, output.text
             time.sleep(0.1)
+        # no run started a great-expectations worker (and import) of its own
+        assert all("--listen" in c for c in _processes(home, b"pipelines.expectations"))
         # the daemon, and each run it launches, records through the event log `oba run` uses
         (daemon,) = _processes(home, b"dagster-daemon")
         assert "KeptSqliteEventLogStorage" in daemon
