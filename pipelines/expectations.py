@@ -576,6 +576,7 @@ def _serve_shared(path: Path) -> int:
         listener.close()
         with contextlib.suppress(OSError):
             path.unlink()
+            path.parent.rmdir()  # GxServer's own folder (only ever removed when empty)
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def test_closing_the_server_ends_it_and_every_child(contract):
 
 def test_the_server_ends_when_its_host_is_killed(tmp_path):
     """The host killed outright (no chance to close it): the server sees its stdin close and
-    ends, removing its socket."""
+    ends, removing its socket and the socket's folder."""
     host = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\n"
@@ -148,6 +148,7 @@ def test_the_server_ends_when_its_host_is_killed(tmp_path):
             time.sleep(0.05)
         assert time.monotonic() < deadline, "the server outlived its host"
         assert not Path(socket_path).exists()
+        assert not Path(socket_path).parent.exists()
     finally:
         host.kill()
         host.stdout.close()
