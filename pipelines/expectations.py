@@ -352,17 +352,19 @@ class GxWorker:
 
     def close(self) -> None:
         self.requests.put((None, None))
-        for stream in (self.writer, self.reader):
+        if self.connection is not None:  # the server's child sees the end, a read in flight ends
             with contextlib.suppress(OSError):
-                stream.close()
-        if self.connection is not None:
-            with contextlib.suppress(OSError):
-                self.connection.close()
-        if self.process is not None:
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+                self.connection.shutdown(socket.SHUT_RDWR)
+            self.connection.close()
+            return
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def _peer_uid(connection: socket.socket) -> int | None:
