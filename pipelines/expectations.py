@@ -295,6 +295,12 @@ def _class_name(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
 
 
+def _gx_environment(**extra: str) -> dict[str, str]:
+    """The environment of a process that imports GX: this one's, GX's analytics and progress
+    bars off."""
+    return settings.child_environment(GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1", **extra)
+
+
 class GxWorker:
     """A worker that imports great-expectations once and validates suites in order: a process
     of its own, or, given a shared server's socket (:class:`GxServer`), the server's child
@@ -304,13 +310,12 @@ class GxWorker:
         self.process: subprocess.Popen | None = None
         self.connection: socket.socket | None = None
         if server is None:
-            env = settings.child_environment(GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1")
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pipelines.expectations"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                env=env,
+                env=_gx_environment(),
             )
             self.writer, self.reader = self.process.stdin, self.process.stdout
         else:
@@ -405,13 +410,12 @@ class GxServer:
     def __init__(self, **environment: str) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="oba-gx-"))  # 0700
         self.socket = self.folder / "gx.sock"
-        env = settings.child_environment(GX_ANALYTICS_ENABLED="False", TQDM_DISABLE="1", **environment)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pipelines.expectations", "--listen", str(self.socket)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
+            env=_gx_environment(**environment),
             start_new_session=True,  # a Ctrl+C at the terminal is for the host to handle
         )
         # the server listens before it imports GX: a process may connect at once, and waits
