@@ -18,7 +18,6 @@ the daemon and the code server; if the command dies outright, both die with it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -49,11 +48,29 @@ class QueueError(Exception):
     """The queue could not be used: the message says why and what to do."""
 
 
-def _die_with_parent() -> None:
-    """In the child, before it runs: be sent SIGTERM when the command's process ends, even by
-    SIGKILL, so no daemon or code server outlives the command that started it."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+# Run in a fresh interpreter between the fork and the service: asks the kernel to send SIGTERM
+# when the command's process ends (even by SIGKILL), so no daemon or code server outlives the
+# command that started it, then becomes the service. Setting this in the child itself (a
+# ``preexec_fn``) would make Python fork instead of vfork, and a child forked while the command
+# talks gRPC to its code server can abort in gRPC's fork handler before it runs anything
+# (grpcio 1.80 and later).
+_DIE_WITH_PARENT = """\
+import ctypes, os, signal, sys
+ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the command that started this service has ended")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def start_service(command: list[str], **options) -> subprocess.Popen:
+    """``command`` (an absolute path and its arguments) started in a session of its own, ended
+    by the kernel with SIGTERM when this process ends however it ends. The child is spawned
+    without running Python in it before ``exec``, so no fork handler runs there."""
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command],
+        start_new_session=True, **options,
+    )
 
 
 @dataclass
@@ -188,7 +205,7 @@ class RunQueue:
 
 
 def _name(process: subprocess.Popen) -> str:
-    return "the Dagster daemon" if "dagster-daemon" in str(process.args[0]) else "the code server"
+    return "the Dagster daemon" if any("dagster-daemon" in str(a) for a in process.args) else "the code server"
 
 
 def _tail(log: Path, lines: int = 20) -> str:
@@ -295,10 +312,8 @@ def open_queue(instance, home: Path, environment: Mapping[str, str]) -> Iterator
             gx_server = GxServer(DAGSTER_HOME=str(home))
         env = {**environment, "DAGSTER_HOME": str(home), **(gx_server.environment() if gx_server else {})}
         with log.open("ab") as output:
-            spawn = {"env": env, "stdout": output, "stderr": subprocess.STDOUT,
-                     "stdin": subprocess.DEVNULL, "start_new_session": True,
-                     "preexec_fn": _die_with_parent}
-            services.append(subprocess.Popen(
+            spawn = {"env": env, "stdout": output, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}
+            services.append(start_service(
                 [str(bin_dir / "dagster"), "api", "grpc", "--socket", str(socket),
                  "--module-name", "pipelines.definitions", "--attribute", "defs",
                  "--location-name", CODE_LOCATION, "--log-level", "warning"],
@@ -309,7 +324,7 @@ def open_queue(instance, home: Path, environment: Mapping[str, str]) -> Iterator
             workspace_file.write_text(json.dumps({"load_from": [{"grpc_server": {
                 "host": "localhost", "socket": str(socket), "location_name": CODE_LOCATION,
             }}]}), encoding="utf-8")  # JSON is YAML
-            services.append(subprocess.Popen(
+            services.append(start_service(
                 [str(bin_dir / "dagster-daemon"), "run", "--workspace", str(workspace_file),
                  "--log-level", "warning", *_kept_event_log(instance)],
                 **spawn,
