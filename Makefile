@@ -11,10 +11,12 @@ APT_PACKAGES := chromium poppler-utils postgresql
 
 .PHONY: demo dagster test system-deps lint clean
 
+# uv (from PyPI, into the venv) installs the packages in a few seconds where pip takes most of a
+# minute; where uv cannot reach the index pip is configured for, pip installs them.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	{ $(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'; } \
+	  || { $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[test]'; }
 	touch $(STAMP)
 
 system-deps:
