@@ -15,7 +15,7 @@ APT_PACKAGES := chromium poppler-utils postgresql
 # minute; where uv cannot reach the index pip is configured for, pip installs them.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	{ $(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'; } \
+	{ $(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'; } \
 	  || { $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[test]'; }
 	touch $(STAMP)
 

@@ -220,14 +220,34 @@ def _parser() -> duckdb.DuckDBPyConnection:
 
 def referenced_tables(sql: str, path: Path | str = "<sql>") -> frozenset[str]:
     """Names of the tables a select reads (CTE names excluded), by DuckDB's parser."""
-    raw = _parser().execute("select json_serialize_sql(?)", [sql]).fetchone()[0]
-    tree = json.loads(raw)
-    if tree.get("error"):
-        raise ModelError(f"{path}: SQL does not parse: {tree.get('error_message')}")
+    tables, error = _tables_read(sql)
+    if error is not None:
+        raise ModelError(f"{path}: SQL does not parse: {error}")
+    return tables
+
+
+@functools.lru_cache(maxsize=1024)
+def _tables_read(sql: str) -> tuple[frozenset[str], str | None]:
+    """``referenced_tables`` of ``sql``, or the parser's error; kept, as every process that
+    loads the definitions reads the same models more than once. The parse tree's objects are
+    looked at as they are decoded (what ``_walk_tables`` finds, in one pass)."""
     tables: set[str] = set()
     ctes: set[str] = set()
-    _walk_tables(tree, tables, ctes)
-    return frozenset(tables - ctes)
+
+    def look(node: dict) -> dict:
+        if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+            tables.add(node["table_name"].lower())
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            for entry in cte_map.get("map", []):
+                ctes.add(str(entry.get("key", "")).lower())
+        return node
+
+    raw = _parser().execute("select json_serialize_sql(?)", [sql]).fetchone()[0]
+    tree = json.loads(raw, object_hook=look)
+    if tree.get("error"):
+        return frozenset(), str(tree.get("error_message"))
+    return frozenset(tables - ctes), None
 
 
 def qualified_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:

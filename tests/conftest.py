@@ -7,7 +7,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb import DuckDBResource
 from filelock import FileLock
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -198,14 +197,15 @@ def materialise_all(
 ) -> dg.ExecuteInProcessResult:
     """Materialise the project's asset graph (or only the named groups) on ``exports``."""
     from pipelines.definitions import defs
-    from pipelines.defs.resources import ObaPaths
+    from pipelines.defs.resources import ObaPaths, Warehouse
 
     assets = list(defs.assets)
     out.mkdir(parents=True, exist_ok=True)
     return dg.materialize(
         assets,
         resources={
-            "duckdb": DuckDBResource(database=str(out / "warehouse.duckdb")),
+            # the warehouse resource `oba run` uses: held open for the run, a cursor per step
+            "duckdb": Warehouse(database=str(out / "warehouse.duckdb")),
             "oba": ObaPaths(
                 exports_dir=str(exports), out_dir=str(out), config_path=str(config or "")
             ),
