@@ -14,6 +14,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 from conftest import REPO, fresh_python, materialise_all, materialise_ok, query
@@ -121,9 +122,11 @@ def instance_run(hand_council, tmp_path_factory):
     shutil.copyfile(REPO / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
     env = {**os.environ, "OBA_DUCKDB_MEMORY_LIMIT": "300MB", "OBA_MODELS": str(models),
            "DAGSTER_HOME": str(home)}
+    project = root / "project"  # the folder it runs from: with DAGSTER_HOME set, left as it was
+    project.mkdir()
     completed = subprocess.run(
         [str(OBA), "run", "--exports", str(hand_council), "--out", str(root / "out")],
-        capture_output=True, text=True, timeout=600, env=env,
+        capture_output=True, text=True, timeout=600, env=env, cwd=project,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return root
@@ -139,7 +142,16 @@ def test_the_memory_limit_reaches_duckdb_in_a_run(instance_run):
 @pytest.mark.timeout(900)
 def test_the_sqlite_instance_file_loads_and_records_the_run(instance_run):
     """README: deploy/dagster.local.yaml is the embedded SQLite default; `oba run` records its
-    runs there whenever DAGSTER_HOME is set."""
+    runs there whenever DAGSTER_HOME is set (what `dagster dev` then reads), and writes no
+    ``.dagster`` into the folder it runs from. (DAGSTER_HOME unset: test_operate.)"""
+    assert list((instance_run / "project").iterdir()) == []
+    with dg.DagsterInstance.from_config(str(instance_run / "dagster_home")) as instance:
+        (run,) = instance.get_runs()
+        records = instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        keys = {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records}
+    assert {"raw/ssda903_episodes", "marts/measure_values", "published/site"} <= keys, sorted(keys)
     code = (
         "import dagster as dg; i = dg.DagsterInstance.get(); "
         "print(type(i.run_storage).__name__, type(i.run_coordinator).__name__, "
