@@ -195,6 +195,9 @@ def contract_frame(con, contract: Contract) -> tuple[pd.DataFrame, dict | None]:
 
 
 _CONTEXT: dict = {}
+# What GX works out per expectation: the failing count and up to 20 failing values (what the
+# results keep), without SUMMARY's counts of each failing value.
+RESULT_FORMAT = "BASIC"
 
 
 def _context():
@@ -207,8 +210,22 @@ def _context():
         context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
         _CONTEXT["context"] = context
         _CONTEXT["source"] = context.data_sources.add_pandas(name="oba_contracts")
-        _CONTEXT["n"] = 0
+        _CONTEXT["batches"] = {}
     return _CONTEXT["source"]
+
+
+_GX_LOCK = threading.Lock()
+
+
+def _batch_definition(source: str):
+    """The source's data asset and whole-dataframe batch definition, added to the context once
+    per process: each validation hands it that validation's frame (adding and removing an asset
+    per validation made the context write its configuration out each time)."""
+    batches = _CONTEXT["batches"]
+    if source not in batches:
+        asset = _context().add_dataframe_asset(name=source)
+        batches[source] = asset.add_batch_definition_whole_dataframe(f"{source}_all")
+    return batches[source]
 
 
 def validate(contract: Contract, frame: pd.DataFrame, sample: dict | None = None) -> list[dict]:
@@ -229,21 +246,13 @@ def validate(contract: Contract, frame: pd.DataFrame, sample: dict | None = None
                 series = series.str.upper()
             frame[c.sql_name] = series.astype(object).where(series.notna(), None)
     items = build_expectations(contract)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _GX_LOCK:  # one GX context per process, one user at a time
         warnings.simplefilter("ignore")
-        source = _context()
-        _CONTEXT["n"] += 1
-        name = f"{contract.source}_{_CONTEXT['n']}"
-        asset = source.add_dataframe_asset(name=name)
-        try:
-            batch_definition = asset.add_batch_definition_whole_dataframe(f"{contract.source}_all")
-            suite = gx.ExpectationSuite(
-                name=f"{contract.source}_contract", expectations=[e for e, _ in items]
-            )
-            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            result = batch.validate(suite, result_format="SUMMARY")
-        finally:
-            source.delete_asset(name)
+        _context()
+        batch_definition = _batch_definition(contract.source)
+        suite = gx.ExpectationSuite(name=f"{contract.source}_contract", expectations=[e for e, _ in items])
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suite, result_format=RESULT_FORMAT)
     checked_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     severity = {type(e).__name__ + str(getattr(e, "column", "")): s for e, s in items}
     capped_columns = set()

@@ -152,3 +152,18 @@ def test_the_server_ends_when_its_host_is_killed(tmp_path):
     finally:
         host.kill()
         host.stdout.close()
+
+
+@pytest.mark.parametrize("where", ["server", "in-process"])
+def test_each_validation_sees_only_the_frame_it_was_handed(contract, where):
+    """A process validates every frame of a source through one GX data asset: a validation
+    sees its own frame, never an earlier one (CIN codes: 1 and 2 are not codes, N1..N3 are)."""
+    def cin_failures(frame: pd.DataFrame) -> int:
+        rows = (expectations.validate_async(contract, frame).result() if where == "server"
+                else expectations.validate(contract, frame))
+        (row,) = [r for r in rows if r["check_name"] == "expect_column_values_to_be_in_set[cin]"]
+        return row["unexpected_count"]
+
+    bad = _frame(contract)
+    good = bad.assign(cin=["N1", "N2", "N3"])
+    assert [cin_failures(bad), cin_failures(good), cin_failures(bad)] == [2, 0, 2]
