@@ -524,9 +524,21 @@ def validate_async(contract: Contract, frame: pd.DataFrame, sample: dict | None 
     return future
 
 
+def _prepare() -> None:
+    """The GX context and the data asset of every shipped contract's source, made before the
+    first suite arrives (a source not among them gets its asset when first validated)."""
+    from pipelines.contracts import load_contracts
+
+    with _GX_LOCK:
+        _context()
+        with contextlib.suppress(Exception):  # a contract that does not load fails its run, not this
+            for contract in load_contracts().values():
+                _batch_definition(contract.source)
+
+
 def _answer(requests, replies) -> int:
     """Answer pickled (contract, frame, sample) requests until the asker closes its end."""
-    _context()  # ready before the first suite arrives
+    _prepare()  # a no-op in a child of the server, which inherits what its server made
     while True:
         try:
             contract, frame, sample = pickle.load(requests)
@@ -562,7 +574,7 @@ def _serve_shared(path: Path) -> int:
     sys.stdout = sys.stderr
     import great_expectations  # noqa: F401  (the slow import, once for every process served)
 
-    _context()  # made once, inherited by every child
+    _prepare()  # made once, inherited by every child
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
     host = sys.stdin.fileno()
     try:
