@@ -244,15 +244,19 @@ def text_columns_holding(out: Path, values: set[str], schemas: tuple[str, ...] |
         ).fetchall()
         if schemas:
             assert {c[0] for c in columns} == set(schemas), "every schema asked for has text columns"
-        held = []
+        by_table: dict[tuple[str, str], list[str]] = {}
         for schema, table, column in columns:
-            name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+            by_table.setdefault((schema, table), []).append(column)
+        held = []
+        for (schema, table), names in by_table.items():  # one scan of each table
+            counts = ", ".join(
+                f"count(*) filter (where trim({quote_identifier(c)}) in (select unnest($values)))" for c in names
+            )
             hits = con.execute(
-                f"select count(*) from {name} where trim({quote_identifier(column)}) in (select unnest(?))",
-                [sorted(values)],
-            ).fetchone()[0]
-            if hits:
-                held.append(f"{schema}.{table}.{column}")
+                f"select {counts} from {quote_identifier(schema)}.{quote_identifier(table)}",
+                {"values": sorted(values)},
+            ).fetchone()
+            held += [f"{schema}.{table}.{c}" for c, n in zip(names, hits, strict=True) if n]
         return held
     finally:
         con.close()
@@ -266,12 +270,18 @@ def assert_no_identifier_leaves_raw(out: Path, ids: set[str]) -> None:
     assert ids
     held = text_columns_holding(out, ids)
     assert not held, f"{held[0]} holds a raw identifier"
-    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, sorted(ids))) + r")(?!\w|\.\d)")
+    # Every run of word characters that stands alone (not after a dot, not before a decimal
+    # part) is looked up among the identifiers: what a pattern of all of them, each standing
+    # alone, would find, without one alternative per identifier.
+    assert all(re.fullmatch(r"\w+", i) for i in ids), "identifiers are runs of word characters"
+    standalone = re.compile(r"(?<![\w.])(\w+)(?!\w|\.\d)")
+    wanted = set(ids)
     checked = 0
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in (".html", ".csv", ".json", ".txt") and path.name != "plotly.min.js":
-            found = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
-            assert not found, f"{path} holds the raw identifier {found.group(1)!r}"
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found = next((t for t in standalone.findall(text) if t in wanted), None)
+            assert found is None, f"{path} holds the raw identifier {found!r}"
             checked += 1
     assert checked > 10, f"only {checked} published files under {out}"
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from conftest import copy_of, materialised_by, query
@@ -135,18 +136,20 @@ RUN_TIMESTAMPS = {"loaded_at", "checked_at", "generated_at", "created_at"}
 
 
 def _tables(out: Path) -> dict[str, pd.DataFrame]:
-    names = query(
-        out,
-        "select table_schema || '.' || table_name as t from information_schema.tables "
-        "order by 1",
-    )["t"]
-    tables = {}
-    for name in names:
-        frame = query(out, f"select * from {name}")
-        # Run timestamps differ by design; every other value must be identical.
-        frame = frame.drop(columns=[c for c in frame.columns if c in RUN_TIMESTAMPS])
-        tables[name] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
-    return tables
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        names = con.execute(
+            "select table_schema || '.' || table_name as t from information_schema.tables order by 1"
+        ).df()["t"]
+        tables = {}
+        for name in names:
+            frame = con.execute(f"select * from {name}").df()
+            # Run timestamps differ by design; every other value must be identical.
+            frame = frame.drop(columns=[c for c in frame.columns if c in RUN_TIMESTAMPS])
+            tables[name] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+        return tables
+    finally:
+        con.close()
 
 
 @pytest.mark.slow
