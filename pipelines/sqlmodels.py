@@ -191,19 +191,23 @@ MEASURE_SHAPES = {
 SHAPE_KEYS = ("population", "breakdown_populations", "numerator", "denominator")
 
 
-def _walk_tables(node, tables: set[str], ctes: set[str]) -> None:
-    if isinstance(node, dict):
+def _parse(sql: str) -> tuple[dict, frozenset[str]]:
+    """DuckDB's parse tree of ``sql`` (``json_serialize_sql``) and the names of the tables it
+    reads (CTE names excluded), found as the tree's objects are decoded."""
+    tables: set[str] = set()
+    ctes: set[str] = set()
+
+    def look(node: dict) -> dict:
         if node.get("type") == "BASE_TABLE" and node.get("table_name"):
             tables.add(node["table_name"].lower())
         cte_map = node.get("cte_map")
         if isinstance(cte_map, dict):
             for entry in cte_map.get("map", []):
                 ctes.add(str(entry.get("key", "")).lower())
-        for value in node.values():
-            _walk_tables(value, tables, ctes)
-    elif isinstance(node, list):
-        for value in node:
-            _walk_tables(value, tables, ctes)
+        return node
+
+    tree = json.loads(_parser().execute("select json_serialize_sql(?)", [sql]).fetchone()[0], object_hook=look)
+    return tree, frozenset(tables - ctes)
 
 
 _PARSERS = threading.local()
@@ -229,25 +233,11 @@ def referenced_tables(sql: str, path: Path | str = "<sql>") -> frozenset[str]:
 @functools.lru_cache(maxsize=1024)
 def _tables_read(sql: str) -> tuple[frozenset[str], str | None]:
     """``referenced_tables`` of ``sql``, or the parser's error; kept, as every process that
-    loads the definitions reads the same models more than once. The parse tree's objects are
-    looked at as they are decoded (what ``_walk_tables`` finds, in one pass)."""
-    tables: set[str] = set()
-    ctes: set[str] = set()
-
-    def look(node: dict) -> dict:
-        if node.get("type") == "BASE_TABLE" and node.get("table_name"):
-            tables.add(node["table_name"].lower())
-        cte_map = node.get("cte_map")
-        if isinstance(cte_map, dict):
-            for entry in cte_map.get("map", []):
-                ctes.add(str(entry.get("key", "")).lower())
-        return node
-
-    raw = _parser().execute("select json_serialize_sql(?)", [sql]).fetchone()[0]
-    tree = json.loads(raw, object_hook=look)
+    loads the definitions reads the same models more than once."""
+    tree, tables = _parse(sql)
     if tree.get("error"):
         return frozenset(), str(tree.get("error_message"))
-    return frozenset(tables - ctes), None
+    return tables, None
 
 
 def qualified_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
@@ -255,12 +245,9 @@ def qualified_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
 
     A view keeps its SQL text and binds it whenever it is read, by whatever connection: bare
     names would depend on that connection's search path."""
-    tree = json.loads(_parser().execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
-    tables: set[str] = set()
-    ctes: set[str] = set()
-    _walk_tables(tree, tables, ctes)
+    tree, tables = _parse(sql)
     schemas: dict[str, str] = {}
-    for name in tables - ctes:
+    for name in tables:
         for schema in SEARCH_PATH.split(","):
             found = con.execute(
                 "select 1 from duckdb_tables() where schema_name = ? and lower(table_name) = ? "
