@@ -16,6 +16,11 @@ def council(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("council")
     generate(root / "exports", scale="council", seed=2026)
+    # what the exports folder held before the run (the run must write nothing into it)
+    (root / "exports_before.txt").write_text(
+        "\n".join(sorted(str(p.relative_to(root / "exports")) for p in (root / "exports").rglob("*"))),
+        encoding="utf-8",
+    )
     result = materialise_all(root / "exports", root / "out", groups=WAREHOUSE)
     assert result.success
     return root
@@ -58,17 +63,17 @@ def test_every_series_has_status_and_future_forecasts(council):
 
 
 def test_baseline_is_locked_and_survives_revised_history(council, tmp_path):
+    # the first run is the module's, on the synthetic council's exports (no baselines of their
+    # own): the lock is state of the output folder, nothing was written into the exports folder
+    assert not list((council / "exports").rglob("baselines"))
+    assert (council / "out" / "baselines" / "cla_rate_per_10k.json").is_file()
+    listing = sorted(str(p.relative_to(council / "exports")) for p in (council / "exports").rglob("*"))
+    assert listing == (council / "exports_before.txt").read_text(encoding="utf-8").split("\n")
     exports = tmp_path / "exports"
     shutil.copytree(council / "exports", exports)
-    if (exports / "stories" / "baselines").exists():
-        shutil.rmtree(exports / "stories" / "baselines")
-    before = sorted(p.relative_to(exports) for p in exports.rglob("*"))
     out = tmp_path / "out"
+    shutil.copytree(council / "out", out)
     lock = out / "baselines" / "cla_rate_per_10k.json"
-    assert materialise_all(exports, out, groups=WAREHOUSE).success
-    assert lock.is_file()
-    # the lock is state of the output folder: nothing is written into the exports folder
-    assert sorted(p.relative_to(exports) for p in exports.rglob("*")) == before
     locked = json.loads(lock.read_text())
     assert locked["baseline_end"][:10] == "2024-09-30" and locked["version"] == 1
     first = query(out, "select period_end, forecast from marts.measure_status "
