@@ -245,6 +245,21 @@ PROJECT_DAGSTER_HOME = ".dagster"
 _SKIPPED_STEP = re.compile(r"Dependencies for step (\S+) (?:failed|were not executed)\b")
 
 
+def _say_run_log(entries, prefix: str = "") -> None:
+    """A run's warnings (what its steps logged at warning level or above), each on a line of its
+    own, and the steps left out after a failure on one line; ``prefix`` names the authority."""
+    skipped = []
+    for entry in entries:
+        if entry.dagster_event is None and entry.level >= logging.WARNING:
+            step = _SKIPPED_STEP.match(entry.user_message)
+            if step:  # Dagster's note per step left out after a failure: one line below
+                skipped.append(step.group(1).replace("__", "."))
+            else:
+                say(("Warning: ", "yellow"), prefix + entry.user_message)
+    if skipped:
+        say(("Not run, as a step they need failed: ", "yellow"), prefix + ", ".join(skipped))
+
+
 def dagster_home(run_settings: settings.Settings) -> Path:
     """The Dagster instance folder a run records into: DAGSTER_HOME, else ``./.dagster``
     (created with the shipped SQLite instance file, ``deploy/dagster.local.yaml``), which
@@ -382,16 +397,7 @@ def _run_locked(
                     resources=resources_for(run_settings),
                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                 )
-                skipped = []
-                for entry in instance.all_logs(result.run_id):
-                    if entry.dagster_event is None and entry.level >= logging.WARNING:
-                        step = _SKIPPED_STEP.match(entry.user_message)
-                        if step:  # Dagster's note per step left out after a failure: one line below
-                            skipped.append(step.group(1).replace("__", "."))
-                        else:
-                            say(("Warning: ", "yellow"), entry.user_message)
-                if skipped:
-                    say(("Not run, as a step they need failed: ", "yellow"), ", ".join(skipped))
+                _say_run_log(instance.all_logs(result.run_id))
             if not result.success:
                 if _was_stopped(result.all_events):  # SIGTERM or Ctrl+C: stopped, not a data failure
                     raise KeyboardInterrupt("run stopped")
@@ -545,6 +551,7 @@ def run_on_queue(
                 failed = []
                 for finished in queue.wait(list(runs)):
                     key, work = runs[finished.run_id]
+                    _say_run_log(queue.instance.all_logs(finished.run_id), prefix=f"{key}: ")
                     if finished.success:
                         _swap_outputs(work, targets[key], force)
                         done.append(key)
@@ -561,6 +568,7 @@ def run_on_queue(
                 run_id, work = submit("oba_region", region, None)
                 runs[run_id] = (REGION_KEY, work)
                 (finished,) = queue.wait([run_id])
+                _say_run_log(queue.instance.all_logs(finished.run_id), prefix="region: ")
                 if not finished.success:
                     if _was_stopped(finished.events):
                         raise KeyboardInterrupt("run stopped")

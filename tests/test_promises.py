@@ -236,12 +236,20 @@ def test_one_authority_runs_alone_and_a_failing_one_keeps_its_outputs(hand_counc
 
     north_before = _snapshot(out / "north")
     (tmp_path / "north" / "exports" / "ssda903" / "2023-24" / "oc3.csv").write_bytes("CHILD,DOB\n".encode("utf-16"))
+    # a column the contract does not know, in south's episodes: kept aside, with a warning
+    episodes = tmp_path / "south" / "exports" / "ssda903" / "2023-24" / "episodes.csv"
+    lines = episodes.read_text(encoding="utf-8-sig").splitlines()
+    episodes.write_text("\n".join([lines[0] + ",NOTES"] + [line + ",x" for line in lines[1:]]) + "\n",
+                        encoding="utf-8")
     queued = tmp_path / "dagster_home_queued"  # the shipped instance file: the run queue
     queued.mkdir()
     shutil.copyfile(REPO / "deploy" / "dagster.local.yaml", queued / "dagster.yaml")
     second = run(env={"DAGSTER_HOME": str(queued)})
     assert second.returncode == 1, second.stdout + second.stderr
     assert "Queued 2 authority run(s)" in second.stderr
+    # each queued run's warnings, as a lone run prints them, named with the authority
+    assert "Warning: south: ssda903_episodes: extra columns kept aside in _extra for " \
+        "ssda903/2023-24/episodes.csv" in " ".join(second.stderr.split()), second.stderr
     assert "Authorities that failed (previous outputs kept): north" in " ".join(second.stderr.split())
     assert "Regional roll-up not run" in " ".join(second.stderr.split())
     # why, read from the failed run's events in the instance: the step and the file
