@@ -56,7 +56,10 @@ class QueueError(Exception):
 # (grpcio 1.80 and later).
 _DIE_WITH_PARENT = """\
 import ctypes, os, signal, sys
-ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+try:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except (OSError, AttributeError):  # no glibc: the command still stops its services itself
+    pass
 if os.getppid() != int(sys.argv[1]):
     sys.exit("the command that started this service has ended")
 os.execv(sys.argv[2], sys.argv[2:])
