@@ -221,9 +221,10 @@ def _batch_definition(source: str):
     """The source's data asset and whole-dataframe batch definition, added to the context once
     per process: each validation hands it that validation's frame (adding and removing an asset
     per validation made the context write its configuration out each time)."""
+    data_source = _context()
     batches = _CONTEXT["batches"]
     if source not in batches:
-        asset = _context().add_dataframe_asset(name=source)
+        asset = data_source.add_dataframe_asset(name=source)
         batches[source] = asset.add_batch_definition_whole_dataframe(f"{source}_all")
     return batches[source]
 
@@ -248,7 +249,6 @@ def validate(contract: Contract, frame: pd.DataFrame, sample: dict | None = None
     items = build_expectations(contract)
     with warnings.catch_warnings(), _GX_LOCK:  # one GX context per process, one user at a time
         warnings.simplefilter("ignore")
-        _context()
         batch_definition = _batch_definition(contract.source)
         suite = gx.ExpectationSuite(name=f"{contract.source}_contract", expectations=[e for e, _ in items])
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
@@ -530,7 +530,7 @@ def _prepare() -> None:
     from pipelines.contracts import load_contracts
 
     with _GX_LOCK:
-        _context()
+        _context()  # the context even when no contract loads
         with contextlib.suppress(Exception):  # a contract that does not load fails its run, not this
             for contract in load_contracts().values():
                 _batch_definition(contract.source)
