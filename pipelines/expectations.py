@@ -406,6 +406,15 @@ def _connect(server: Path) -> socket.socket:
     return connection
 
 
+def server_answers(server: Path) -> bool:
+    """Whether a shared server (:class:`GxServer`) of this user listens at ``server``."""
+    try:
+        _connect(server).close()
+    except OSError:  # PermissionError too: another user's server is not for us
+        return False
+    return True
+
+
 class GxServer:
     """A great-expectations server for several processes, running while this object is open.
 

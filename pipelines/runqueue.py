@@ -30,7 +30,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.expectations import GxServer
+from pipelines import settings
+from pipelines.expectations import GxServer, server_answers
 
 # The code location's name, as the daemon, the runs and the Dagster UI show it: pyproject.toml's
 # [tool.dagster] code_location_name, so `dagster dev` finds the location of the runs it shows.
@@ -310,9 +311,12 @@ def open_queue(instance, home: Path, environment: Mapping[str, str]) -> Iterator
     gx_server = None
     try:
         # one great-expectations import for the region's runs: each run validates through a
-        # child of this server instead of starting a worker (and importing GX) of its own
-        with contextlib.suppress(OSError):  # else each run starts its own, as a lone run does
-            gx_server = GxServer(DAGSTER_HOME=str(home))
+        # child of a server instead of starting a worker (and importing GX) of its own; the
+        # server the environment names (OBA_GX_SERVER) when it answers, else one of our own
+        shared = settings.current().gx_server
+        if shared is None or not server_answers(shared):
+            with contextlib.suppress(OSError):  # else each run starts its own, as a lone run does
+                gx_server = GxServer(DAGSTER_HOME=str(home))
         env = {**environment, "DAGSTER_HOME": str(home), **(gx_server.environment() if gx_server else {})}
         with log.open("ab") as output:
             spawn = {"env": env, "stdout": output, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}

@@ -19,7 +19,8 @@ command and adds its flags; ``dagster dev`` and deployments set them):
 - ``OBA_SENSOR_INTERVAL``     seconds between checks of the exports folder (default 60)
 - ``OBA_GX_IN_PROCESS``       set: great-expectations runs in the run's process, not a worker
 - ``OBA_GX_SERVER``           the socket of a great-expectations server shared by several processes
-                              (``pipelines.expectations.GxServer``; set for the runs it serves)
+                              (``pipelines.expectations.GxServer``; set for the runs it serves;
+                              ``oba run --authorities`` uses one it names that answers)
 - ``OBA_DEBUG``               set: a failure shows its traceback
 - ``DAGSTER_HOME``            the Dagster instance runs are recorded in (unset: ``.dagster`` where ``oba`` runs)
 

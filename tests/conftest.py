@@ -101,19 +101,43 @@ def _memory_tmp() -> str | None:
 _MEMORY_TMP = _memory_tmp()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def gx_server():
-    """One great-expectations server for each process that runs tests: the `oba` processes a
-    test starts, and this process's own runs, validate through a child forked from it instead
-    of each importing great-expectations (seconds of CPU each). test_gx_server.py covers the
-    worker a run starts for itself when no server is named."""
+# The great-expectations server of the session (``OBA_GX_SERVER``), started by the process that
+# runs pytest before any pytest-xdist worker starts, so every worker inherits the one socket.
+_SESSION_GX_SERVER = "_OBA_TEST_SESSION_GX_SERVER"
+
+
+def pytest_configure(config):
+    """The controlling process starts one great-expectations server for the whole session: the
+    workers' own runs and every `oba` process a test starts validate through a child forked
+    from it, instead of each importing great-expectations (seconds of CPU each)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(_SESSION_GX_SERVER):
+        return
     from pipelines.expectations import GxServer
 
-    with GxServer() as server:
-        os.environ.update(server.environment())
-        yield server
+    server = GxServer()
+    config._oba_gx_server = server
+    os.environ.update(server.environment())
+    os.environ[_SESSION_GX_SERVER] = os.environ["OBA_GX_SERVER"]
+
+
+def pytest_unconfigure(config):
+    server = getattr(config, "_oba_gx_server", None)
+    if server is not None:
+        server.close()
+        os.environ.pop(_SESSION_GX_SERVER, None)
         for name in server.environment():
             os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gx_server():
+    """The session's great-expectations server's socket, named by ``OBA_GX_SERVER`` in every
+    test's environment (test_gx_server.py covers the worker a run starts for itself when no
+    server is named)."""
+    socket = os.environ.get(_SESSION_GX_SERVER)
+    assert socket and Path(socket).is_socket(), "the session's great-expectations server is not running"
+    os.environ["OBA_GX_SERVER"] = socket
+    return Path(socket)
 
 
 @pytest.fixture(autouse=True)

@@ -75,19 +75,19 @@ def contract():
     return load_contracts()["ssda903_episodes"]
 
 
-def test_processes_validate_through_one_server_with_the_rows_of_a_worker(contract):
-    """Two processes name the server: each is answered by a child of it (no worker, no import
-    of its own), with the rows validating in the test's own process gives."""
+def test_processes_validate_through_one_server_with_the_rows_of_a_worker(contract, gx_server):
+    """Two processes name the server (the session's, a ``GxServer`` like any other): each is
+    answered by a child of it (no worker, no import of its own), with the rows validating in
+    the test's own process gives."""
     frame = _frame(contract)
     expected = _expected(contract, frame)
     assert any(not r["success"] for r in expected)  # the blank row fails something
-    with GxServer() as server:
-        assert stat.S_IMODE(server.folder.stat().st_mode) == 0o700  # the socket is this user's
-        env = {**os.environ, **server.environment()}
-        for _ in range(2):
-            answer = _validate_in_child(contract, frame, env)
-            assert answer["via"] == "server"
-            assert answer["rows"] == expected
+    assert stat.S_IMODE(gx_server.parent.stat().st_mode) == 0o700  # the socket is this user's
+    env = {**os.environ, "OBA_GX_SERVER": str(gx_server)}
+    for _ in range(2):
+        answer = _validate_in_child(contract, frame, env)
+        assert answer["via"] == "server"
+        assert answer["rows"] == expected
 
 
 def test_without_a_server_a_process_starts_its_own_worker(contract):
