@@ -56,7 +56,7 @@ def examples(n: int) -> int:
 _OWN_SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\(\s*scope=["'](module|session)["']""")
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # without pytest-xdist: not called
 def pytest_xdist_make_scheduler(config, log):
     """`make test` (``-n auto --dist loadgroup``) hands tests to whichever pytest-xdist worker is
     free, one by one, except that a file defining a fixture of module or session scope (one
