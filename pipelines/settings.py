@@ -13,6 +13,7 @@ command and adds its flags; ``dagster dev`` and deployments set them):
 - ``OBA_MODELS``              SQL models folder (default: ``models/`` of this repository)
 - ``OBA_PSEUDONYM_KEY``       the pseudonymisation key (default ``~/.config/turn-the-curve/pseudonym.key``)
 - ``OBA_DUCKDB_MEMORY_LIMIT`` DuckDB's memory budget (default ``2GB``; empty: DuckDB's own, 80% of RAM)
+- ``OBA_DUCKDB_THREADS``      DuckDB's worker threads for a run (default: DuckDB's own, one per core)
 - ``OBA_CHROMIUM``            the Chromium that prints the board pack (default: Debian's, or on PATH)
 - ``OBA_REFRESH_CRON``        the ``monthly_refresh`` schedule (default ``0 6 2 * *``)
 - ``OBA_TIMEZONE``            its time zone (default ``Europe/London``)
@@ -66,6 +67,9 @@ class Settings:
     models: Path = DEFAULT_MODELS_DIR
     pseudonym_key: Path = DEFAULT_KEY_PATH.expanduser()
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
+    # DuckDB's threads for a run's warehouse (None: DuckDB's own, one per core); several runs at
+    # once (the run queue, parallel tests) share the cores better with fewer each
+    duckdb_threads: int | None = None
     chromium: str = ""
     refresh_cron: str = DEFAULT_CRON
     timezone: str = DEFAULT_TIMEZONE
@@ -96,6 +100,9 @@ class Settings:
         interval = env.get("OBA_SENSOR_INTERVAL", "").strip() or str(DEFAULT_SENSOR_INTERVAL)
         if not interval.isdigit() or int(interval) < 1:
             raise SettingsError(f"OBA_SENSOR_INTERVAL: expected a whole number of seconds, got {interval!r}")
+        threads = env.get("OBA_DUCKDB_THREADS", "").strip()
+        if threads and (not threads.isdigit() or int(threads) < 1):
+            raise SettingsError(f"OBA_DUCKDB_THREADS: expected a whole number of threads (1 or more), got {threads!r}")
         return cls(
             exports=path("OBA_EXPORTS") or DEFAULT_EXPORTS_DIR,
             out=out,
@@ -106,6 +113,7 @@ class Settings:
             models=path("OBA_MODELS") or DEFAULT_MODELS_DIR,
             pseudonym_key=path("OBA_PSEUDONYM_KEY") or DEFAULT_KEY_PATH.expanduser(),
             duckdb_memory_limit=env.get("OBA_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip(),
+            duckdb_threads=int(threads) if threads else None,
             chromium=env.get("OBA_CHROMIUM", "").strip(),
             refresh_cron=env.get("OBA_REFRESH_CRON", DEFAULT_CRON),
             timezone=env.get("OBA_TIMEZONE", DEFAULT_TIMEZONE),

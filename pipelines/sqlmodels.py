@@ -38,11 +38,14 @@ MEASURE_VALUE_COLUMNS = (
 
 
 def apply_duckdb_settings(con: duckdb.DuckDBPyConnection) -> None:
-    """Hold the connection's database to the memory budget (settings are per database
-    instance: each Dagster step opens its own, so every heavy step calls this)."""
-    limit = settings.current().duckdb_memory_limit
-    if limit:
-        con.execute(f"set memory_limit = {quote_literal(limit)}")
+    """Hold the connection's database to the memory budget, and to OBA_DUCKDB_THREADS threads
+    when set (settings are per database instance: each Dagster step opens its own, so every
+    heavy step calls this)."""
+    current = settings.current()
+    if current.duckdb_memory_limit:
+        con.execute(f"set memory_limit = {quote_literal(current.duckdb_memory_limit)}")
+    if current.duckdb_threads:
+        con.execute("set threads = ?", [current.duckdb_threads])
 
 
 def register_macros(con: duckdb.DuckDBPyConnection, models_dir: Path | None = None) -> None:

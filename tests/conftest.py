@@ -23,6 +23,10 @@ with FileLock(os.path.join(_KEY_DIR, "pseudonym.key.lock")):  # the first worker
     from pipelines.pseudonym import load_or_create_key
 
     load_or_create_key(Path(os.environ["OBA_PSEUDONYM_KEY"]))
+# The suite runs a test process per core (`pytest -n auto`), and the runs they start run at once:
+# a DuckDB thread each (OBA_DUCKDB_THREADS; DuckDB's own default is one per core) shares the cores
+# with less switching. test_promises checks that another count reaches a run's DuckDB.
+os.environ.setdefault("OBA_DUCKDB_THREADS", "1")
 # Runs never record into the developer's Dagster instance (nor, DAGSTER_HOME unset, into a
 # ``.dagster`` folder where the tests run): each test has its own (``hermetic_environment``), and
 # session fixtures one for the session.

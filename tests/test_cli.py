@@ -140,7 +140,7 @@ def test_settings_read_every_documented_variable(tmp_path):
         "2GB", "0 6 2 * *", "Europe/London",
     )
     assert (defaults.sensor_interval, defaults.gx_in_process, defaults.debug) == (60, False, False)
-    assert defaults.gx_server is None
+    assert defaults.gx_server is None and defaults.duckdb_threads is None
 
     given = Settings.from_env({
         "OBA_EXPORTS": str(tmp_path / "exports"),
@@ -151,6 +151,7 @@ def test_settings_read_every_documented_variable(tmp_path):
         "OBA_MODELS": str(tmp_path / "models"),
         "OBA_PSEUDONYM_KEY": str(tmp_path / "key"),
         "OBA_DUCKDB_MEMORY_LIMIT": " 8GB ",
+        "OBA_DUCKDB_THREADS": " 3 ",
         "OBA_CHROMIUM": "/opt/chromium ",
         "OBA_REFRESH_CRON": "0 7 * * 1",
         "OBA_TIMEZONE": "UTC",
@@ -165,7 +166,7 @@ def test_settings_read_every_documented_variable(tmp_path):
     assert given.config == tmp_path / "oba.yaml" and given.authorities == tmp_path / "authorities.yaml"
     assert given.published_root == tmp_path / "published" and given.models == tmp_path / "models"
     assert given.pseudonym_key == tmp_path / "key" and given.dagster_home == tmp_path / "home"
-    assert (given.duckdb_memory_limit, given.chromium) == ("8GB", "/opt/chromium")
+    assert (given.duckdb_memory_limit, given.duckdb_threads, given.chromium) == ("8GB", 3, "/opt/chromium")
     assert (given.refresh_cron, given.timezone, given.sensor_interval) == ("0 7 * * 1", "UTC", 300)
     assert given.gx_in_process and given.debug and given.gx_server == tmp_path / "gx.sock"
 
@@ -179,6 +180,18 @@ def test_a_bad_sensor_interval_is_a_usage_error_naming_it(tmp_path, monkeypatch,
     monkeypatch.setenv("OBA_SENSOR_INTERVAL", "soon")
     assert main(["run", "--exports", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "OBA_SENSOR_INTERVAL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("threads", ["0", "two", "-1", "1.5"])
+def test_a_bad_thread_count_is_a_usage_error_naming_it(threads, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+    from pipelines.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match=f"OBA_DUCKDB_THREADS.*'{re.escape(threads)}'"):
+        Settings.from_env({"OBA_DUCKDB_THREADS": threads})
+    monkeypatch.setenv("OBA_DUCKDB_THREADS", threads)
+    assert main(["run", "--exports", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "OBA_DUCKDB_THREADS" in capsys.readouterr().err
 
 
 def test_resources_are_built_from_the_settings(tmp_path):

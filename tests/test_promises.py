@@ -108,19 +108,21 @@ def test_oba_demo_writes_everything_readme_lists(tmp_path):
 
 @pytest.fixture(scope="module")
 def instance_run(hand_council, tmp_path_factory):
-    """`oba run` on the hand council in its own process, with a memory limit, a models folder
-    holding one extra model that records DuckDB's memory setting as a run sees it, and
+    """`oba run` on the hand council in its own process, with a memory limit and a thread
+    count, a models folder holding one extra model that records DuckDB's settings as a run
+    sees them, and
     DAGSTER_HOME holding the shipped SQLite instance file."""
     root = tmp_path_factory.mktemp("instance_run")
     models = root / "models"
     shutil.copytree(REPO / "models", models)
     (models / "marts" / "probe_memory_limit.sql").write_text(
-        "select current_setting('memory_limit') as memory_limit\n", encoding="utf-8"
+        "select current_setting('memory_limit') as memory_limit, current_setting('threads') as threads\n",
+        encoding="utf-8",
     )
     home = root / "dagster_home"
     home.mkdir()
     shutil.copyfile(REPO / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
-    env = {**os.environ, "OBA_DUCKDB_MEMORY_LIMIT": "300MB", "OBA_MODELS": str(models),
+    env = {**os.environ, "OBA_DUCKDB_MEMORY_LIMIT": "300MB", "OBA_DUCKDB_THREADS": "3", "OBA_MODELS": str(models),
            "DAGSTER_HOME": str(home)}
     project = root / "project"  # the folder it runs from: with DAGSTER_HOME set, left as it was
     project.mkdir()
@@ -133,10 +135,11 @@ def instance_run(hand_council, tmp_path_factory):
 
 
 @pytest.mark.timeout(900)
-def test_the_memory_limit_reaches_duckdb_in_a_run(instance_run):
-    # 300 MB = 300,000,000 bytes = 286.1 MiB, as DuckDB shows it (its default is 80% of RAM)
-    assert query(instance_run / "out", "select memory_limit from marts.probe_memory_limit")[
-        "memory_limit"].tolist() == ["286.1 MiB"]
+def test_the_memory_limit_and_threads_reach_duckdb_in_a_run(instance_run):
+    # 300 MB = 300,000,000 bytes = 286.1 MiB, as DuckDB shows it (its default is 80% of RAM);
+    # three threads (its default is one per core)
+    probe = query(instance_run / "out", "select memory_limit, threads from marts.probe_memory_limit")
+    assert probe.to_dict("records") == [{"memory_limit": "286.1 MiB", "threads": 3}]
 
 
 @pytest.mark.timeout(900)
