@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import re
+import threading
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
@@ -74,6 +75,17 @@ _YEAR_VALUE = re.compile(r"^(?:19|20)\d\d$")
 # The most values of an authority or year column that are read (an authority column with more
 # is an error all the same; a YEAR column with more is not a list of return years).
 MAX_VALUES = 200
+
+_READER = threading.local()
+
+
+def _reader() -> duckdb.DuckDBPyConnection:
+    """A cursor on this thread's in-memory DuckDB, made once: a database of its own for each
+    column read costs more than reading a small file's column."""
+    con = getattr(_READER, "con", None)
+    if con is None:
+        con = _READER.con = duckdb.connect()
+    return con.cursor()
 
 
 def year_label(year: int | None) -> str:
@@ -188,7 +200,7 @@ def _csv_values(path: Path, part: Part, index: int) -> list[tuple[str, int]]:
     from pipelines.ingest.load import csv_options
 
     try:
-        con = duckdb.connect()
+        con = _reader()
         try:
             return con.execute(
                 f"select v, count(*) from (select nullif(trim(#{index + 1}::varchar), '') as v "
@@ -217,7 +229,7 @@ def _column_values(f: ExportFile, part: Part, index: int) -> list[tuple[str, int
     if f.kind == "csv":
         return _csv_values(f.path, part, index)
     if f.kind == "parquet":
-        con = duckdb.connect()
+        con = _reader()
         try:
             return con.execute(
                 f"select v, count(*) from (select nullif(trim(#{index + 1}::varchar), '') as v "
