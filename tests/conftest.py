@@ -314,6 +314,13 @@ def assert_no_identifier_leaves_raw(out: Path, ids: set[str]) -> None:
     assert checked > 10, f"only {checked} published files under {out}"
 
 
+def memory_duckdb() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for a property's examples, with the session's threads per run
+    (OBA_DUCKDB_THREADS): a database each example, small data, a test process per core."""
+    threads = os.environ.get("OBA_DUCKDB_THREADS")
+    return duckdb.connect(config={"threads": int(threads)} if threads else {})
+
+
 def query(out: Path, sql: str, params=None):
     con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
     try:

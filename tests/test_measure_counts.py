@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import holidays
 import pandas as pd
-from conftest import examples
+from conftest import examples, memory_duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -384,7 +384,7 @@ def _reliable_change(sd: float, reliability: float) -> float:
 
 def _warehouse(kids, episodes, plans, enrolments, *, needs=(), assessments=(), enquiries=(), missing=(),
                uasc=(), oc2=()) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    con = memory_duckdb()
     register_macros(con)
     for name, sql in PERIODS.items():
         con.execute(f"create table {name} as {sql}")

@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-from conftest import examples
+from conftest import examples, memory_duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,7 +53,7 @@ enrolment = st.tuples(
 
 
 def _warehouse(rows) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    con = memory_duckdb()
     register_macros(con)
     con.execute(f"create table int_case_periods as {PERIODS}")
     con.execute(
