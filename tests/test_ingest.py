@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import assert_no_identifier_leaves_raw, examples, materialise_all, query
+from conftest import assert_no_identifier_leaves_raw, examples, materialise_all, memory_duckdb, query
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -533,6 +533,12 @@ _TEXT = st.text(
 )
 
 
+@functools.cache
+def _examples_db():
+    """One in-memory DuckDB for all the examples (a new database costs more than an example)."""
+    return memory_duckdb()
+
+
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=st.lists(st.one_of(st.none(), _TEXT, st.sampled_from(["2024-05-01", "01/05/2024", " N1 ", "n2"])),
                        min_size=1, max_size=20))
@@ -545,7 +551,7 @@ def test_gx_suspect_conditions_hold_for_every_value_gx_would_flag(values):
     from pipelines.contracts import load_contracts
 
     contracts = load_contracts()
-    con = duckdb.connect()
+    con = _examples_db()  # each example replaces the table
     for source in ("case_services", "cin_details"):
         contract = contracts[source]
         columns = [c.sql_name for c in contract.columns]
