@@ -143,6 +143,10 @@ class Browser:
         except Exception as exc:  # Playwright's own errors
             raise BrowserError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from exc
 
+    def launched(self) -> bool:
+        """The browser is up (its launch finished without error)."""
+        return self._launched.done() and self._launched.exception() is None
+
     def alive(self) -> bool:
         return (
             self._thread.is_alive()
@@ -213,7 +217,10 @@ def _close_all() -> None:
         _STARTED.clear()
         _PRESTARTED.clear()
     for browser in browsers:
-        browser.close(wait=10)
+        # one that is up closes cleanly first; one still starting is not waited for (a stopped
+        # run would otherwise wait out Chromium's start): Playwright's driver, and the browser
+        # it was starting, end with this process
+        browser.close(wait=10 if browser.launched() else 0)
 
 
 __all__ = ["Browser", "BrowserError", "prestart", "release", "start", "take"]

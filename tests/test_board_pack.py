@@ -1,7 +1,10 @@
 """The board pack PDF: printed by Debian's headless Chromium, checked with pypdf and poppler."""
 
+import contextlib
 import datetime as dt
+import os
 import re
+import signal
 import shutil
 import subprocess
 import sys
@@ -243,6 +246,41 @@ def test_a_browser_that_printed_serves_the_next_pack_then_closes_when_idle(out, 
         time.sleep(0.2)
     assert not browser.alive()
     assert browsers.take(board_pack.DEBIAN_CHROMIUM) is None
+
+
+def test_a_process_ending_while_its_browser_starts_does_not_wait_for_it(tmp_path):
+    """A process that ends (a stopped run) while the browser it prestarted is still starting
+    ends at once: the wait for a clean close (10 s) is for a browser that is up. The Chromium
+    here never answers, so its start would take Playwright's whole launch timeout (60 s)."""
+    pids = tmp_path / "chromium.pids"
+    fake = tmp_path / "chromium"
+    fake.write_text(f"#!/bin/sh\necho $$ >> '{pids}'\nexec sleep 120\n")
+    fake.chmod(0o755)
+    code = (
+        "import sys, time\n"
+        "from dashboards import chromium\n"
+        "from dashboards.board_pack import BROWSER_FLAGS\n"
+        "browser = chromium.start(sys.argv[1], BROWSER_FLAGS)\n"
+        "while not __import__('os').path.exists(sys.argv[2]):\n"
+        "    time.sleep(0.05)\n"
+        "print(time.monotonic(), flush=True)\n"  # then exits: atexit closes the browser
+    )
+    output = tmp_path / "output.txt"
+    try:
+        # (output to a file: Playwright's driver, which may outlive the process a moment, holds
+        # the process's stdout and stderr, and a pipe would wait for it)
+        with output.open("w") as handle:
+            process = subprocess.Popen([sys.executable, "-c", code, str(fake), str(pids)],
+                                       stdout=handle, stderr=subprocess.STDOUT, text=True)
+            returncode = process.wait(timeout=120)
+        ended = time.monotonic()
+        text = output.read_text()
+        assert returncode == 0, text
+        assert ended - float(text.split()[-1]) < 5, "the process waited for the browser's start"
+    finally:
+        for pid in pids.read_text().split() if pids.exists() else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def test_a_browser_that_cannot_start_falls_back_to_the_command(out, tmp_path):
