@@ -4,8 +4,8 @@ import contextlib
 import datetime as dt
 import os
 import re
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import time

@@ -9,7 +9,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import assert_no_identifier_leaves_raw, examples, materialise_all, memory_duckdb, query
+from conftest import (
+    assert_no_identifier_leaves_raw,
+    examples,
+    materialise_all,
+    memory_duckdb,
+    query,
+)
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
