@@ -52,6 +52,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: dict[str, sa.Engine] = {}
         self._engines_lock = threading.Lock()
         self._tables: set[str] = set()
+        self._asset_key_columns: set[str] = set()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -91,6 +92,16 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         found = super().has_table(table_name)
         if found:
             self._tables.add(table_name)
+        return found
+
+    def _has_asset_key_col_on_connection(self, conn: sa.Connection, column_name: str) -> bool:
+        # Asked for every asset event (whether the asset-key table has the columns of Dagster's
+        # later migrations): a column once there stays while the storage is open, as a table does.
+        if column_name in self._asset_key_columns:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column_name)
+        if found:
+            self._asset_key_columns.add(column_name)
         return found
 
     def dispose(self) -> None:
