@@ -117,24 +117,71 @@ def _pages(site: Path) -> list[str]:
     return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
 
 
-def test_every_page_loads_cleanly_offline(site, visit):
-    pages = _pages(site)
-    assert len(pages) >= 12
-    v = visit(site)
-    for relative in pages:
-        page = v.open(relative)
-        assert page.locator("h1").count() == 1, relative
-        assert page.evaluate("document.documentElement.lang") == "en-GB"
-    assert v.errors == []
-    assert v.outside == []
-    assert v.dialogs == []
+# What every page shows, read in one pass over each site (a page loads once for the tests
+# below, which each check their own part of it).
+PAGE_FACTS = """(id) => {
+    const gd = document.getElementById(id);
+    const actual = gd && gd.data ? gd.data.filter(t => t.meta === 'actual')[0] : null;
+    return {
+        h1: document.querySelectorAll('h1').length,
+        lang: document.documentElement.lang,
+        summary: document.querySelectorAll('.summary-strip').length,
+        drawn: actual ? actual.y.filter(y => y !== null).length : 0,
+        notes: Array.from(document.querySelectorAll('section[aria-labelledby=chart-heading] p.note'),
+                          p => p.innerText),
+    };
+}"""
 
 
-def test_hand_council_pages_load_cleanly_and_run_no_story(hand_site, visit):
-    v = visit(hand_site)
-    for relative in _pages(hand_site):
-        v.open(relative)
-    assert v.errors == [] and v.outside == [] and v.dialogs == []
+@pytest.fixture(scope="module")
+def tours(browser, site, hand_site) -> dict[str, dict]:
+    """Each site's pages opened one after another in one visit: what each page shows
+    (``PAGE_FACTS``), and the console errors, requests outside the site and dialogs of the
+    whole visit."""
+    found = {}
+    for name, folder in (("fixture", site), ("hand", hand_site)):
+        v = Visit(browser, folder)
+        try:
+            pages = {}
+            for relative in _pages(folder):
+                measure = relative.removeprefix("measures/").removesuffix(".html")
+                pages[relative] = v.open(relative).evaluate(PAGE_FACTS, f"chart-{measure}")
+            found[name] = {"pages": pages, "errors": v.errors, "outside": v.outside, "dialogs": v.dialogs}
+        finally:
+            v.close()
+    return found
+
+
+def test_every_page_loads_cleanly_offline(tours):
+    tour = tours["fixture"]
+    assert len(tour["pages"]) >= 12
+    for relative, facts in tour["pages"].items():
+        assert facts["h1"] == 1, relative
+        assert facts["lang"] == "en-GB", relative
+    assert tour["errors"] == []
+    assert tour["outside"] == []
+    assert tour["dialogs"] == []
+
+
+def test_hand_council_pages_load_cleanly_and_run_no_story(tours):
+    tour = tours["hand"]
+    assert tour["pages"]
+    assert tour["errors"] == [] and tour["outside"] == [] and tour["dialogs"] == []
+
+
+def test_every_measure_with_figures_has_its_turn_the_curve_chart(tours):
+    """A measure page with a latest figure draws its chart (monthly or annual, a count, a
+    percentage, a rate or days), or says that every figure of the series is suppressed."""
+    for name, tour in tours.items():
+        measures = {r: f for r, f in tour["pages"].items() if r.startswith("measures/")}
+        assert measures, name
+        for relative, facts in measures.items():
+            if facts["summary"] == 0:
+                continue  # no whole-population figures (a programme measure, not computed)
+            assert facts["drawn"] > 0 or any(
+                "Every figure in this series is suppressed" in n for n in facts["notes"]
+            ), (name, relative)
+        assert tour["errors"] == []
 
 
 def test_turn_the_curve_chart_has_actuals_forecast_and_band(site, visit):
@@ -262,31 +309,6 @@ def test_pages_load_the_basic_plotly_bundle_of_plotly_pys_version(hand_site):
     charts = Path(__file__).resolve().parents[1] / "dashboards" / "charts.py"
     kinds = set(re.findall(r'_trace\(\s*"(\w+)"', charts.read_text(encoding="utf-8")))
     assert kinds and kinds <= {"scatter", "bar", "pie"}, kinds
-
-
-def test_every_measure_with_figures_has_its_turn_the_curve_chart(site, hand_site, visit):
-    """A measure page with a latest figure draws its chart (monthly or annual, a count, a
-    percentage, a rate or days), or says that every figure of the series is suppressed."""
-    for folder in (site, hand_site):
-        v = visit(folder)
-        for relative in _pages(folder):
-            if not relative.startswith("measures/"):
-                continue
-            page = v.open(relative)
-            if page.locator(".summary-strip").count() == 0:
-                continue  # no whole-population figures (a programme measure, not computed)
-            measure = relative.removeprefix("measures/").removesuffix(".html")
-            drawn = page.evaluate(
-                """(id) => { const gd = document.getElementById(id);
-                   if (!gd || !gd.data) { return 0; }
-                   const actual = gd.data.filter(t => t.meta === 'actual')[0];
-                   return actual ? actual.y.filter(y => y !== null).length : 0; }""",
-                f"chart-{measure}",
-            )
-            note = page.locator("section[aria-labelledby=chart-heading] p.note").all_inner_texts()
-            assert drawn > 0 or any("Every figure in this series is suppressed" in n for n in note), (
-                folder, relative)
-        assert v.errors == []
 
 
 def test_breakdown_codes_shown_with_their_plain_labels(hand_site, visit):
