@@ -96,11 +96,10 @@ def _mark_superseded(con, source: str) -> list[tuple[str, str]]:
         "where source = ? and superseded_by is not null order by source_file",
         [source],
     ).fetchall()
-    listed = con.execute(
-        "select count(*) from information_schema.columns "
-        "where table_schema = 'raw' and table_name = 'export_files' and column_name = 'superseded_by'"
-    ).fetchone()[0]
-    if pairs and listed:
+    if pairs and con.execute(
+        "select count(*) from duckdb_columns() "
+        "where schema_name = 'raw' and table_name = 'export_files' and column_name = 'superseded_by'"
+    ).fetchone()[0]:
         con.execute(
             """update raw.export_files as e
             set superseded_by = l.superseded_by, status = 'superseded',
@@ -369,7 +368,8 @@ def _family_asset(family: str, sources: list[str]) -> dg.AssetsDefinition:
                             context.log.info(f"{source}: {old} is superseded by {new} (a later file for the same year)")
                     with phase("row_checks", source, seconds):
                         rows = check_rows(con, contract)
-                        record_excluded(con, contract)
+                        if rows["rows"]:
+                            record_excluded(con, contract)
                     with phase("expectations", source, seconds):
                         if rows["rows"]:
                             frame, sample = expectations.contract_frame(con, contract)

@@ -123,8 +123,8 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> str:
     existing = [
         r[0]
         for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'raw' and table_name = ? order by ordinal_position",
+            "select column_name from duckdb_columns() "
+            "where schema_name = 'raw' and table_name = ? order by column_index",
             [contract.source],
         ).fetchall()
     ]
@@ -542,8 +542,9 @@ def sync_source(
                  modified, warning if isinstance(warning, str) else None],
             )
             loaded.append(name)
-        date_parts(con, contract, table, [(f, p) for f, p, _ in items], set(loaded))
-        _supersede(con, contract, table)
+        if items or previous:  # (a source with no file, now or before, has nothing to date)
+            date_parts(con, contract, table, [(f, p) for f, p, _ in items], set(loaded))
+            _supersede(con, contract, table)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
