@@ -55,7 +55,9 @@
 -- Month ends: a range open on days [a, b) covers month ends last_day(a) to month_end_before(b);
 -- a day d is in the 12 months ending on X, (X - 1 year, X], for X from last_day(d) to
 -- window_last_end(d) (models/macros.sql).
--- materialized: view
+-- A table, though one model reads it: a span is one per episode, plan or enrolment rather than
+-- per month, and planning this query where it is read cost more than writing its rows.
+-- materialized: table
 with episodes as (
     select * from int_care_episodes
     where not is_short_break
