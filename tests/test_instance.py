@@ -66,6 +66,29 @@ def test_default_instance_writes_what_dagsters_own_storage_reads(tmp_path):
         assert {r.run_id for r in instance.get_runs()} == {result.run_id, second.run_id}
 
 
+def _schema(db: Path) -> tuple[list, list]:
+    """A SQLite database's migration stamp and its tables and indexes (name and SQL)."""
+    with sqlite3.connect(db) as con:
+        stamp = con.execute("select version_num from alembic_version").fetchall()
+        objects = con.execute(
+            "select type, name, sql from sqlite_master where type in ('table', 'index') order by type, name"
+        ).fetchall()
+    return stamp, objects
+
+
+def test_a_runs_database_is_made_as_dagsters_own_storage_makes_it(tmp_path):
+    """Each run's database (made by the kept storage, its migration scripts read once per
+    process) has the tables, indexes and migration stamp Dagster's own storage gives one."""
+    made = {}
+    for name, opener in (("kept", open_instance), ("dagster", lambda h: dg.DagsterInstance.from_config(str(h)))):
+        home = _home(tmp_path / name)
+        with opener(home) as instance:
+            runs = [dg.materialize([upstream], instance=instance).run_id for _ in range(2)]
+        made[name] = [_schema(home / "history" / "runs" / f"{run}.db") for run in runs]
+    assert made["kept"][0] == made["kept"][1] == made["dagster"][0] == made["dagster"][1]
+    assert made["kept"][0][0] and made["kept"][0][1]
+
+
 def test_a_dagster_yaml_naming_its_storage_is_used_as_it_is(tmp_path):
     home = _home(
         tmp_path / "home",

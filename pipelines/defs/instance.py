@@ -16,6 +16,8 @@ alone.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +25,15 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
 )
+from dagster._core.storage.sql import get_alembic_config
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.pool import StaticPool
@@ -42,6 +49,13 @@ def _write_ahead(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@functools.cache
+def _event_log_migrations() -> ScriptDirectory:
+    """Dagster's migration scripts for the SQLite event log, read once per process (alembic
+    reads every script each time it is asked for the newest, twice for each database made)."""
+    return ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__))
 
 
 class KeptSqliteEventLogStorage(SqliteEventLogStorage):
@@ -82,6 +96,29 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn:
                 with conn.begin():
                     yield conn
+
+    def _initdb(self, engine: sa.Engine, for_index_shard: bool = False) -> None:
+        # Dagster's own reads its migration scripts to learn the newest, then again to stamp a new
+        # database with it: done for every run's database, and the index's, each time a process
+        # opens them. Here a database stamped before is left as it is (as Dagster's own leaves
+        # it), and a run's new database is made as Dagster makes it (its tables, write-ahead
+        # logging, the newest stamp) with the scripts read once per process. A new index, or a
+        # database another process is making at the same moment (Dagster's own retries cover
+        # that race), goes through Dagster's own.
+        try:
+            with engine.connect() as conn:
+                context = MigrationContext.configure(conn)
+                if context.get_current_revision() is not None:
+                    return
+                if not for_index_shard and not sa.inspect(conn).get_table_names():
+                    SqlEventLogStorageMetadata.create_all(conn)
+                    conn.exec_driver_sql("PRAGMA journal_mode=WAL;")
+                    context.stamp(_event_log_migrations(), "head")
+                    conn.commit()
+                    return
+        except (sa.exc.DatabaseError, sqlite3.DatabaseError):
+            pass
+        super()._initdb(engine, for_index_shard)
 
     def has_table(self, table_name: str) -> bool:
         # Asked for every asset event, inside the event's open transaction: Dagster's own check
