@@ -51,12 +51,16 @@ class QueueError(Exception):
 
 # Run in a fresh interpreter between the fork and the service: asks the kernel to send SIGTERM
 # when the command's process ends (even by SIGKILL), so no daemon or code server outlives the
-# command that started it, then becomes the service. Setting this in the child itself (a
+# command that started it, then becomes the service. SIGTERM is first made to end the service
+# whatever the command inherited (a service manager or a background shell may start it with
+# SIGTERM ignored or blocked, and exec keeps both). Setting this in the child itself (a
 # ``preexec_fn``) would make Python fork instead of vfork, and a child forked while the command
 # talks gRPC to its code server can abort in gRPC's fork handler before it runs anything
 # (grpcio 1.80 and later).
 _DIE_WITH_PARENT = """\
 import ctypes, os, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 try:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 except (OSError, AttributeError):  # no glibc: the command still stops its services itself

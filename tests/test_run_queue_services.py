@@ -6,6 +6,7 @@ handler before it runs the service)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,18 +25,40 @@ def _ended(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+# The command as a service manager or a background shell may start it: SIGTERM as it is,
+# ignored, or blocked (exec keeps an ignored signal ignored and the mask).
+_INHERITED = {
+    "default": "",
+    "ignored": "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n",
+    "blocked": "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n",
+}
+
+
+def _status(pid: int) -> str:
+    """The process's state and signal masks, for a failure's message."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "gone"
+    return "; ".join(line for line in lines if line.startswith(("State", "PPid", "SigBlk", "SigIgn")))
+
+
 @pytest.mark.timeout(120)
-def test_a_service_ends_when_the_command_is_killed_outright():
-    """SIGKILL gives the command no chance to stop what it started: the kernel ends it."""
+@pytest.mark.parametrize("sigterm", list(_INHERITED))
+def test_a_service_ends_when_the_command_is_killed_outright(sigterm):
+    """SIGKILL gives the command no chance to stop what it started: the kernel ends it, with
+    SIGTERM, whatever the command inherited."""
     command = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time\n"
-         "from pipelines.runqueue import start_service\n"
+         "import signal, sys, time\n"
+         + _INHERITED[sigterm]
+         + "from pipelines.runqueue import start_service\n"
          "service = start_service(['/bin/sleep', '300'])\n"
          "print(service.pid, flush=True)\n"
          "time.sleep(300)\n"],
         stdout=subprocess.PIPE, text=True,
     )
+    pid = None
     try:
         pid = int(command.stdout.readline())
         deadline = time.monotonic() + 30
@@ -47,11 +70,13 @@ def test_a_service_ends_when_the_command_is_killed_outright():
         command.wait(timeout=30)
         deadline = time.monotonic() + 30
         while not _ended(pid):
-            assert time.monotonic() < deadline, "the service outlived the command"
+            assert time.monotonic() < deadline, f"the service outlived the command: {_status(pid)}"
             time.sleep(0.05)
     finally:
         command.kill()
         command.wait(timeout=30)
+        if pid is not None and not _ended(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_starting_a_service_runs_no_python_in_the_forked_child():
