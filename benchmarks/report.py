@@ -272,7 +272,7 @@ def scale_lines(results: dict, m: dict) -> list[str]:
     for r in results.values():
         cells += [str(r["n_steps"]), _s(r.get("cpu_seconds_children")), _gb(r.get("peak_pss_tree"))]
     lines.append(
-        "| Dagster steps / child processes' CPU s / peak PSS of the process tree (pipeline + GX and XML workers + Chromium, sampled every 0.1 s) | "
+        "| Dagster steps / child processes' CPU s / peak PSS of the process tree (pipeline + GX and XML workers + Chromium, sampled every 0.5 s) | "
         + " | ".join(cells) + " |"
     )
     lines += [
