@@ -498,6 +498,8 @@ def sync_source(
     )
     loaded, unchanged, removed = [], [], []
     current = {part_name(f, p) for f, p, _ in items}
+    # the files with rows in the table: a file new to it has none to delete
+    held = {name for (name,) in con.execute(f"select distinct _source_file from {table}").fetchall()}
     # A file loaded before is hashed first (unchanged, it is skipped); a new one is hashed on
     # another thread while it loads (hashlib releases the GIL).
     hasher = ThreadPoolExecutor(1, "sha256")
@@ -523,8 +525,10 @@ def sync_source(
                     continue
             else:
                 digest = hasher.submit(sha256_of, f.path)
-            con.execute(f"delete from {table} where _source_file = ?", [name])
-            con.execute("delete from raw._loads where source = ? and source_file = ?", [contract.source, name])
+            if name in held:
+                con.execute(f"delete from {table} where _source_file = ?", [name])
+            if name in previous:
+                con.execute("delete from raw._loads where source = ? and source_file = ?", [contract.source, name])
             try:
                 warning = insert(table)
             except ExportError as exc:
