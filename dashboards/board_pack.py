@@ -20,12 +20,14 @@ Chromium is found from ``OBA_CHROMIUM``, else ``/usr/bin/chromium``, else ``chro
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,7 @@ from dashboards.views import (
     plotly_js,
     static_text,
     story_view,
+    stylesheet,
     target_text,
 )
 from pipelines import settings
@@ -74,6 +77,7 @@ CHROMIUM_FLAGS = (
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
 VIRTUAL_TIME_BUDGET_MS = 30000
 TIMEOUT_S = 240
+ABANDON_WAIT_S = 30
 CHART_SIZE = (600, 420)
 STORY_ITEMS, STORY_TEXT = 5, 170
 ACTION_ROWS = 6
@@ -363,10 +367,8 @@ def write_pack_html(folder: Path, tables: PublishedTables, headline: list[str],
                     generated: dt.datetime) -> Path:
     """Write the pack's HTML and its local assets into ``folder``; returns the HTML path."""
     builder = PackBuilder(tables, generated)
-    env = environment()
-    env.autoescape = False
-    css = env.get_template("board_pack.css").render(
-        c=theme.css_variables(),
+    css = stylesheet(  # a stylesheet: not HTML-escaped; the footer is a quoted CSS string
+        "board_pack.css",
         footer=_css_string(f"{tables.authority} · turn the curve board pack · "
                            f"{generated_text(generated)} · {tables.audience_text}"),
     )
@@ -401,24 +403,50 @@ def _browser(chromium: str) -> browsers.Browser:
 
 def print_pdf(html: Path, pdf: Path, chromium: str, *, timeout: float = TIMEOUT_S,
               browser: browsers.Browser | None = None) -> None:
-    """Print ``html`` to ``pdf`` with headless Chromium; raises BoardPackError on failure.
+    """Print ``html`` to ``pdf`` with headless Chromium; raises BoardPackError on failure
+    (:func:`printing` with nothing to do meanwhile)."""
+    with printing(html, pdf, chromium, timeout=timeout, browser=browser):
+        pass
 
-    With ``browser`` (started ahead), that browser prints it and is handed back for the next
-    pack (``chromium.release``); if it fails, or without one, ``chromium --headless
-    --print-to-pdf`` prints it.
+
+@contextlib.contextmanager
+def printing(html: Path, pdf: Path, chromium: str, *, timeout: float = TIMEOUT_S,
+             browser: browsers.Browser | None = None) -> Iterator[None]:
+    """Print ``html`` to ``pdf`` while the ``with`` block runs: when the block ends, the PDF is
+    written, or BoardPackError is raised. If the block raises, its exception goes on and the
+    print is abandoned (the browser closes).
+
+    With ``browser`` (started ahead), that browser prints it, from the block's start, and is
+    handed back for the next pack (``chromium.release``); if it fails, or without one,
+    ``chromium --headless --print-to-pdf`` prints it once the block has ended.
     """
+    started = time.monotonic()
+    wait = None
     if browser is not None:
-        started = time.monotonic()
+        try:
+            wait = browser.submit_print(
+                html.resolve().as_uri(), pdf, budget_ms=VIRTUAL_TIME_BUDGET_MS, timeout=timeout
+            )
+        except browsers.BrowserError:
+            browser.close()
+            browser = None
+    try:
+        yield
+    except BaseException:
+        if browser is not None:
+            # it ends the page it has, then closes: waited for, so that nothing is written into
+            # the pack's folder once it is removed
+            browser.close(wait=ABANDON_WAIT_S)
+        raise
+    if browser is not None and wait is not None:
         printed = False
         try:
-            browser.print_to_pdf(html.resolve().as_uri(), pdf, budget_ms=VIRTUAL_TIME_BUDGET_MS,
-                                 timeout=timeout)
+            wait()
             _check_pdf(pdf, browser.stderr_tail())
             printed = True
         except TimeoutError as exc:
             raise BoardPackError(f"Chromium did not finish printing within {timeout:.0f} s") from exc
         except (browsers.BrowserError, OSError, ValueError, KeyError):
-            timeout = max(timeout - (time.monotonic() - started), 1.0)
             pdf.unlink(missing_ok=True)
         finally:
             if printed:
@@ -427,7 +455,7 @@ def print_pdf(html: Path, pdf: Path, chromium: str, *, timeout: float = TIMEOUT_
                 browser.close()
         if printed:
             return
-    _print_pdf_command(html, pdf, chromium, timeout=timeout)
+    _print_pdf_command(html, pdf, chromium, timeout=max(timeout - (time.monotonic() - started), 1.0))
 
 
 def _check_pdf(pdf: Path, tail: str) -> None:
@@ -474,12 +502,17 @@ def write_board_pack(
     generated: dt.datetime | None = None,
     chromium: str | None = None,
     keep_html: Path | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> BoardPackResult:
     """Write the board pack PDF at ``pdf_path`` (atomically) and return what was made.
 
     ``keep_html``: a folder to copy the pack's HTML into (for looking at it in a browser).
+    ``meanwhile``: other work to do in this thread while Chromium prints the pack (the site);
+    it runs once the pack's HTML is written, and its exception, if any, is raised in place of
+    the pack's. The result's ``seconds`` leave its time out.
     """
     started = time.monotonic()
+    aside = 0.0
     chromium = chromium or find_chromium()
     generated = generated or dt.datetime.now().replace(microsecond=0)
     headline = by_journey(tables, [m for m in tables.headline_ids() if tables.measure(m)])
@@ -488,11 +521,14 @@ def write_board_pack(
         browser = _browser(chromium)  # starts while the page is written, unless started before
         try:
             html = write_pack_html(work, tables, headline, generated)
-            print_pdf(html, work / pdf_path.name, chromium, browser=browser)
-            browser = None
-        finally:
-            if browser is not None:
-                browser.close()
+        except BaseException:
+            browser.close()
+            raise
+        with printing(html, work / pdf_path.name, chromium, browser=browser):
+            if meanwhile is not None:
+                begun = time.monotonic()
+                meanwhile()
+                aside = time.monotonic() - begun
         if keep_html is not None:
             if keep_html.exists():
                 shutil.rmtree(keep_html)
@@ -501,7 +537,7 @@ def write_board_pack(
         path=pdf_path,
         pages=len(headline) + 2,
         headline=headline,
-        seconds=time.monotonic() - started,
+        seconds=time.monotonic() - started - aside,
         chromium=chromium,
     )
 

@@ -19,8 +19,10 @@ import atexit
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 
 LAUNCH_TIMEOUT_S = 60
@@ -125,23 +127,43 @@ class Browser:
 
     def print_to_pdf(self, url: str, pdf: Path, *, budget_ms: int, timeout: float) -> None:
         """Print ``url`` to ``pdf``; BrowserError if the browser cannot, TimeoutError if slow."""
+        self.submit_print(url, pdf, budget_ms=budget_ms, timeout=timeout)()
+
+    def submit_print(self, url: str, pdf: Path, *, budget_ms: int, timeout: float) -> Callable[[], None]:
+        """Hand the browser ``url`` to print to ``pdf`` now (it prints as soon as it is up, while
+        the caller goes on) and return the wait for it: a call that returns once the PDF is
+        written, raising as :meth:`print_to_pdf` does. BrowserError at once if the browser has
+        stopped."""
         started = time.monotonic()
-        try:
-            self._launched.result(timeout=max(timeout, 1.0))
-        except FutureTimeout as exc:
-            raise TimeoutError("Chromium did not start in time") from exc
-        if not self._thread.is_alive():
+        if not self.alive():
             raise BrowserError("the browser closed")
         future: Future = Future()
         self._requests.put((future, (url, Path(pdf), budget_ms, timeout)))
-        try:
-            future.result(timeout=max(timeout - (time.monotonic() - started), 1.0) + 5)
-        except FutureTimeout as exc:
-            raise TimeoutError("Chromium did not finish printing") from exc
-        except (TimeoutError, BrowserError):
-            raise
-        except Exception as exc:  # Playwright's own errors
-            raise BrowserError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from exc
+
+        def left() -> float:
+            return max(timeout - (time.monotonic() - started), 1.0)
+
+        def wait() -> None:
+            try:
+                self._launched.result(timeout=left())
+            except FutureTimeout as exc:
+                raise TimeoutError("Chromium did not start in time") from exc
+            deadline = time.monotonic() + left() + 5
+            while not future.done():
+                if not self._thread.is_alive() and not future.done():  # closed before taking it
+                    raise BrowserError("the browser closed")
+                if time.monotonic() > deadline:
+                    raise TimeoutError("Chromium did not finish printing")
+                futures_wait([future], timeout=min(1.0, max(deadline - time.monotonic(), 0.01)))
+            exception = future.exception()
+            if exception is None:
+                return
+            if isinstance(exception, (TimeoutError, BrowserError)):
+                raise exception
+            text = str(exception).strip()  # Playwright's own errors
+            raise BrowserError(text.splitlines()[0] if text else repr(exception)) from exception
+
+        return wait
 
     def launched(self) -> bool:
         """The browser is up (its launch finished without error)."""

@@ -9,6 +9,7 @@ breakdowns. Each view is plain Python values made from
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
@@ -89,7 +90,10 @@ def by_journey(tables: PublishedTables, measure_ids: list[str]) -> list[str]:
 # --- environment ----------------------------------------------------------------------------
 
 
+@functools.cache
 def environment() -> Environment:
+    """The templates' environment, one per process: each template is compiled once (Jinja keeps
+    it, and reloads it if its file changes); nothing changes the environment once made."""
     env = Environment(
         loader=PackageLoader("dashboards", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
@@ -109,8 +113,9 @@ def environment() -> Environment:
     return env
 
 
+@functools.cache
 def _plain_environment() -> Environment:
-    """Templates of trusted constants only (stylesheets, scripts): no escaping."""
+    """Templates of trusted constants only (stylesheets, scripts): no escaping. One per process."""
     return Environment(loader=PackageLoader("dashboards", "templates"), autoescape=False)
 
 

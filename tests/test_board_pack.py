@@ -178,17 +178,19 @@ def test_missing_chromium_fails_with_install_hint(out, tmp_path, monkeypatch):
 
 
 def test_board_pack_asset_fails_clearly_without_chromium(out, tmp_path, monkeypatch):
+    """Without Chromium the outputs step fails with the install hint and writes no pack; the
+    downloads and the site, written in the same step, are still written and recorded."""
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from pipelines.defs.publish import board_pack
+    from pipelines.defs.publish import BOARD_PACK, DOWNLOADS, SITE, outputs
     from pipelines.defs.resources import ObaPaths
 
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy2(out / "warehouse.duckdb", warehouse)
     monkeypatch.setenv("OBA_CHROMIUM", "/nonexistent/chromium")
     result = dg.materialize(
-        [board_pack],
+        [outputs],
         resources={
             "duckdb": DuckDBResource(database=str(warehouse)),
             "oba": ObaPaths(exports_dir=str(tmp_path), out_dir=str(tmp_path / "out")),
@@ -200,6 +202,87 @@ def test_board_pack_asset_fails_clearly_without_chromium(out, tmp_path, monkeypa
     description = failure.step_failure_data.user_failure_data.description
     assert "apt-get install chromium" in description
     assert not (tmp_path / "out" / "board_pack.pdf").exists()
+    materialised = {e.asset_key for e in result.all_events if e.is_step_materialization}
+    assert materialised == {DOWNLOADS, SITE}
+    assert (tmp_path / "out" / "site" / "index.html").is_file()
+    assert BOARD_PACK not in materialised
+
+
+def test_the_site_is_written_while_the_board_pack_prints(out, tmp_path):
+    """The outputs step writes the downloads and the site while Chromium prints the pack: the
+    browser has the pack's page before the first download is written, and the PDF is written
+    after it; the PDF is the same as the one printed alone. The pack, or the downloads and
+    site, can be materialised alone."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from dashboards import chromium as browsers
+    from pipelines.defs.publish import BOARD_PACK, DOWNLOADS, SITE, outputs
+    from pipelines.defs.resources import ObaPaths
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy2(out / "warehouse.duckdb", warehouse)
+    submitted: list[float] = []
+    original = browsers.Browser.submit_print
+
+    def noting(self, *args, **kwargs):
+        wait = original(self, *args, **kwargs)
+        submitted.append(time.time())
+        return wait
+
+    def run(folder: Path, selection=None):
+        return dg.materialize(
+            [outputs],
+            selection=selection,
+            resources={
+                "duckdb": DuckDBResource(database=str(warehouse)),
+                "oba": ObaPaths(exports_dir=str(tmp_path), out_dir=str(folder)),
+            },
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(browsers.Browser, "submit_print", noting)
+        together = run(tmp_path / "together")
+    assert together.success
+    assert {e.asset_key for e in together.all_events if e.is_step_materialization} == {
+        DOWNLOADS, SITE, BOARD_PACK,
+    }
+    assert len(submitted) == 1
+    first_download = min(p.stat().st_mtime for p in (tmp_path / "together" / "published").glob("*.csv"))
+    printed = (tmp_path / "together" / "board_pack.pdf").stat().st_mtime
+    assert submitted[0] <= first_download < printed, "the downloads were not written while it printed"
+    alone = run(tmp_path / "alone", selection=[BOARD_PACK])
+    assert {e.asset_key for e in alone.all_events if e.is_step_materialization} == {BOARD_PACK}
+    assert not (tmp_path / "alone" / "site").exists()
+    assert _pages_text(tmp_path / "together" / "board_pack.pdf") == _pages_text(
+        tmp_path / "alone" / "board_pack.pdf"
+    )
+    no_pack = run(tmp_path / "no-pack", selection=[DOWNLOADS, SITE])
+    assert {e.asset_key for e in no_pack.all_events if e.is_step_materialization} == {DOWNLOADS, SITE}
+    assert (tmp_path / "no-pack" / "site" / "index.html").is_file()
+    assert not (tmp_path / "no-pack" / "board_pack.pdf").exists()
+
+
+def test_work_done_while_the_pack_prints_that_fails_keeps_the_old_pack(out, tmp_path):
+    """If the work done while the pack prints fails, its error is raised, the previous pack
+    stays, and nothing is left beside it (the browser is closed before the pack's folder goes)."""
+    from dashboards import board_pack
+
+    target = tmp_path / "board_pack.pdf"
+    target.write_bytes(b"%PDF-old")
+
+    def failing() -> None:
+        raise RuntimeError("the site failed")
+
+    with pytest.raises(RuntimeError, match="the site failed"):
+        board_pack.write_board_pack(target, _tables(out), meanwhile=failing)
+    time.sleep(1)
+    assert target.read_bytes() == b"%PDF-old"
+    assert [p.name for p in tmp_path.iterdir()] == ["board_pack.pdf"]
+    ran: list[bool] = []
+    result = board_pack.write_board_pack(target, _tables(out), meanwhile=lambda: ran.append(True))
+    assert ran == [True]
+    assert len(PdfReader(result.path).pages) == result.pages
 
 
 def _pages_text(pdf: Path) -> list[str]:

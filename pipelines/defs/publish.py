@@ -139,74 +139,86 @@ def pub_not_computed(duckdb: DuckDBResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 
 
-@dg.asset(
-    key=DOWNLOADS,
-    group_name="published",
+SITE = dg.AssetKey(["published", "site"])
+BOARD_PACK = dg.AssetKey(["published", "board_pack"])
+OUTPUT_DEPS = [*SQL_DEPS, *INTERNAL_DEPS, *QUALITY_DEPS, NOT_COMPUTED]
+
+
+@dg.multi_asset(
+    name="outputs",
+    specs=[
+        dg.AssetSpec(
+            key=DOWNLOADS,
+            group_name="published",
+            kinds={"python", "csv"},
+            deps=[*SQL_DEPS, NOT_COMPUTED],
+            description="CSV downloads of the published tables (suppressed, rounded, spreadsheet-safe).",
+        ),
+        dg.AssetSpec(
+            key=SITE,
+            group_name="published",
+            kinds={"python", "html"},
+            deps=[*OUTPUT_DEPS, DOWNLOADS],
+            description="The static dashboard site: report card, measure, programme and data-quality "
+            "pages, for the run's audience (the downloads in it are always the public CSVs).",
+        ),
+        dg.AssetSpec(
+            key=BOARD_PACK,
+            group_name="published",
+            kinds={"python", "pdf"},
+            deps=OUTPUT_DEPS,
+            description="The board pack PDF: cover report card, a page per headline measure, "
+            "data-quality caveats.",
+        ),
+    ],
+    can_subset=True,
     partitions_def=authority_partitions(),
-    kinds={"python", "csv"},
-    deps=[*SQL_DEPS, NOT_COMPUTED],
-)
-def downloads(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
-    """CSV downloads of the published tables (suppressed, rounded, spreadsheet-safe)."""
-    tables = published_tables(duckdb)
-    folder = oba.out / "published"
-    written = write_downloads(folder, tables.frames(), tables.suppression_upper)
-    context.log.info(f"Downloads written: {folder}")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(written.values()),
-            "folder": dg.MetadataValue.path(str(folder)),
-            "files": dg.MetadataValue.json(written),
-        }
-    )
-
-
-@dg.asset(
-    key=["published", "site"],
-    group_name="published",
-    partitions_def=authority_partitions(),
-    kinds={"python", "html"},
-    deps=[*SQL_DEPS, *INTERNAL_DEPS, *QUALITY_DEPS, NOT_COMPUTED, DOWNLOADS],
-)
-def site(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
-    """The static dashboard site: report card, measure, programme and data-quality pages, for
-    the run's audience (the downloads in it are always the public CSVs)."""
-    site_dir = oba.out / "site"
-    tables = published_tables(duckdb, oba.audience)
-    pages = write_site(site_dir, tables, downloads=oba.out / "published")
-    context.log.info(f"Site written: {site_dir / 'index.html'}")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(pages),
-            "index": dg.MetadataValue.path(str(site_dir / "index.html")),
-            "pages": len(pages),
-            "audience": tables.audience,
-        }
-    )
-
-
-@dg.asset(
-    key=["published", "board_pack"],
-    group_name="published",
-    partitions_def=authority_partitions(),
-    kinds={"python", "pdf"},
-    deps=[*SQL_DEPS, *INTERNAL_DEPS, *QUALITY_DEPS, NOT_COMPUTED],
     resource_defs={"board_pack_browser": BoardPackBrowser()},
 )
-def board_pack(
+def outputs(
     context: dg.AssetExecutionContext,
     duckdb: DuckDBResource,
     oba: ObaPaths,
     board_pack_browser: BoardPackBrowser,  # started at the start of the run; printing takes it
-) -> dg.MaterializeResult:
-    """The board pack PDF: cover report card, a page per headline measure, data-quality caveats."""
+):
+    """The outputs, in one step: the downloads and the site are written while Chromium prints
+    the board pack (its HTML first; each output is written whole or not at all). Any of them
+    can be materialised alone."""
+    selected = context.selected_asset_keys
+    done: list[dg.MaterializeResult] = []
+
+    def downloads_and_site() -> None:
+        if DOWNLOADS in selected:
+            done.append(_downloads(context, duckdb, oba))
+        if SITE in selected:
+            done.append(_site(context, duckdb, oba))
+
+    if BOARD_PACK not in selected:
+        downloads_and_site()
+        yield from done
+        return
     tables = published_tables(duckdb, oba.audience)
+    meanwhile_ran = False
+
+    def meanwhile() -> None:
+        nonlocal meanwhile_ran
+        meanwhile_ran = True
+        downloads_and_site()
+
     try:
-        result = write_board_pack(oba.out / "board_pack.pdf", tables)
+        result = write_board_pack(oba.out / "board_pack.pdf", tables, meanwhile=meanwhile)
     except BoardPackError as exc:
+        if not meanwhile_ran:  # the pack failed before its HTML was printed (no Chromium)
+            downloads_and_site()
+        yield from done
         raise dg.Failure(description=str(exc)) from exc
+    except BaseException:
+        yield from done
+        raise
+    yield from done
     context.log.info(f"Board pack written: {result.path} ({result.seconds:.1f} s)")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=BOARD_PACK,
         metadata={
             "dagster/row_count": result.pages,
             "path": dg.MetadataValue.path(str(result.path)),
@@ -214,10 +226,43 @@ def board_pack(
             "headline_measures": dg.MetadataValue.json(result.headline),
             "seconds": round(result.seconds, 2),
             "audience": tables.audience,
-        }
+        },
+    )
+
+
+def _downloads(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
+    """CSV downloads of the published tables (suppressed, rounded, spreadsheet-safe)."""
+    tables = published_tables(duckdb)
+    folder = oba.out / "published"
+    written = write_downloads(folder, tables.frames(), tables.suppression_upper)
+    context.log.info(f"Downloads written: {folder}")
+    return dg.MaterializeResult(
+        asset_key=DOWNLOADS,
+        metadata={
+            "dagster/row_count": sum(written.values()),
+            "folder": dg.MetadataValue.path(str(folder)),
+            "files": dg.MetadataValue.json(written),
+        },
+    )
+
+
+def _site(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
+    """The static dashboard site, for the run's audience."""
+    site_dir = oba.out / "site"
+    tables = published_tables(duckdb, oba.audience)
+    pages = write_site(site_dir, tables, downloads=oba.out / "published")
+    context.log.info(f"Site written: {site_dir / 'index.html'}")
+    return dg.MaterializeResult(
+        asset_key=SITE,
+        metadata={
+            "dagster/row_count": len(pages),
+            "index": dg.MetadataValue.path(str(site_dir / "index.html")),
+            "pages": len(pages),
+            "audience": tables.audience,
+        },
     )
 
 
 defs = dg.Definitions(
-    assets=[*internal_assets(), pub_quality, pub_not_computed, downloads, site, board_pack]
+    assets=[*internal_assets(), pub_quality, pub_not_computed, outputs]
 )
