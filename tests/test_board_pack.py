@@ -424,3 +424,14 @@ def test_cover_shows_the_sites_headline_and_the_same_icons(out, tmp_path):
         assert words == re.findall(r'<span class="mdc-words">([^<]+)</span>', pack_row), name
         for word in words:
             assert word in pack_cover, (name, word)
+
+
+def test_writing_a_pack_leaves_the_shared_templates_escaping(out, tmp_path):
+    """The templates' environment is made once per process and shared by the site, the pack and
+    the region page: writing a pack (its stylesheet is not HTML) must not switch its escaping off."""
+    from dashboards import board_pack
+    from dashboards.views import environment
+
+    board_pack.write_pack_html(tmp_path, _tables(out), list(pf.HEADLINE), dt.datetime(2025, 4, 1, 9, 0))
+    page = environment().from_string("<p>{{ value }}</p>").render(value='<script>alert("x")</script>')
+    assert page == "<p>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</p>"
