@@ -177,9 +177,12 @@ def test_missing_chromium_fails_with_install_hint(out, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["board_pack.pdf"]
 
 
-def test_board_pack_asset_fails_clearly_without_chromium(out, tmp_path, monkeypatch):
+def test_board_pack_asset_fails_clearly_without_chromium(out, tmp_path, monkeypatch, caplog):
     """Without Chromium the outputs step fails with the install hint and writes no pack; the
-    downloads and the site, written in the same step, are still written and recorded."""
+    downloads and the site, written in the same step, are still written and recorded, and the
+    run's progress reports each of the three."""
+    import logging
+
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
@@ -189,6 +192,7 @@ def test_board_pack_asset_fails_clearly_without_chromium(out, tmp_path, monkeypa
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy2(out / "warehouse.duckdb", warehouse)
     monkeypatch.setenv("OBA_CHROMIUM", "/nonexistent/chromium")
+    caplog.set_level(logging.INFO, logger="oba.progress")
     result = dg.materialize(
         [outputs],
         resources={
@@ -206,6 +210,10 @@ def test_board_pack_asset_fails_clearly_without_chromium(out, tmp_path, monkeypa
     assert materialised == {DOWNLOADS, SITE}
     assert (tmp_path / "out" / "site" / "index.html").is_file()
     assert BOARD_PACK not in materialised
+    reported = [r.getMessage() for r in caplog.records if r.name == "oba.progress"]
+    assert reported == [
+        "failed published__board_pack", "done published__downloads", "done published__site",
+    ]
 
 
 def test_the_site_is_written_while_the_board_pack_prints(out, tmp_path):

@@ -14,6 +14,7 @@ from dashboards.downloads import write_downloads
 from dashboards.published import PublishedTables
 from dashboards.site import write_site
 from pipelines.defs import ingest
+from pipelines.defs.jobs import PROGRESS_PER_ASSET, report_asset
 from pipelines.defs.models import known_tables, layer_asset, resolve_refs, sql_node
 from pipelines.defs.partitions import authority_partitions
 from pipelines.defs.resources import ObaPaths, warehouse_connection
@@ -174,6 +175,7 @@ OUTPUT_DEPS = [*SQL_DEPS, *INTERNAL_DEPS, *QUALITY_DEPS, NOT_COMPUTED]
     can_subset=True,
     partitions_def=authority_partitions(),
     resource_defs={"board_pack_browser": BoardPackBrowser()},
+    op_tags={PROGRESS_PER_ASSET: "true"},
 )
 def outputs(
     context: dg.AssetExecutionContext,
@@ -189,9 +191,9 @@ def outputs(
 
     def downloads_and_site() -> None:
         if DOWNLOADS in selected:
-            done.append(_downloads(context, duckdb, oba))
+            done.append(_reported(DOWNLOADS, _downloads, context, duckdb, oba))
         if SITE in selected:
-            done.append(_site(context, duckdb, oba))
+            done.append(_reported(SITE, _site, context, duckdb, oba))
 
     if BOARD_PACK not in selected:
         downloads_and_site()
@@ -208,6 +210,7 @@ def outputs(
     try:
         result = write_board_pack(oba.out / "board_pack.pdf", tables, meanwhile=meanwhile)
     except BoardPackError as exc:
+        report_asset(BOARD_PACK, done=False)
         if not meanwhile_ran:  # the pack failed before its HTML was printed (no Chromium)
             downloads_and_site()
         yield from done
@@ -215,6 +218,7 @@ def outputs(
     except BaseException:
         yield from done
         raise
+    report_asset(BOARD_PACK)
     yield from done
     context.log.info(f"Board pack written: {result.path} ({result.seconds:.1f} s)")
     yield dg.MaterializeResult(
@@ -228,6 +232,18 @@ def outputs(
             "audience": tables.audience,
         },
     )
+
+
+def _reported(key: dg.AssetKey, write, *args) -> dg.MaterializeResult:
+    """``write(*args)``, reported to the run's progress as done or failed (the step reports each
+    of its outputs, as a layer of models does)."""
+    try:
+        result = write(*args)
+    except BaseException:
+        report_asset(key, done=False)
+        raise
+    report_asset(key)
+    return result
 
 
 def _downloads(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
