@@ -166,6 +166,15 @@ def build_not_computed(con) -> int:
 # --- the outputs' tables ----------------------------------------------------------------------
 
 
+def _object_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text columns as Python strings (object dtype; a missing value stays
+    NaN). The outputs take these small tables apart thousands of times a run (a measure's rows,
+    a series, a breakdown), and each take of pandas' Arrow-backed strings costs more than one of
+    objects: the tiny council's site is written in 1.07 s instead of 1.32 s, the same pages."""
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
+    return frame.astype(dict.fromkeys(text, object)) if text else frame
+
+
 def read_published(con, audience: str = "public") -> PublishedTables:
     """Every published table the outputs are made from (and nothing else).
 
@@ -180,7 +189,7 @@ def read_published(con, audience: str = "public") -> PublishedTables:
     for name in TABLES:
         schema = "internal" if internal and name not in (*QUALITY_TABLES, "pub_not_computed") else "published"
         table = where[name] = f"{schema}.{name}"
-        frames[name] = con.execute(f"select * from {table}").df() if table in present else None
+        frames[name] = _object_text(con.execute(f"select * from {table}").df()) if table in present else None
     missing = [n for n in SQL_TABLES if frames.get(n) is None and n not in OPTIONAL_SQL_TABLES]
     if missing:
         raise PublishedTablesMissing(
