@@ -188,18 +188,21 @@ def outputs(
     can be materialised alone."""
     selected = context.selected_asset_keys
     done: list[dg.MaterializeResult] = []
+    # the run's audience's tables, read once for the site and the pack (and the downloads, which
+    # are always the public tables, when that is the audience)
+    tables = published_tables(duckdb, oba.audience)
+    public = tables if tables.audience == "public" else None
 
     def downloads_and_site() -> None:
         if DOWNLOADS in selected:
-            done.append(_reported(DOWNLOADS, _downloads, context, duckdb, oba))
+            done.append(_reported(DOWNLOADS, _downloads, context, public or published_tables(duckdb), oba))
         if SITE in selected:
-            done.append(_reported(SITE, _site, context, duckdb, oba))
+            done.append(_reported(SITE, _site, context, tables, oba))
 
     if BOARD_PACK not in selected:
         downloads_and_site()
         yield from done
         return
-    tables = published_tables(duckdb, oba.audience)
     meanwhile_ran = False
 
     def meanwhile() -> None:
@@ -246,9 +249,8 @@ def _reported(key: dg.AssetKey, write, *args) -> dg.MaterializeResult:
     return result
 
 
-def _downloads(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
-    """CSV downloads of the published tables (suppressed, rounded, spreadsheet-safe)."""
-    tables = published_tables(duckdb)
+def _downloads(context: dg.AssetExecutionContext, tables: PublishedTables, oba: ObaPaths) -> dg.MaterializeResult:
+    """CSV downloads of the published (public) tables (suppressed, rounded, spreadsheet-safe)."""
     folder = oba.out / "published"
     written = write_downloads(folder, tables.frames(), tables.suppression_upper)
     context.log.info(f"Downloads written: {folder}")
@@ -262,10 +264,9 @@ def _downloads(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: O
     )
 
 
-def _site(context: dg.AssetExecutionContext, duckdb: DuckDBResource, oba: ObaPaths) -> dg.MaterializeResult:
-    """The static dashboard site, for the run's audience."""
+def _site(context: dg.AssetExecutionContext, tables: PublishedTables, oba: ObaPaths) -> dg.MaterializeResult:
+    """The static dashboard site, for the run's audience (``tables``)."""
     site_dir = oba.out / "site"
-    tables = published_tables(duckdb, oba.audience)
     pages = write_site(site_dir, tables, downloads=oba.out / "published")
     context.log.info(f"Site written: {site_dir / 'index.html'}")
     return dg.MaterializeResult(
