@@ -503,6 +503,7 @@ def sync_source(
     # A file loaded before is hashed first (unchanged, it is skipped); a new one is hashed on
     # another thread while it loads (hashlib releases the GIL).
     hasher = ThreadPoolExecutor(1, "sha256")
+    records: list[tuple] = []  # each file loaded: (name, sha256, loaded at, modified at, warning)
     con.execute("begin transaction")
     try:
         for stale in sorted(set(previous) - current):
@@ -536,16 +537,10 @@ def sync_source(
                 raise
             if isinstance(digest, Future):
                 digest = digest.result()
-            rows, year = con.execute(
-                f"select count(*), max(_collection_year) from {table} where _source_file = ?", [name]
-            ).fetchone()
-            con.execute(
-                "insert into raw._loads (source, source_file, sha256, rows, collection_year, loaded_at, "
-                "modified_at, warning) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [contract.source, name, digest, rows, year, dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                 modified, warning if isinstance(warning, str) else None],
-            )
+            records.append((name, digest, dt.datetime.now(dt.UTC).replace(tzinfo=None), modified,
+                            warning if isinstance(warning, str) else None))
             loaded.append(name)
+        _record_loads(con, contract.source, table, records)
         if items or previous:  # (a source with no file, now or before, has nothing to date)
             date_parts(con, contract, table, [(f, p) for f, p, _ in items], set(loaded))
             _supersede(con, contract, table)
@@ -557,6 +552,29 @@ def sync_source(
         hasher.shutdown(wait=True)
     total = con.execute(f"select count(*) from {table}").fetchone()[0]
     return {"loaded": loaded, "unchanged": unchanged, "removed": removed, "rows": total}
+
+
+def _record_loads(con: duckdb.DuckDBPyConnection, source: str, table: str, records: list[tuple]) -> None:
+    """Record the files just loaded in ``raw._loads``, in the order they were loaded, each with
+    its rows in ``table`` and their latest collection year: one statement for them all
+    (``records``: name, sha256, loaded at, modified at, warning; every value a bound parameter)."""
+    if not records:
+        return
+    rows = ", ".join("(?, ?, ?, ?::timestamp, ?::timestamp, ?::varchar)" for _ in records)
+    params = [value for position, record in enumerate(records) for value in (position, *record)]
+    con.execute(
+        f"""insert into raw._loads (source, source_file, sha256, rows, collection_year, loaded_at,
+            modified_at, warning)
+        select ?, f.source_file, f.sha256, coalesce(r.n, 0), r.year, f.loaded_at, f.modified_at, f.warning
+        from (values {rows}) as f(position, source_file, sha256, loaded_at, modified_at, warning)
+        left join (
+            select _source_file, count(*) as n, max(_collection_year) as year from {table}
+            where _source_file in (select * from (values {", ".join("(?)" for _ in records)}))
+            group by _source_file
+        ) as r on r._source_file = f.source_file
+        order by f.position""",
+        [source, *params, *(record[0] for record in records)],
+    )
 
 
 @dataclass(frozen=True)
