@@ -246,6 +246,32 @@ def test_fresh_and_incremental_runs_choose_the_same_later_file(tmp_path):
     assert set(_staged(fresh)["place"]) == {"U4"}
 
 
+def test_file_names_with_quotes_and_semicolons_are_recorded_as_they_are(tmp_path):
+    """A file's name is data: quotes, semicolons and comments in it are recorded in raw._loads
+    verbatim, with the file's rows and year, and run nothing; loading again changes nothing."""
+    names = {
+        "2022-23/episodes'; drop table raw._loads; --.csv": (_episodes(7), dt.datetime(2023, 6, 1, 9)),
+        '2023-24/ep"isodes\\ \'x\', 1); --.csv': (_episodes(5), dt.datetime(2024, 6, 1, 9)),
+    }
+    for name, (rows, when) in names.items():
+        _put(tmp_path / "exports" / name, rows, when)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _load(con, tmp_path / "exports")
+    expected = [
+        ("2022-23/episodes'; drop table raw._loads; --.csv", 7, 2023),
+        ('2023-24/ep"isodes\\ \'x\', 1); --.csv', 5, 2024),
+    ]
+    query = "select source_file, rows, collection_year from raw._loads where source = 'ssda903_episodes' order by 1"
+    assert con.execute(query).fetchall() == expected
+    counts = con.execute(
+        "select _source_file, count(*) from raw.ssda903_episodes group by 1 order by 1"
+    ).fetchall()
+    assert counts == [(name, n) for name, n, _ in expected]
+    _load(con, tmp_path / "exports")
+    assert con.execute(query).fetchall() == expected
+    assert con.execute("select count(*) from raw.ssda903_episodes").fetchone()[0] == 12
+
+
 def test_files_modified_at_the_same_moment_are_ordered_by_content_not_name(tmp_path):
     rows_a, rows_b = _episodes(20), _episodes(20, place="U4")
     when = dt.datetime(2024, 6, 1, 9)

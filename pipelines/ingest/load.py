@@ -561,19 +561,17 @@ def _record_loads(con: duckdb.DuckDBPyConnection, source: str, table: str, recor
     if not records:
         return
     rows = ", ".join("(?, ?, ?, ?::timestamp, ?::timestamp, ?::varchar)" for _ in records)
-    params = [value for position, record in enumerate(records) for value in (position, *record)]
     con.execute(
-        f"""insert into raw._loads (source, source_file, sha256, rows, collection_year, loaded_at,
+        f"""with f(position, source_file, sha256, loaded_at, modified_at, warning) as (values {rows})
+        insert into raw._loads (source, source_file, sha256, rows, collection_year, loaded_at,
             modified_at, warning)
         select ?, f.source_file, f.sha256, coalesce(r.n, 0), r.year, f.loaded_at, f.modified_at, f.warning
-        from (values {rows}) as f(position, source_file, sha256, loaded_at, modified_at, warning)
-        left join (
+        from f left join (
             select _source_file, count(*) as n, max(_collection_year) as year from {table}
-            where _source_file in (select * from (values {", ".join("(?)" for _ in records)}))
-            group by _source_file
+            where _source_file in (select source_file from f) group by _source_file
         ) as r on r._source_file = f.source_file
         order by f.position""",
-        [source, *params, *(record[0] for record in records)],
+        [*(value for position, record in enumerate(records) for value in (position, *record)), source],
     )
 
 
