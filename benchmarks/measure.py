@@ -32,7 +32,6 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from benchmarks.sampler import RssSampler, peak_rss_bytes, rss_bytes  # noqa: E402
@@ -375,4 +374,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipelines.cli import exit_now
+
+    exit_now(main())  # as the ``oba`` command ends

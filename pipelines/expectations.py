@@ -618,4 +618,8 @@ def _serve_shared(path: Path) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--listen"] and len(sys.argv) == 3:
         sys.exit(_serve_shared(Path(sys.argv[2])))
-    sys.exit(_serve_forever())
+    code = _serve_forever()
+    # Out at once: every reply is flushed, and unwinding GX's imports would keep the parent
+    # waiting in ``GxWorker.close`` for most of a second.
+    sys.stderr.flush()
+    os._exit(code)

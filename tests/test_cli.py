@@ -244,3 +244,35 @@ def test_a_dagster_home_that_is_no_folder_is_a_usage_error_before_anything_runs(
     assert main(["run", "--exports", str(hand_council), "--out", str(tmp_path / "out")]) == 2
     assert "DAGSTER_HOME" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+EXIT_NOW = """
+import atexit, sys, threading, time
+from pathlib import Path
+from pipelines.cli import exit_now
+
+folder = Path(sys.argv[1])
+atexit.register(lambda: (folder / "atexit").write_text("ran"))
+
+def late():
+    time.sleep(0.5)
+    (folder / "thread").write_text("finished")
+
+threading.Thread(target=late).start()
+sys.stdout.write("no newline, still buffered")
+sys.stderr.write("to stderr")
+exit_now(3)
+"""
+
+
+def test_the_command_exits_with_its_code_after_threads_exit_handlers_and_flushing(tmp_path):
+    """``exit_now`` (how ``oba`` ends): the code is the process's, a thread still running is
+    waited for, the exit handlers run, and buffered output is not lost."""
+    completed = subprocess.run(
+        [sys.executable, "-c", EXIT_NOW, str(tmp_path)], capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 3, completed.stderr
+    assert completed.stdout == "no newline, still buffered"
+    assert completed.stderr == "to stderr"
+    assert (tmp_path / "thread").read_text() == "finished"
+    assert (tmp_path / "atexit").read_text() == "ran"

@@ -167,3 +167,18 @@ def test_each_validation_sees_only_the_frame_it_was_handed(contract, where):
     bad = _frame(contract)
     good = bad.assign(cin=["N1", "N2", "N3"])
     assert [cin_failures(bad), cin_failures(good), cin_failures(bad)] == [2, 0, 2]
+
+
+def test_a_worker_of_its_own_answers_and_ends_with_exit_0_when_closed(contract):
+    """The worker leaves at once when its parent closes it (``os._exit``), having answered
+    everything it was sent, and with a clean exit."""
+    frame = _frame(contract)
+    worker = expectations.GxWorker()
+    try:
+        futures = [worker.submit(contract, frame, None) for _ in range(2)]
+        answers = [f.result(timeout=300) for f in futures]
+    finally:
+        worker.close()
+    expected = _expected(contract, frame)
+    assert [[{k: v for k, v in r.items() if k != "checked_at"} for r in rows] for rows in answers] == [expected] * 2
+    assert worker.process.returncode == 0
