@@ -242,6 +242,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import settings
+from pipelines.forked import split_map
 
 # The fits are tiny (tens of points, a handful of parameters): OpenBLAS's worker threads only
 # add hand-offs, and on a busy machine they spin for milliseconds per optimiser step (scipy's
@@ -1926,45 +1927,19 @@ def assess_all(
     With ``suppression_upper`` (and ``numerator``/``denominator`` columns in ``values``, a
     ``unit`` column in ``measures``) the values the public release would suppress are gaps
     and small-denominator percentages get p-charts (:func:`assess_series`)."""
+
+    def assess(inputs: SeriesInputs) -> tuple[pd.DataFrame, list[str]]:
+        return _assess_inputs(
+            inputs, baselines=baselines, targets=targets, lock_dir=lock_dir, data_vintage=data_vintage
+        )
+
+    # each series on its own: half of them in a forked copy of this process (pipelines.forked)
     frames = []
-    for inputs in series_inputs(measures, values, suppression_upper=suppression_upper):
-        measure_id, s, direction = inputs.measure_id, inputs.values, inputs.direction_of_good
-        key = inputs.key
-        explicit_end = baselines.get(measure_id)
-        locked = load_locked(key, lock_dir) if lock_dir is not None else None
-        if locked is not None and explicit_end is not None:
-            locked_end = pd.Timestamp(locked.get("baseline_end"))
-            if locked_end.to_period("M") != pd.Timestamp(explicit_end).to_period("M") and log:
-                log.warning(
-                    f"{key}: configured baseline end {explicit_end} differs from the locked "
-                    f"{locked_end.date()}; the locked baseline stands until "
-                    f"'oba rebaseline {measure_id} --end {explicit_end}'"
-                )
-        target = targets.get(measure_id)
-        assessed = assess_series(
-            s, direction, baseline_end=explicit_end, target=target, locked=locked,
-            **inputs.options,
-        )
-        if locked is None and explicit_end is not None and lock_dir is not None:
-            # the forecast is locked as soon as there is one, before there is a status to judge
-            if assessed["forecast"].notna().any():
-                lock_baseline(key, assessed, lock_dir, data_vintage=data_vintage)
-                locked = load_locked(key, lock_dir)
-                assessed = assess_series(
-                    s, direction, baseline_end=explicit_end, target=target,
-                    locked=locked, **inputs.options,
-                )
-        summary = describe_series(
-            s, baseline_end=explicit_end, target=target, direction_of_good=direction
-        )
-        frame = assessed.reset_index().rename(columns={"index": "period_end"})
-        frame["measure_id"] = measure_id
-        frame["breakdown"] = inputs.breakdown
-        frame["breakdown_value"] = inputs.breakdown_value
-        frame["baseline_source"] = (
-            "locked" if locked is not None else ("configured" if explicit_end else "default")
-        )
-        frame["descriptive"] = json.dumps(summary, default=str)
+    every = series_inputs(measures, values, suppression_upper=suppression_upper)
+    for frame, messages in split_map(assess, every):
+        for message in messages:
+            if log:
+                log.warning(message)
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=list(STATUS_COLUMNS))
@@ -1975,6 +1950,56 @@ def assess_all(
         if column not in out.columns:
             out[column] = None
     return out[list(STATUS_COLUMNS)]
+
+
+def _assess_inputs(
+    inputs: SeriesInputs,
+    *,
+    baselines: dict[str, dt.date],
+    targets: dict[str, float],
+    lock_dir,
+    data_vintage: str,
+) -> tuple[pd.DataFrame, list[str]]:
+    """One series of :func:`assess_all`: its rows, and the warnings to log."""
+    messages = []
+    measure_id, s, direction = inputs.measure_id, inputs.values, inputs.direction_of_good
+    key = inputs.key
+    explicit_end = baselines.get(measure_id)
+    locked = load_locked(key, lock_dir) if lock_dir is not None else None
+    if locked is not None and explicit_end is not None:
+        locked_end = pd.Timestamp(locked.get("baseline_end"))
+        if locked_end.to_period("M") != pd.Timestamp(explicit_end).to_period("M"):
+            messages.append(
+                f"{key}: configured baseline end {explicit_end} differs from the locked "
+                f"{locked_end.date()}; the locked baseline stands until "
+                f"'oba rebaseline {measure_id} --end {explicit_end}'"
+            )
+    target = targets.get(measure_id)
+    assessed = assess_series(
+        s, direction, baseline_end=explicit_end, target=target, locked=locked,
+        **inputs.options,
+    )
+    if locked is None and explicit_end is not None and lock_dir is not None:
+        # the forecast is locked as soon as there is one, before there is a status to judge
+        if assessed["forecast"].notna().any():
+            lock_baseline(key, assessed, lock_dir, data_vintage=data_vintage)
+            locked = load_locked(key, lock_dir)
+            assessed = assess_series(
+                s, direction, baseline_end=explicit_end, target=target,
+                locked=locked, **inputs.options,
+            )
+    summary = describe_series(
+        s, baseline_end=explicit_end, target=target, direction_of_good=direction
+    )
+    frame = assessed.reset_index().rename(columns={"index": "period_end"})
+    frame["measure_id"] = measure_id
+    frame["breakdown"] = inputs.breakdown
+    frame["breakdown_value"] = inputs.breakdown_value
+    frame["baseline_source"] = (
+        "locked" if locked is not None else ("configured" if explicit_end else "default")
+    )
+    frame["descriptive"] = json.dumps(summary, default=str)
+    return frame, messages
 
 
 def suppression_bound(con) -> int:
