@@ -47,6 +47,7 @@ from dashboards.views import (
     stylesheet,
     target_text,
 )
+from pipelines.forked import split_map
 
 QUADRANTS = (
     ("how_much", "How much did we do?", "Quantity of effort"),
@@ -363,20 +364,24 @@ def write_site(
             write_downloads_into(work / "downloads", tables.frames(), tables.suppression_upper)
         else:
             copy_downloads(downloads, work / "downloads")
-        pages = []
-        for measure in tables.measure_list():
-            path = work / "measures" / f"{tables.page_name(measure['measure_id'])}.html"
-            path.write_text(builder.measure_page(measure), encoding="utf-8")
-            pages.append(path)
-        for program in tables.programs():
-            path = work / "programs" / f"{tables.program_slug(program)}.html"
-            path.write_text(builder.program_page(program), encoding="utf-8")
-            pages.append(path)
-        (work / "data-quality.html").write_text(builder.data_quality_page(), encoding="utf-8")
-        pages.append(work / "data-quality.html")
-        (work / "index.html").write_text(builder.index(), encoding="utf-8")
-        pages.append(work / "index.html")
-    return [site_dir / p.relative_to(work) for p in pages]
+        jobs = [
+            (Path("measures") / f"{tables.page_name(m['measure_id'])}.html", "measure_page", m)
+            for m in tables.measure_list()
+        ]
+        jobs += [
+            (Path("programs") / f"{tables.program_slug(p)}.html", "program_page", p)
+            for p in tables.programs()
+        ]
+        jobs += [(Path("data-quality.html"), "data_quality_page", None), (Path("index.html"), "index", None)]
+
+        def render(job: tuple[Path, str, object]) -> str:
+            _, page, argument = job
+            return getattr(builder, page)() if argument is None else getattr(builder, page)(argument)
+
+        # the pages are independent: half of them rendered by a forked copy of this process
+        for (path, _, _), html in zip(jobs, split_map(render, jobs), strict=True):
+            (work / path).write_text(html, encoding="utf-8")
+    return [site_dir / path for path, _, _ in jobs]
 
 
 __all__ = ["write_site"]
