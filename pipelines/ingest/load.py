@@ -384,12 +384,13 @@ def _insert_tabular(con, contract: Contract, f: ExportFile, part: Part, table: s
         # the parse to one thread. DuckDB parses a file with a quoted line break (and short
         # rows padded with nulls) on one thread only.
         breaks, bad = scan_csv(f.path)
-        with tempfile.TemporaryDirectory(prefix="oba-csv-") as scratch:
-            path = f.path
-            if bad is not None:
+        if bad is None:
+            _read_csv(con, f, part, f.path, parallel=not breaks)
+        else:  # read from a UTF-8 copy
+            with tempfile.TemporaryDirectory(prefix="oba-csv-") as scratch:
                 path = Path(scratch) / "utf8.csv"
                 warning = to_utf8(f, part, path)
-            _read_csv(con, f, part, path, parallel=not breaks)
+                _read_csv(con, f, part, path, parallel=not breaks)
         width = len(con.execute("describe _export_rows").fetchall())
         positions = {h: i for i, h in reversed(list(enumerate(part.header)))}
 
