@@ -21,6 +21,7 @@ import contextlib
 import os
 import pickle
 import signal
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -42,7 +43,11 @@ def cores() -> int:
 
 
 def can_fork() -> bool:
-    return hasattr(os, "fork") and cores() > 1
+    """A fork is made only on a machine with another core, and never in a process that has
+    loaded gRPC (a run started by the Dagster daemon talks to its code server over gRPC, whose
+    fork handlers may abort a child forked while a call is in flight): there the work stays in
+    the process."""
+    return hasattr(os, "fork") and cores() > 1 and "grpc._cython.cygrpc" not in sys.modules
 
 
 def split_map(func: Callable[[T], R], items: Iterable[T]) -> list[R]:

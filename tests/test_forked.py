@@ -3,6 +3,7 @@ items computed by a forked child; and whatever happens to the child, nothing is 
 
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -37,6 +38,12 @@ def test_few_items_or_one_core_stay_in_this_process(two_cores, monkeypatch):
     monkeypatch.setattr(forked, "cores", lambda: 1)
     many = forked.split_map(_square_where, range(20))
     assert [v for v, _ in many] == [x * x for x in range(20)] and {pid for _, pid in many} == {PARENT}
+
+
+def test_a_process_that_has_loaded_grpc_does_not_fork(two_cores, monkeypatch):
+    monkeypatch.setitem(sys.modules, "grpc._cython.cygrpc", object())
+    results = forked.split_map(_square_where, range(20))
+    assert {pid for _, pid in results} == {PARENT}
 
 
 def _fails_in_the_child(x: int) -> tuple[int, int]:
