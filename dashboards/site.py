@@ -372,7 +372,10 @@ def write_site(
             (Path("programs") / f"{tables.program_slug(p)}.html", "program_page", p)
             for p in tables.programs()
         ]
-        jobs += [(Path("data-quality.html"), "data_quality_page", None), (Path("index.html"), "index", None)]
+        jobs += [
+            (Path("data-quality.html"), "data_quality_page", None),
+            (Path("index.html"), "index", None),
+        ]
 
         def render(job: tuple[Path, str, object]) -> str:
             _, page, argument = job

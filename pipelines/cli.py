@@ -850,11 +850,17 @@ def exit_now(code: int) -> None:
     closed, logs flushed), then the process ends without unwinding the interpreter: with
     Dagster, pandas and plotly loaded that unwinding takes about a second, and nothing in it
     writes. Every output is written and closed by then; the standard streams are flushed here."""
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()  # what Python runs first on exit (CPython's own, stable since 3.0)
+    # What Python's own exit does first, in its order (CPython's functions, there since 3.0):
+    # tell pools their work is over and wait for every other non-daemon thread, then run the
+    # exit handlers.
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None and threading.current_thread() is threading.main_thread():
+        shutdown()
+    else:
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

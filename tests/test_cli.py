@@ -276,3 +276,24 @@ def test_the_command_exits_with_its_code_after_threads_exit_handlers_and_flushin
     assert completed.stderr == "to stderr"
     assert (tmp_path / "thread").read_text() == "finished"
     assert (tmp_path / "atexit").read_text() == "ran"
+
+
+EXIT_WITH_A_POOL = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pipelines.cli import exit_now
+
+pool = ThreadPoolExecutor(2)  # never shut down: its idle workers wait for more work
+print(pool.submit(lambda: "done").result(), flush=True)
+exit_now(0)
+"""
+
+
+def test_the_command_exits_with_a_thread_pool_left_open():
+    """An idle pool's workers (not daemons) are told the work is over, as Python's own exit
+    tells them, rather than waited for for ever."""
+    completed = subprocess.run(
+        [sys.executable, "-c", EXIT_WITH_A_POOL], capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "done\n"
