@@ -32,6 +32,33 @@ def test_every_second_item_is_computed_by_a_child_and_the_results_keep_their_ord
     assert len(children) == 1 and PARENT not in children
 
 
+def test_with_four_cores_the_items_are_dealt_to_this_process_and_three_children(monkeypatch):
+    monkeypatch.setattr(forked, "cores", lambda: 4)
+    items = list(range(23))
+    results = forked.split_map(_square_where, items)
+    assert [value for value, _ in results] == [x * x for x in items]
+    pids = [pid for _, pid in results]
+    assert set(pids[0::4]) == {PARENT}
+    children = [set(pids[share::4]) for share in (1, 2, 3)]
+    assert all(len(c) == 1 for c in children)
+    assert len(set.union(*children)) == 3 and PARENT not in set.union(*children)
+
+
+def _fails_in_one_child(x: int) -> tuple[int, int]:
+    if os.getpid() != PARENT and x % 4 == 2:  # the second child's share
+        raise RuntimeError("one child fails")
+    return _square_where(x)
+
+
+def test_one_child_of_several_failing_leaves_only_its_items_to_this_process(monkeypatch):
+    monkeypatch.setattr(forked, "cores", lambda: 4)
+    results = forked.split_map(_fails_in_one_child, range(20))
+    assert [v for v, _ in results] == [x * x for x in range(20)]
+    pids = [pid for _, pid in results]
+    assert set(pids[2::4]) == {PARENT}  # computed here
+    assert PARENT not in set(pids[1::4]) | set(pids[3::4])  # the others' children
+
+
 def test_few_items_or_one_core_stay_in_this_process(two_cores, monkeypatch):
     few = forked.split_map(_square_where, range(forked.MIN_ITEMS - 1))
     assert {pid for _, pid in few} == {PARENT}
