@@ -381,7 +381,7 @@ def write_site(
             _, page, argument = job
             return getattr(builder, page)() if argument is None else getattr(builder, page)(argument)
 
-        # the pages are independent: half of them rendered by a forked copy of this process
+        # the pages are independent: shared with forked copies of this process (one per other core)
         for (path, _, _), html in zip(jobs, split_map(render, jobs), strict=True):
             (work / path).write_text(html, encoding="utf-8")
     return [site_dir / path for path, _, _ in jobs]

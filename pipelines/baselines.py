@@ -1933,7 +1933,8 @@ def assess_all(
             inputs, baselines=baselines, targets=targets, lock_dir=lock_dir, data_vintage=data_vintage
         )
 
-    # each series on its own: half of them in a forked copy of this process (pipelines.forked)
+    # each series on its own: shared with forked copies of this process, one per other core
+    # (pipelines.forked)
     frames = []
     every = series_inputs(measures, values, suppression_upper=suppression_upper)
     for frame, messages in split_map(assess, every):

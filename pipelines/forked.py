@@ -84,17 +84,13 @@ def split_map(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
             children[share] = (pid, read_end)
         results = {0: [func(x) for x in dealt[0]]}
         for share in range(1, k):
-            pid, read_end = children[share]
+            pid, read_end = children.pop(share)  # _receive closes its pipe and reaps it
             results[share] = _receive(pid, read_end, len(dealt[share]))
-            del children[share]  # its pipe closed and the child reaped by _receive
     finally:
         for pid, read_end in children.values():  # this side failed or was stopped: they go too
             with contextlib.suppress(OSError):
                 os.close(read_end)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                os.waitpid(pid, 0)
+            _end(pid)
     for share in range(1, k):
         if results[share] is None:  # the child failed: its items are computed here
             results[share] = [func(x) for x in dealt[share]]
@@ -120,13 +116,26 @@ def _child(func, items: list, read_end: int, write_end: int, siblings: list[int]
         os._exit(code)
 
 
+def _end(pid: int) -> None:
+    """Kill a child and reap it."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+
+
 def _receive(pid: int, read_end: int, expected: int) -> list | None:
     """A child's results, read to the end of its pipe once it has ended well; None otherwise.
-    Raises only when interrupted, with the pipe left to the caller to close."""
-    with os.fdopen(read_end, "rb", closefd=False) as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    os.close(read_end)
+    The pipe is closed and the child reaped whatever happens (killed first if this process is
+    interrupted while it waits)."""
+    status = None
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+    finally:
+        if status is None:
+            _end(pid)
     if os.waitstatus_to_exitcode(status) != 0:
         return None
     try:
